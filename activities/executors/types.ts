@@ -1,0 +1,53 @@
+import type { AxisValue, FailureClass, JobResult, Resources, SweepSpec } from '../../spec';
+
+/** Everything an executor needs to start one attempt of one run. */
+export interface LaunchRequest {
+  sweep: string;
+  runId: string;
+  attempt: number;
+  axes: Record<string, AxisValue>;
+  resources: Resources;
+  /** The spec's job template, executor settings, timeouts, retry and metrics. */
+  spec: Pick<SweepSpec, 'job' | 'executor' | 'timeouts' | 'retry' | 'metrics'>;
+}
+
+/** Live state of an attempt, heartbeated and shown in the UI. */
+export interface JobPhase {
+  phase: 'pending' | 'running' | 'succeeded' | 'failed';
+  /** Pod / process the attempt runs as. */
+  pod?: string;
+  node?: string;
+  message?: string;
+}
+
+export type JobOutcome =
+  | {
+      status: 'succeeded';
+      /** The raw text the job wrote to its result file (validated by the caller). */
+      resultText: string;
+      gpuSeconds: number;
+    }
+  | {
+      status: 'failed';
+      failureClass: FailureClass;
+      message: string;
+      exitCode?: number;
+      gpuSeconds: number;
+    };
+
+/**
+ * A place jobs run: local processes or Kubernetes Jobs. Launch is idempotent per
+ * (runId, attempt): launching an attempt that already exists adopts it. A launched
+ * attempt outlives the worker, so `watch` after a worker crash finds it again.
+ */
+export interface Executor {
+  readonly kind: 'local' | 'kubernetes';
+  /** Start the attempt (or adopt it if it exists). Returns the job's name. */
+  launch(req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }>;
+  /** Wait for the attempt to end. Calls `onPhase` on every change; stops early when `signal` aborts. */
+  watch(req: LaunchRequest, onPhase: (p: JobPhase) => void, signal: AbortSignal): Promise<JobOutcome>;
+  /** Stop and delete the attempt's job (no-op when it is gone). */
+  cancel(req: LaunchRequest): Promise<void>;
+}
+
+export type { JobResult };

@@ -1,0 +1,53 @@
+/**
+ * The fit result as `sweep fit --json` prints it and the report and the sweep's `fit`
+ * query read it. (Owned by the scaling engine; shape fixed by issue #3.)
+ */
+export interface Percentiles {
+  'p2.5': number;
+  p50: number;
+  'p97.5': number;
+}
+
+export interface RecipeResult {
+  a: number;
+  b: number;
+  G: number;
+  m: number;
+  n: number;
+  a_over_n: number;
+  b_over_n: number;
+  bootstrap?: { n: number; percentiles: Record<string, Percentiles> };
+}
+
+export interface FitPoint {
+  /** x values after scaling (one or two), the observed y (inverted if the spec says so), and labels. */
+  x: number[];
+  y: number;
+  /** Unscaled x, as in the data. */
+  rawX: number[];
+  score: number;
+  arch?: string;
+  arch_family?: string;
+  model_id?: string;
+}
+
+export interface FitResult {
+  name: string;
+  form: 'power_law' | 'power_law_shift' | 'chinchilla';
+  x: string[];
+  scalers: number[];
+  y: { metrics: string[]; invert: boolean };
+  n_points: number;
+  loss: number;
+  lse_params: Record<string, number>;
+  params: Record<string, number>;
+  bootstrap?: { n: number; seed: number; percentiles: Record<string, Percentiles> };
+  recipe?: RecipeResult;
+  /** The fitted points, so a report can plot them. */
+  points?: FitPoint[];
+  warnings?: string[];
+}
+
+export interface FitOutput {
+  fits: FitResult[];
+}

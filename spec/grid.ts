@@ -1,0 +1,209 @@
+import { canonicalJson, mulberry32, shortHash } from './hash';
+import { estimateCell } from './compute';
+import type { AxisValue, MatchRule, Resources, SweepSpec } from './sweepSpec';
+
+/** One cell of the grid: what a run is. */
+export interface Cell {
+  runId: string;
+  axes: Record<string, AxisValue>;
+  resources: Resources;
+}
+
+/** A problem in a spec that its schema alone cannot see (templates, rule axes, grid size). */
+export interface SpecIssue {
+  path: string;
+  message: string;
+}
+
+export class GridTooLargeError extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      `the grid has ${size} cells, over the limit of ${limit}: narrow the grid or raise "maxGridSize" ` +
+        `in the spec (or pass --max-grid-size) if you mean it`,
+    );
+  }
+}
+
+const TEMPLATE_RE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+/** Template variables every job gets besides its axes. */
+export const BUILTIN_TEMPLATE_VARS = ['sweep', 'runId', 'attempt'] as const;
+
+/** Readable, DNS-friendly slug of a cell's axis values. */
+function slugOf(axes: Record<string, AxisValue>): string {
+  const slug = Object.values(axes)
+    .map((v) =>
+      String(v)
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, ''),
+    )
+    .filter(Boolean)
+    .join('-')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return slug || 'run';
+}
+
+/** Run id = readable slug + short content hash of the axes: the same cell always gets the same id. */
+export function runIdOf(axes: Record<string, AxisValue>): string {
+  return `${slugOf(axes)}-${shortHash(canonicalJson(axes))}`;
+}
+
+export function matches(rule: MatchRule, axes: Record<string, AxisValue>): boolean {
+  return Object.entries(rule).every(([axis, want]) =>
+    Array.isArray(want) ? want.some((w) => w === axes[axis]) : want === axes[axis],
+  );
+}
+
+export function resourcesFor(spec: Pick<SweepSpec, 'job'>, axes: Record<string, AxisValue>): Resources {
+  let res: Resources = { ...spec.job.resources };
+  for (const o of spec.job.overrides) if (matches(o.when, axes)) res = { ...res, ...o.resources };
+  return res;
+}
+
+/** Semantic checks the schema cannot express. Returns every issue found (empty when fine). */
+export function checkSpec(spec: SweepSpec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const axes = new Set(Object.keys(spec.grid));
+  const known = new Set<string>([...axes, ...BUILTIN_TEMPLATE_VARS]);
+  const checkTemplate = (path: string, s: string) => {
+    for (const m of s.matchAll(TEMPLATE_RE)) {
+      if (!known.has(m[1]))
+        issues.push({
+          path,
+          message: `unknown template variable "{{${m[1]}}}": use a grid axis (${[...axes].join(', ')}) or one of ${BUILTIN_TEMPLATE_VARS.join(', ')}`,
+        });
+    }
+  };
+  spec.job.args.forEach((a, i) => checkTemplate(`job.args.${i}`, a));
+  spec.job.command.forEach((a, i) => checkTemplate(`job.command.${i}`, a));
+  for (const [k, v] of Object.entries(spec.job.env)) checkTemplate(`job.env.${k}`, v);
+  const checkRuleAxes = (path: string, rule: Record<string, unknown>) => {
+    for (const a of Object.keys(rule))
+      if (!axes.has(a)) issues.push({ path: `${path}.${a}`, message: `"${a}" is not a grid axis (${[...axes].join(', ')})` });
+  };
+  spec.exclude.forEach((r, i) => checkRuleAxes(`exclude.${i}`, r));
+  spec.job.overrides.forEach((o, i) => checkRuleAxes(`job.overrides.${i}.when`, o.when));
+  spec.include.forEach((cell, i) => {
+    checkRuleAxes(`include.${i}`, cell);
+    for (const a of axes)
+      if (!(a in cell)) issues.push({ path: `include.${i}`, message: `an included cell must name every axis; "${a}" is missing` });
+  });
+  if (spec.concurrency.maxGpus !== undefined) {
+    const maxCellGpus = Math.max(0, ...expandGridUnchecked(spec).map((c) => c.resources.gpus));
+    if (maxCellGpus > spec.concurrency.maxGpus)
+      issues.push({
+        path: 'concurrency.maxGpus',
+        message: `a run needs ${maxCellGpus} GPUs but maxGpus is ${spec.concurrency.maxGpus}: it could never start`,
+      });
+  }
+  return issues;
+}
+
+export function gridSize(spec: Pick<SweepSpec, 'grid'>): number {
+  return Object.values(spec.grid).reduce((n, values) => n * values.length, 1);
+}
+
+/** Cartesian product in spec order (last axis varies fastest), excludes applied, includes appended. */
+function expandGridUnchecked(spec: SweepSpec): Cell[] {
+  const names = Object.keys(spec.grid);
+  const cells: Cell[] = [];
+  const seen = new Set<string>();
+  const add = (axes: Record<string, AxisValue>) => {
+    const runId = runIdOf(axes);
+    if (seen.has(runId)) return;
+    seen.add(runId);
+    cells.push({ runId, axes, resources: resourcesFor(spec, axes) });
+  };
+  const walk = (i: number, acc: Record<string, AxisValue>) => {
+    if (i === names.length) {
+      if (!spec.exclude.some((r) => matches(r, acc))) add({ ...acc });
+      return;
+    }
+    for (const v of spec.grid[names[i]]) {
+      acc[names[i]] = v;
+      walk(i + 1, acc);
+    }
+  };
+  walk(0, {});
+  for (const cell of spec.include) {
+    const axes: Record<string, AxisValue> = {};
+    for (const n of names) axes[n] = cell[n];
+    add(axes);
+  }
+  return cells;
+}
+
+/**
+ * Expand a spec into its runs, in the spec's `order`. Deterministic: the same spec gives the
+ * same runs in the same order (safe inside workflow code).
+ */
+export function expandGrid(spec: SweepSpec, opts: { maxGridSize?: number } = {}): Cell[] {
+  const limit = opts.maxGridSize ?? spec.maxGridSize;
+  const size = gridSize(spec) + spec.include.length;
+  if (size > limit) throw new GridTooLargeError(size, limit);
+  return orderCells(spec, expandGridUnchecked(spec));
+}
+
+function orderCells(spec: SweepSpec, cells: Cell[]): Cell[] {
+  const order = typeof spec.order === 'string' ? { by: spec.order, seed: 0 } : spec.order;
+  switch (order.by) {
+    case 'grid':
+      return cells;
+    case 'random': {
+      const rand = mulberry32(order.seed);
+      const out = [...cells];
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [out[i], out[j]] = [out[j], out[i]];
+      }
+      return out;
+    }
+    case 'compute-ascending': {
+      const cost = (c: Cell) => estimateCell(spec, c.axes)?.totalFlops ?? numericProduct(c.axes);
+      return cells
+        .map((c, i) => ({ c, i, k: cost(c) }))
+        .sort((a, b) => a.k - b.k || a.i - b.i)
+        .map((x) => x.c);
+    }
+    case 'coarse-to-fine': {
+      // Level of an index in its axis: ends first, then midpoints, then quarter points...
+      const level = (idx: number, n: number): number => {
+        if (n <= 2 || idx === 0 || idx === n - 1) return 0;
+        for (let l = 1; l < 32; l++) {
+          const step = (n - 1) / 2 ** l;
+          if (Math.abs(idx / step - Math.round(idx / step)) < 1e-9 || step < 1) return l;
+        }
+        return 32;
+      };
+      const names = Object.keys(spec.grid);
+      const cellLevel = (c: Cell) =>
+        Math.max(
+          0,
+          ...names.map((n) => {
+            const idx = spec.grid[n].findIndex((v) => v === c.axes[n]);
+            return idx < 0 ? 0 : level(idx, spec.grid[n].length);
+          }),
+        );
+      return cells
+        .map((c, i) => ({ c, i, k: cellLevel(c) }))
+        .sort((a, b) => a.k - b.k || a.i - b.i)
+        .map((x) => x.c);
+    }
+  }
+}
+
+function numericProduct(axes: Record<string, AxisValue>): number {
+  return Object.values(axes).reduce<number>((p, v) => (typeof v === 'number' && v > 0 ? p * v : p), 1);
+}
+
+/** Fill `{{axis}}` templates of a string from the cell and the builtins. */
+export function renderTemplate(s: string, vars: Record<string, AxisValue>): string {
+  return s.replace(TEMPLATE_RE, (_, name: string) => {
+    if (!(name in vars)) throw new Error(`unknown template variable "{{${name}}}"`);
+    return String(vars[name]);
+  });
+}

@@ -1,0 +1,173 @@
+import { z } from 'zod';
+import { DurationSchema } from './duration';
+import { DEFAULT_RETRY_ON, FailureClassSchema } from './failure';
+import { FitSpecSchema } from './fitSpec';
+
+const AXIS_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const AxisValueSchema = z.union([z.string(), z.number(), z.boolean()]);
+export type AxisValue = z.infer<typeof AxisValueSchema>;
+
+/** A partial cell: axis -> value, or a list of values any of which matches. */
+export const MatchRuleSchema = z.record(
+  z.string().regex(AXIS_NAME, 'axis names are letters, digits and "_"'),
+  z.union([AxisValueSchema, z.array(AxisValueSchema).min(1)]),
+);
+export type MatchRule = z.infer<typeof MatchRuleSchema>;
+
+/** Kubernetes-style quantities ("16Gi", "500m", 4). */
+const quantity = z.union([
+  z.number().positive(),
+  z.string().regex(/^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'a quantity such as "8", "500m" or "16Gi"'),
+]);
+
+export const ResourcesSchema = z
+  .object({
+    gpus: z.number().int().min(0, 'gpus cannot be negative').default(1),
+    cpu: quantity.default(4),
+    memory: quantity.default('16Gi'),
+    gpuType: z.string().optional().describe('GPU product, e.g. NVIDIA-A100-SXM4-80GB (node selector)'),
+  })
+  .strict();
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+export const JobSchema = z
+  .object({
+    image: z.string().min(1, 'name the container image (the local executor ignores it)'),
+    command: z.array(z.string().min(1)).min(1, 'command is an argv array, e.g. ["python", "train.py"]'),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and "_"'), z.string()).default({}),
+    resources: ResourcesSchema.default({ gpus: 1, cpu: 4, memory: '16Gi' }),
+    overrides: z
+      .array(z.object({ when: MatchRuleSchema, resources: ResourcesSchema.partial() }).strict())
+      .default([])
+      .describe('resources for the cells a rule matches; later rules win'),
+  })
+  .strict();
+
+export const LocalExecutorSchema = z
+  .object({
+    kind: z.literal('local'),
+    slots: z.number().int().positive().optional().describe('processes at once on this worker (default: maxRuns)'),
+    gpus: z.number().int().nonnegative().optional().describe('GPUs this machine offers (default: unlimited)'),
+  })
+  .strict();
+
+export const KubernetesExecutorSchema = z
+  .object({
+    kind: z.literal('kubernetes'),
+    namespace: z.string().default('default'),
+    queue: z.string().optional().describe('Kueue LocalQueue: sets kueue.x-k8s.io/queue-name and suspend: true'),
+    serviceAccount: z.string().optional(),
+    priorityClass: z.string().optional(),
+    imagePullSecrets: z.array(z.string()).default([]),
+    tolerations: z
+      .array(
+        z
+          .object({
+            key: z.string().optional(),
+            operator: z.enum(['Exists', 'Equal']).optional(),
+            value: z.string().optional(),
+            effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+          })
+          .strict(),
+      )
+      .default([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]),
+    datasetPvc: z.string().optional().describe('PersistentVolumeClaim mounted read-only at datasetMountPath'),
+    datasetMountPath: z.string().default('/data'),
+    shmSize: z.string().default('8Gi'),
+    ttlSecondsAfterFinished: z.number().int().nonnegative().default(3600),
+    imagePullGrace: DurationSchema.default('2m'),
+  })
+  .strict();
+
+export const ExecutorSchema = z.discriminatedUnion('kind', [LocalExecutorSchema, KubernetesExecutorSchema]);
+export type ExecutorConfig = z.infer<typeof ExecutorSchema>;
+
+export const OrderSchema = z.union([
+  z.enum(['grid', 'compute-ascending', 'coarse-to-fine', 'random']),
+  z
+    .object({ by: z.enum(['grid', 'compute-ascending', 'coarse-to-fine', 'random']), seed: z.number().int().default(0) })
+    .strict(),
+]);
+export type Order = z.infer<typeof OrderSchema>;
+
+export const RetrySchema = z
+  .object({
+    maxAttempts: z.number().int().min(1).default(3),
+    backoff: z
+      .object({
+        initial: DurationSchema.default('5s'),
+        max: DurationSchema.default('5m'),
+        coefficient: z.number().min(1).default(2),
+      })
+      .strict()
+      .default({ initial: '5s', max: '5m', coefficient: 2 }),
+    retryOn: z.array(FailureClassSchema).default(DEFAULT_RETRY_ON),
+    nonRetryableExitCodes: z.array(z.number().int().min(1).max(255)).default([]),
+  })
+  .strict();
+
+/** How the planner estimates compute per cell (plan, compute-ascending order). */
+export const EstimateSchema = z
+  .object({
+    archAxis: z.string().default('arch'),
+    datasetAxis: z.string().default('dataset'),
+    samplesPerClassAxis: z.string().default('samples_per_class'),
+    epochsAxis: z.string().default('epochs'),
+    gpuFlopsPerSecond: z.number().positive().default(1e14).describe('sustained training FLOP/s of one GPU'),
+  })
+  .strict();
+
+export const SweepSpecSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'lowercase letters, digits and "-", at most 40 characters'),
+    description: z.string().default(''),
+    grid: z
+      .record(
+        z.string().regex(AXIS_NAME, 'axis names are letters, digits and "_"'),
+        z.array(AxisValueSchema).min(1, 'an axis needs at least one value'),
+      )
+      .refine((g) => Object.keys(g).length > 0, { message: 'the grid needs at least one axis' }),
+    exclude: z.array(MatchRuleSchema).default([]),
+    include: z.array(z.record(z.string(), AxisValueSchema)).default([]).describe('extra cells, each naming every axis'),
+    maxGridSize: z.number().int().positive().default(10_000).describe('refuse larger grids unless raised on purpose'),
+    job: JobSchema,
+    executor: ExecutorSchema.default({ kind: 'local' }),
+    concurrency: z
+      .object({
+        maxRuns: z.number().int().min(1, 'maxRuns must be at least 1').default(8),
+        maxGpus: z.number().int().min(0, 'maxGpus cannot be negative').optional(),
+      })
+      .strict()
+      .default({ maxRuns: 8 }),
+    order: OrderSchema.default('grid'),
+    retry: RetrySchema.default({
+      maxAttempts: 3,
+      backoff: { initial: '5s', max: '5m', coefficient: 2 },
+      retryOn: DEFAULT_RETRY_ON,
+      nonRetryableExitCodes: [],
+    }),
+    timeouts: z
+      .object({ run: DurationSchema.default('24h'), pending: DurationSchema.default('30m') })
+      .strict()
+      .default({ run: '24h', pending: '30m' }),
+    metrics: z.array(z.string()).default([]).describe('keys every result must contain'),
+    estimate: EstimateSchema.optional(),
+    fits: z.array(FitSpecSchema).default([]),
+    refit: z
+      .object({
+        every: z.number().int().min(1).default(10).describe('refit after this many new results'),
+        interval: DurationSchema.optional().describe('and at least this often while runs finish'),
+        bootstrap: z.number().int().min(0).default(200).describe('bootstrap resamples of live refits'),
+      })
+      .strict()
+      .default({ every: 10, bootstrap: 200 }),
+  })
+  .strict();
+
+export type SweepSpec = z.infer<typeof SweepSpecSchema>;
+export type SweepSpecInput = z.input<typeof SweepSpecSchema>;
+export type JobTemplate = z.infer<typeof JobSchema>;
