@@ -41,8 +41,26 @@ export interface FitResult {
   loss: number;
   lse_params: Record<string, number>;
   params: Record<string, number>;
-  bootstrap?: { n: number; seed: number; percentiles: Record<string, Percentiles> };
+  bootstrap?: {
+    n: number;
+    seed: number;
+    /** Keys: the LSE names (e, a, b, lambda) and the linear names (E, A, B, alpha, beta, lambda). */
+    percentiles: Record<string, Percentiles>;
+    /** How resamples were started: the whole grid each ("exhaustive") or the original fit's distinct minima ("basins"). */
+    starts?: 'exhaustive' | 'basins' | 'warm';
+    /** Best loss of each resample. */
+    losses?: number[];
+    /** Fitted LSE parameter vector of each resample, in lse_params' key order (for prediction bands). */
+    lse_samples?: number[][];
+  };
   recipe?: RecipeResult;
+  /** How the point fit was searched, and its distinct minima (best first) for warm-started refits. */
+  search?: {
+    mode: 'exhaustive' | 'warm';
+    starts: number;
+    basins: number[][];
+    evaluations?: number;
+  };
   /** The fitted points, so a report can plot them. */
   points?: FitPoint[];
   warnings?: string[];

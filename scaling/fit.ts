@@ -1,0 +1,253 @@
+/**
+ * One fit end to end: select the points, fit the law by multi-start, bootstrap it, derive the
+ * recipe. The steps are exported separately so a runtime (fitting/) can spread the start grid
+ * and the resamples over worker threads and get exactly the in-process answer.
+ */
+import { normalizeFitConfig, type FitConfig, type NormalizedFitConfig } from './config';
+import { LINEAR_PARAM_NAMES, LSE_PARAM_NAMES, namedParams, paramVector, toLinear } from './forms';
+import { HuberLseObjective, type FitData } from './objective';
+import { distinctBasins, gridStarts, polishBest, runStarts, type BestFit, type SearchOptions, type StartsOutcome } from './multistart';
+import { percentiles, resampleCounts, resampleIndices } from './bootstrap';
+import { computeFlopsFit, computeRecipe, RECIPE_KEYS } from './recipe';
+import { selectPoints, type LongRow, type Selection } from './select';
+import type { FitPoint, FitResult, Percentiles, RecipeResult } from './types';
+
+export interface FitOptions {
+  /** Bootstrap resamples (default: the spec's `bootstrap`). */
+  bootstrap?: number;
+  /** Bootstrap seed (default: the spec's `seed`). */
+  seed?: number;
+  /** Run the whole init grid on the point fit and on every resample (the reference procedure). */
+  exhaustive?: boolean;
+  /** Previous fit (or its lse_params) to restart from instead of the grid: a live refit. */
+  warmStart?: FitResult | Record<string, number>;
+  /** How many distinct minima of the point fit each resample restarts from (basins mode). */
+  maxBasins?: number;
+  /** Include the fitted points in the result (default true). */
+  keepPoints?: boolean;
+  /** Include each resample's parameters and loss (default true; needed for prediction bands). */
+  keepSamples?: boolean;
+  /** Column names (CSV header) and row labels for error messages. */
+  columns?: readonly string[];
+  rowLabel?: (i: number) => string;
+  /** Called after each resample. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export const DEFAULT_MAX_BASINS = 12;
+
+export interface PreparedFit {
+  cfg: NormalizedFitConfig;
+  selection: Selection;
+  data: FitData;
+  search: SearchOptions;
+  bootstrap: number;
+  seed: number;
+  exhaustive: boolean;
+  maxBasins: number;
+  /** Starts of the point fit: the grid, or the warm start and its basins. */
+  pointStarts: number[][];
+  pointMode: 'exhaustive' | 'warm';
+  /** Prior minima carried over from a warm start (added to the resample starts). */
+  warmBasins: number[][];
+}
+
+export interface PointFit {
+  best: BestFit;
+  basins: number[][];
+  starts: number;
+  evaluations: number;
+}
+
+/** Select the points and set up the search. Throws FitInputError on bad input. */
+export function prepareFit(rows: readonly LongRow[], config: FitConfig, opts: FitOptions = {}): PreparedFit {
+  const cfg = normalizeFitConfig(config);
+  const selection = selectPoints(rows, cfg, { columns: opts.columns, rowLabel: opts.rowLabel });
+  const pts = selection.points;
+  const data: FitData = {
+    form: cfg.form,
+    x1: Float64Array.from(pts, (p) => p.rawX[0] / cfg.scalers[0]),
+    x2: cfg.form === 'chinchilla' ? Float64Array.from(pts, (p) => p.rawX[1] / cfg.scalers[1]) : undefined,
+    y: Float64Array.from(pts, (p) => (cfg.y.invert ? 1 - p.score : p.score)),
+    delta: cfg.delta,
+  };
+  const exhaustive = opts.exhaustive ?? cfg.starts === 'exhaustive';
+  const names = LSE_PARAM_NAMES[cfg.form];
+  let warmBasins: number[][] = [];
+  let pointStarts: number[][];
+  let pointMode: PreparedFit['pointMode'] = 'exhaustive';
+  if (opts.warmStart && !exhaustive) {
+    const prior = opts.warmStart as Partial<FitResult>;
+    const isResult = typeof prior.lse_params === 'object' && prior.lse_params !== null;
+    const lse = isResult ? (prior.lse_params as Record<string, number>) : (opts.warmStart as Record<string, number>);
+    if (isResult && prior.form && prior.form !== cfg.form) {
+      throw new Error(`fit "${cfg.name}": warm start is a ${prior.form} fit, the spec asks for ${cfg.form}`);
+    }
+    warmBasins = (isResult ? (prior.search?.basins ?? []) : []).filter((b) => b.length === names.length);
+    pointStarts = [paramVector(names, lse), ...warmBasins];
+    pointMode = 'warm';
+  } else {
+    pointStarts = gridStarts(cfg.form, cfg.init);
+  }
+  return {
+    cfg,
+    selection,
+    data,
+    search: { method: cfg.optimizer.method, gtol: cfg.optimizer.gtol, maxIter: cfg.optimizer.maxIter },
+    bootstrap: opts.bootstrap ?? cfg.bootstrap,
+    seed: opts.seed ?? cfg.seed,
+    exhaustive,
+    maxBasins: opts.maxBasins ?? DEFAULT_MAX_BASINS,
+    pointStarts,
+    pointMode,
+    warmBasins,
+  };
+}
+
+/** Merge outcomes of start chunks (in start order). */
+export function mergeOutcomes(parts: readonly StartsOutcome[]): StartsOutcome {
+  const total = parts.reduce((s, p) => s + p.losses.length, 0);
+  const dim = parts.length && parts[0].losses.length ? parts[0].finals.length / parts[0].losses.length : 0;
+  const finals = new Float64Array(total * dim);
+  const losses = new Float64Array(total);
+  let k = 0;
+  let evaluations = 0;
+  for (const p of parts) {
+    finals.set(p.finals, k * dim);
+    losses.set(p.losses, k);
+    k += p.losses.length;
+    evaluations += p.evaluations;
+  }
+  return { finals, losses, evaluations };
+}
+
+/** The point fit from the outcome of its starts: polish the best, list the distinct minima. */
+export function finishPointFit(prep: PreparedFit, outcome: StartsOutcome): PointFit {
+  const obj = new HuberLseObjective(prep.data);
+  const best = polishBest(obj, outcome, prep.search);
+  const basins = distinctBasins(outcome, obj.dim, best, prep.maxBasins);
+  for (const b of prep.warmBasins) if (basins.length < prep.maxBasins) basins.push(b);
+  return { best, basins, starts: outcome.losses.length, evaluations: outcome.evaluations };
+}
+
+/** Starts of every resample: the whole grid (exhaustive) or the point fit's distinct minima. */
+export function resampleStarts(prep: PreparedFit, point: PointFit): number[][] {
+  return prep.exhaustive ? gridStarts(prep.cfg.form, prep.cfg.init) : point.basins;
+}
+
+/** Fit resample b (rows drawn with replacement, seeded by (seed, b)) from the given starts. */
+export function fitResample(data: FitData, seed: number, b: number, starts: readonly ArrayLike<number>[], search: SearchOptions): BestFit {
+  const counts = resampleCounts(data.y.length, seed, b);
+  const obj = new HuberLseObjective(data, counts);
+  return polishBest(obj, runStarts(obj, starts, search), search);
+}
+
+/** Run the point fit in-process. */
+export function fitPoint(prep: PreparedFit): PointFit {
+  const obj = new HuberLseObjective(prep.data);
+  return finishPointFit(prep, runStarts(obj, prep.pointStarts, prep.search));
+}
+
+function recipeFor(prep: PreparedFit, lse: readonly number[], indices?: ArrayLike<number>): Omit<RecipeResult, 'bootstrap'> | null {
+  if (prep.cfg.form !== 'chinchilla' || !prep.cfg.recipeCompute) return null;
+  const pts = prep.selection.points;
+  const take = indices ? Array.from(indices, (i) => pts[i]) : pts;
+  if (take.some((p) => !(typeof p.compute === 'number' && p.compute > 0))) return null;
+  const [E, A, alpha, B, beta] = toLinear('chinchilla', lse);
+  const flops = computeFlopsFit(
+    take.map((p) => p.rawX[0]),
+    take.map((p) => p.rawX[1]),
+    take.map((p) => p.compute as number),
+  );
+  return computeRecipe({ E, A, alpha, B, beta }, flops);
+}
+
+/** Build the FitResult from the point fit and the resample fits (index = resample number). */
+export function assembleResult(prep: PreparedFit, point: PointFit, resamples: readonly BestFit[], opts: FitOptions = {}): FitResult {
+  const { cfg } = prep;
+  const lseNames = LSE_PARAM_NAMES[cfg.form];
+  const linNames = LINEAR_PARAM_NAMES[cfg.form];
+  const warnings = [...prep.selection.warnings];
+  const result: FitResult = {
+    name: cfg.name,
+    form: cfg.form,
+    x: cfg.x,
+    scalers: cfg.scalers,
+    y: { metrics: cfg.y.metrics, invert: cfg.y.invert },
+    n_points: prep.data.y.length,
+    loss: point.best.f,
+    lse_params: namedParams(lseNames, point.best.x),
+    params: namedParams(linNames, toLinear(cfg.form, point.best.x)),
+  };
+  if (resamples.length) {
+    const pct: Record<string, Percentiles> = {};
+    lseNames.forEach((name, i) => (pct[name] = percentiles(resamples.map((r) => r.x[i]))));
+    linNames.forEach((name) => {
+      if (!(name in pct)) {
+        const i = linNames.indexOf(name);
+        pct[name] = percentiles(resamples.map((r) => toLinear(cfg.form, r.x)[i]));
+      }
+    });
+    result.bootstrap = {
+      n: resamples.length,
+      seed: prep.seed,
+      percentiles: pct,
+      starts: prep.exhaustive ? 'exhaustive' : prep.pointMode === 'warm' ? 'warm' : 'basins',
+    };
+    if (opts.keepSamples ?? true) {
+      result.bootstrap.losses = resamples.map((r) => r.f);
+      result.bootstrap.lse_samples = resamples.map((r) => r.x.slice());
+    }
+  }
+  const recipe = recipeFor(prep, point.best.x);
+  if (recipe) {
+    const out: RecipeResult = { ...recipe };
+    if (resamples.length) {
+      const per = resamples.map((r, b) => recipeFor(prep, r.x, resampleIndices(prep.data.y.length, prep.seed, b)));
+      const rp: Record<string, Percentiles> = {};
+      for (const k of RECIPE_KEYS) rp[k] = percentiles(per.map((p) => (p ? p[k] : NaN)));
+      out.bootstrap = { n: resamples.length, percentiles: rp };
+    }
+    result.recipe = out;
+  } else if (cfg.form === 'chinchilla' && cfg.recipeCompute) {
+    warnings.push(`fit "${cfg.name}": no recipe: column "${cfg.recipeCompute}" is missing or not positive`);
+  }
+  result.search = {
+    mode: prep.pointMode,
+    starts: point.starts,
+    basins: point.basins.map((b) => b.slice()),
+    evaluations: point.evaluations,
+  };
+  if (opts.keepPoints ?? true) {
+    result.points = prep.selection.points.map((p, i): FitPoint => {
+      const fp: FitPoint = {
+        x: p.rawX.map((v, k) => v / cfg.scalers[k]),
+        y: prep.data.y[i],
+        rawX: p.rawX,
+        score: p.score,
+      };
+      if (p.labels.arch !== undefined) fp.arch = p.labels.arch;
+      if (p.labels.arch_family !== undefined) fp.arch_family = p.labels.arch_family;
+      if (p.labels.model_id !== undefined) fp.model_id = p.labels.model_id;
+      return fp;
+    });
+  }
+  if (warnings.length) result.warnings = warnings;
+  return result;
+}
+
+/**
+ * Fit one spec to long-format rows, in-process (synchronous). For the 1,000-resample
+ * analyses use fitDatasetParallel (fitting/), which gives the same result on worker threads.
+ */
+export function fitDataset(rows: readonly LongRow[], config: FitConfig, opts: FitOptions = {}): FitResult {
+  const prep = prepareFit(rows, config, opts);
+  const point = fitPoint(prep);
+  const starts = resampleStarts(prep, point);
+  const resamples: BestFit[] = [];
+  for (let b = 0; b < prep.bootstrap; b++) {
+    resamples.push(fitResample(prep.data, prep.seed, b, starts, prep.search));
+    opts.onProgress?.(b + 1, prep.bootstrap);
+  }
+  return assembleResult(prep, point, resamples, opts);
+}

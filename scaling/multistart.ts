@@ -1,0 +1,121 @@
+/**
+ * Multi-start minimisation: run the minimiser from every start, polish the best candidates to
+ * tight tolerance, and summarise the distinct minima ("basins") reached, which later fits
+ * (bootstrap resamples, live refits) restart from.
+ */
+import { LSE_PARAM_NAMES, type FormName } from './forms';
+import type { Objective } from './objective';
+import { minimize, type MinimizerName } from './optimize';
+
+export interface SearchOptions {
+  method?: MinimizerName;
+  /** Per-start stopping tolerance on max |gradient| (scipy's BFGS default 1e-5). */
+  gtol?: number;
+  maxIter?: number;
+}
+
+/** Cartesian product of the init grid in parameter order (first parameter outermost, like itertools.product). */
+export function gridStarts(form: FormName, grid: Record<string, readonly number[]>): number[][] {
+  const names = LSE_PARAM_NAMES[form];
+  let out: number[][] = [[]];
+  for (const name of names) {
+    const values = grid[name];
+    if (!values || !values.length) throw new Error(`the init grid has no values for parameter "${name}" of ${form}`);
+    const next: number[][] = [];
+    for (const prefix of out) for (const v of values) next.push([...prefix, v]);
+    out = next;
+  }
+  return out;
+}
+
+export interface StartsOutcome {
+  /** Final parameters of each start, flattened (start k at k * dim). */
+  finals: Float64Array;
+  losses: Float64Array;
+  evaluations: number;
+}
+
+/** Run the minimiser from each start (no polishing). Non-finite outcomes get loss +Infinity. */
+export function runStarts(obj: Objective, starts: readonly ArrayLike<number>[], opts: SearchOptions = {}): StartsOutcome {
+  const dim = obj.dim;
+  const finals = new Float64Array(starts.length * dim);
+  const losses = new Float64Array(starts.length);
+  let evaluations = 0;
+  starts.forEach((x0, k) => {
+    const r = minimize(opts.method ?? 'bfgs', obj, x0, { gtol: opts.gtol ?? 1e-5, maxIter: opts.maxIter });
+    evaluations += r.evaluations;
+    const ok = Number.isFinite(r.f) && r.x.every(Number.isFinite);
+    finals.set(ok ? r.x : Float64Array.from(x0), k * dim);
+    losses[k] = ok ? r.f : Infinity;
+  });
+  return { finals, losses, evaluations };
+}
+
+/** Polishing: tight gradient tolerance, stopping only when the loss stops moving. */
+const POLISH = { gtol: 1e-11, ftol: 1e-15, stallIters: 4, maxIter: 5000 };
+/** Candidates within this relative loss of the best are all polished (they may be distinct minima). */
+const CANDIDATE_GAP = 1e-6;
+const MAX_CANDIDATES = 4;
+
+function sameBasin(x: ArrayLike<number>, fx: number, y: ArrayLike<number>, fy: number): boolean {
+  if (Math.abs(fx - fy) > 1e-9 * Math.max(Math.abs(fx), Math.abs(fy), 1e-300)) return false;
+  for (let i = 0; i < x.length; i++) if (Math.abs(x[i] - y[i]) > 1e-3 * (1 + Math.abs(y[i]))) return false;
+  return true;
+}
+
+export interface BestFit {
+  x: number[];
+  f: number;
+}
+
+/**
+ * The answer of a multi-start: the best start's outcome polished (and any near-tied distinct
+ * candidates polished too, so two runs that reach the same basins give the same answer).
+ */
+export function polishBest(obj: Objective, outcome: StartsOutcome, opts: SearchOptions = {}): BestFit {
+  const dim = obj.dim;
+  const order = Array.from(outcome.losses.keys())
+    .filter((k) => Number.isFinite(outcome.losses[k]))
+    .sort((p, q) => outcome.losses[p] - outcome.losses[q] || p - q);
+  if (!order.length) throw new Error('every start diverged (non-finite loss)');
+  const best = outcome.losses[order[0]];
+  const candidates: number[] = [];
+  for (const k of order) {
+    if (outcome.losses[k] > best + CANDIDATE_GAP * Math.abs(best)) break;
+    const xk = outcome.finals.subarray(k * dim, (k + 1) * dim);
+    if (candidates.some((c) => sameBasin(outcome.finals.subarray(c * dim, (c + 1) * dim), outcome.losses[c], xk, outcome.losses[k]))) continue;
+    candidates.push(k);
+    if (candidates.length >= MAX_CANDIDATES) break;
+  }
+  let answer: BestFit | null = null;
+  for (const k of candidates) {
+    const r = minimize(opts.method ?? 'bfgs', obj, outcome.finals.subarray(k * dim, (k + 1) * dim), POLISH);
+    const f = Number.isFinite(r.f) && r.f <= outcome.losses[k] ? r.f : outcome.losses[k];
+    const x = f === r.f ? Array.from(r.x) : Array.from(outcome.finals.subarray(k * dim, (k + 1) * dim));
+    if (!answer || f < answer.f) answer = { x, f };
+  }
+  return answer as BestFit;
+}
+
+/**
+ * Distinct minima reached by the starts, best first (the polished best in front), at most `max`.
+ * Minima are told apart by loss (1e-6 relative) or position.
+ */
+export function distinctBasins(outcome: StartsOutcome, dim: number, best: BestFit, max: number): number[][] {
+  const order = Array.from(outcome.losses.keys())
+    .filter((k) => Number.isFinite(outcome.losses[k]))
+    .sort((p, q) => outcome.losses[p] - outcome.losses[q] || p - q);
+  const basins: { x: number[]; f: number }[] = [{ x: best.x.slice(), f: best.f }];
+  for (const k of order) {
+    if (basins.length >= max) break;
+    const x = Array.from(outcome.finals.subarray(k * dim, (k + 1) * dim));
+    const f = outcome.losses[k];
+    const dup = basins.some(
+      (b) =>
+        Math.abs(b.f - f) <= 1e-6 * Math.abs(b.f) ||
+        b.x.every((v, i) => Math.abs(v - x[i]) <= 1e-2 * (1 + Math.abs(v))),
+    );
+    if (!dup) basins.push({ x, f });
+  }
+  return basins.map((b) => b.x);
+}
