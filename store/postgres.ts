@@ -1,0 +1,475 @@
+import pg from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
+import type { AxisValue, FailureClass, JobResult } from '../spec';
+import type { AttemptRow, DataPoint, FitRow, ResultRow, ResultsStore, RunRow, RunState, SweepRow } from './types';
+
+/**
+ * Schema migrations, applied in order under an advisory lock. Append only: a deployed
+ * cluster database is upgraded by running the steps it has not seen yet.
+ * Measures (GPU-seconds, n_params, FLOPs) are double precision: FLOP counts overflow int8.
+ * No foreign keys: activities may record a run before its sweep row lands (retries, races).
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE sweeps (
+    name        text PRIMARY KEY,
+    spec_hash   text NOT NULL,
+    spec        jsonb NOT NULL,
+    created_at  timestamptz NOT NULL
+  );
+  CREATE TABLE runs (
+    sweep          text NOT NULL,
+    run_id         text NOT NULL,
+    axes           jsonb NOT NULL,
+    state          text NOT NULL,
+    attempts       integer NOT NULL,
+    failure_class  text,
+    message        text,
+    gpus           double precision NOT NULL,
+    gpu_seconds    double precision NOT NULL,
+    updated_at     timestamptz NOT NULL,
+    PRIMARY KEY (sweep, run_id)
+  );
+  CREATE INDEX runs_sweep_state ON runs (sweep, state);
+  CREATE TABLE attempts (
+    sweep          text NOT NULL,
+    run_id         text NOT NULL,
+    attempt        integer NOT NULL,
+    job_name       text NOT NULL,
+    state          text NOT NULL,
+    failure_class  text,
+    message        text,
+    exit_code      integer,
+    started_at     timestamptz NOT NULL,
+    finished_at    timestamptz,
+    gpu_seconds    double precision NOT NULL,
+    PRIMARY KEY (sweep, run_id, attempt)
+  );
+  CREATE TABLE results (
+    sweep        text NOT NULL,
+    run_id       text NOT NULL,
+    attempt      integer NOT NULL,
+    axes         jsonb NOT NULL,
+    result       jsonb NOT NULL,
+    gpu_seconds  double precision NOT NULL,
+    recorded_at  timestamptz NOT NULL,
+    PRIMARY KEY (sweep, run_id)
+  );
+  CREATE TABLE checkpoints (
+    sweep           text NOT NULL,
+    run_id          text NOT NULL,
+    epoch           integer NOT NULL,
+    n_samples_seen  double precision,
+    total_flops     double precision,
+    metrics         jsonb NOT NULL,
+    PRIMARY KEY (sweep, run_id, epoch)
+  );
+  CREATE TABLE fit_heads (
+    sweep    text NOT NULL,
+    name     text NOT NULL,
+    version  integer NOT NULL,
+    PRIMARY KEY (sweep, name)
+  );
+  CREATE TABLE fits (
+    sweep       text NOT NULL,
+    name        text NOT NULL,
+    version     integer NOT NULL,
+    n_results   integer NOT NULL,
+    stage       text NOT NULL,
+    fit         jsonb NOT NULL,
+    created_at  timestamptz NOT NULL,
+    PRIMARY KEY (sweep, name, version)
+  );
+  `,
+];
+
+/** Arbitrary but fixed: every worker and every test serialises migrations on this key. */
+const MIGRATION_LOCK_KEY = 0x5ca1e5;
+
+type Queryable = Pick<PoolClient, 'query'>;
+
+/** The results store on Postgres, shared by every worker of a cluster deployment. */
+export class PostgresStore implements ResultsStore {
+  private constructor(private readonly pool: pg.Pool) {}
+
+  /** Connects and brings the schema up to date; safe when several workers start at once. */
+  static async open(url: string): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    // An idle client's socket error would otherwise be an unhandled 'error' event and kill the worker.
+    pool.on('error', () => {});
+    try {
+      await migrate(pool);
+    } catch (e) {
+      await pool.end();
+      throw e;
+    }
+    return new PostgresStore(pool);
+  }
+
+  async upsertSweep(row: SweepRow): Promise<void> {
+    // created_at keeps the first value: re-submitting or extending a sweep must not move its birth date.
+    await this.pool.query(
+      `INSERT INTO sweeps (name, spec_hash, spec, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (name) DO UPDATE SET spec_hash = EXCLUDED.spec_hash, spec = EXCLUDED.spec`,
+      [row.name, row.specHash, json(row.spec), row.createdAt],
+    );
+  }
+
+  async upsertRun(row: RunRow): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (sweep, run_id) DO UPDATE SET
+         axes = EXCLUDED.axes, state = EXCLUDED.state, attempts = EXCLUDED.attempts,
+         failure_class = EXCLUDED.failure_class, message = EXCLUDED.message, gpus = EXCLUDED.gpus,
+         gpu_seconds = EXCLUDED.gpu_seconds, updated_at = EXCLUDED.updated_at`,
+      [
+        row.sweep,
+        row.runId,
+        json(row.axes),
+        row.state,
+        row.attempts,
+        row.failureClass ?? null,
+        row.message ?? null,
+        row.gpus,
+        row.gpuSeconds,
+        row.updatedAt,
+      ],
+    );
+  }
+
+  async upsertAttempt(row: AttemptRow): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
+                             started_at, finished_at, gpu_seconds)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (sweep, run_id, attempt) DO UPDATE SET
+         job_name = EXCLUDED.job_name, state = EXCLUDED.state, failure_class = EXCLUDED.failure_class,
+         message = EXCLUDED.message, exit_code = EXCLUDED.exit_code, started_at = EXCLUDED.started_at,
+         finished_at = EXCLUDED.finished_at, gpu_seconds = EXCLUDED.gpu_seconds`,
+      [
+        row.sweep,
+        row.runId,
+        row.attempt,
+        row.jobName,
+        row.state,
+        row.failureClass ?? null,
+        row.message ?? null,
+        row.exitCode ?? null,
+        row.startedAt,
+        row.finishedAt ?? null,
+        row.gpuSeconds,
+      ],
+    );
+  }
+
+  async recordResult(row: ResultRow): Promise<void> {
+    await this.transaction(async (c) => {
+      // The upsert comes first: its row lock serialises concurrent recordings of one run, so the
+      // checkpoint replacement below never interleaves with another writer's.
+      await c.query(
+        `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (sweep, run_id) DO UPDATE SET
+           attempt = EXCLUDED.attempt, axes = EXCLUDED.axes, result = EXCLUDED.result,
+           gpu_seconds = EXCLUDED.gpu_seconds, recorded_at = EXCLUDED.recorded_at`,
+        [row.sweep, row.runId, row.attempt, json(row.axes), json(row.result), row.gpuSeconds, row.recordedAt],
+      );
+      await c.query(`DELETE FROM checkpoints WHERE sweep = $1 AND run_id = $2`, [row.sweep, row.runId]);
+      const cps = row.result.checkpoints ?? [];
+      if (cps.length === 0) return;
+      // One round trip for all checkpoints; a repeated epoch keeps its last entry (DISTINCT ON
+      // over descending ordinality) instead of failing the whole result.
+      await c.query(
+        `INSERT INTO checkpoints (sweep, run_id, epoch, n_samples_seen, total_flops, metrics)
+         SELECT DISTINCT ON ((e->>'epoch')::int) $1, $2, (e->>'epoch')::int,
+                (e->>'n_samples_seen')::double precision, (e->>'total_flops')::double precision, e->'metrics'
+         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(e, i)
+         ORDER BY (e->>'epoch')::int, i DESC`,
+        [row.sweep, row.runId, json(cps)],
+      );
+    });
+  }
+
+  async getSweep(name: string): Promise<SweepRow | undefined> {
+    const { rows } = await this.pool.query<SweepDb>(`SELECT * FROM sweeps WHERE name = $1`, [name]);
+    return rows[0] && toSweep(rows[0]);
+  }
+
+  async listSweeps(): Promise<SweepRow[]> {
+    const { rows } = await this.pool.query<SweepDb>(`SELECT * FROM sweeps ORDER BY created_at, name`);
+    return rows.map(toSweep);
+  }
+
+  async getRun(sweep: string, runId: string): Promise<RunRow | undefined> {
+    const { rows } = await this.pool.query<RunDb>(`SELECT * FROM runs WHERE sweep = $1 AND run_id = $2`, [
+      sweep,
+      runId,
+    ]);
+    return rows[0] && toRun(rows[0]);
+  }
+
+  async listRuns(sweep: string, filter?: { state?: RunState }): Promise<RunRow[]> {
+    const { rows } = filter?.state
+      ? await this.pool.query<RunDb>(`SELECT * FROM runs WHERE sweep = $1 AND state = $2 ORDER BY run_id`, [
+          sweep,
+          filter.state,
+        ])
+      : await this.pool.query<RunDb>(`SELECT * FROM runs WHERE sweep = $1 ORDER BY run_id`, [sweep]);
+    return rows.map(toRun);
+  }
+
+  async listAttempts(sweep: string, runId?: string): Promise<AttemptRow[]> {
+    const { rows } =
+      runId === undefined
+        ? await this.pool.query<AttemptDb>(`SELECT * FROM attempts WHERE sweep = $1 ORDER BY run_id, attempt`, [sweep])
+        : await this.pool.query<AttemptDb>(`SELECT * FROM attempts WHERE sweep = $1 AND run_id = $2 ORDER BY attempt`, [
+            sweep,
+            runId,
+          ]);
+    return rows.map(toAttempt);
+  }
+
+  async listResults(sweep: string): Promise<ResultRow[]> {
+    const { rows } = await this.pool.query<ResultDb>(`SELECT * FROM results WHERE sweep = $1 ORDER BY run_id`, [sweep]);
+    return rows.map(toResult);
+  }
+
+  async listDataPoints(sweep: string): Promise<DataPoint[]> {
+    // Final results and checkpoints in one consistent snapshot (a single statement), so a
+    // concurrent recordResult never shows a run's new result with its old checkpoints.
+    const { rows } = await this.pool.query<PointDb>(
+      `SELECT r.run_id, r.axes, NULL::int AS epoch, r.result->'metrics' AS metrics,
+              (r.result->>'n_params')::double precision AS n_params,
+              (r.result->>'n_samples_seen')::double precision AS n_samples_seen,
+              (r.result->>'total_flops')::double precision AS total_flops
+         FROM results r WHERE r.sweep = $1
+       UNION ALL
+       SELECT c.run_id, r.axes, c.epoch, c.metrics,
+              (r.result->>'n_params')::double precision, c.n_samples_seen, c.total_flops
+         FROM checkpoints c JOIN results r ON r.sweep = c.sweep AND r.run_id = c.run_id
+        WHERE c.sweep = $1
+       ORDER BY run_id, epoch NULLS FIRST`,
+      [sweep],
+    );
+    return rows.map((r) => {
+      const p: DataPoint = { sweep, runId: r.run_id, axes: r.axes, metrics: r.metrics };
+      if (r.epoch !== null) p.epoch = r.epoch;
+      // A checkpoint is the same model at an earlier point: it inherits the run's n_params.
+      if (r.n_params !== null) p.n_params = r.n_params;
+      if (r.n_samples_seen !== null) p.n_samples_seen = r.n_samples_seen;
+      if (r.total_flops !== null) p.total_flops = r.total_flops;
+      return p;
+    });
+  }
+
+  async saveFit(row: Omit<FitRow, 'version' | 'createdAt'>): Promise<number> {
+    return this.transaction(async (c) => {
+      // The head row is a per-(sweep, name) counter: its row lock hands out versions without gaps
+      // or duplicates when several workers refit at once.
+      const head = await c.query<{ version: number }>(
+        `INSERT INTO fit_heads (sweep, name, version) VALUES ($1, $2, 1)
+         ON CONFLICT (sweep, name) DO UPDATE SET version = fit_heads.version + 1
+         RETURNING version`,
+        [row.sweep, row.name],
+      );
+      const version = head.rows[0].version;
+      await c.query(
+        `INSERT INTO fits (sweep, name, version, n_results, stage, fit, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())`,
+        [row.sweep, row.name, version, row.nResults, row.stage, json(row.fit)],
+      );
+      return version;
+    });
+  }
+
+  async latestFits(sweep: string): Promise<FitRow[]> {
+    const { rows } = await this.pool.query<FitDb>(
+      `SELECT DISTINCT ON (name) * FROM fits WHERE sweep = $1 ORDER BY name, version DESC`,
+      [sweep],
+    );
+    return rows.map((r) => ({
+      sweep: r.sweep,
+      name: r.name,
+      version: r.version,
+      nResults: r.n_results,
+      stage: r.stage,
+      fit: r.fit,
+      createdAt: r.created_at.toISOString(),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async transaction<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+}
+
+/**
+ * Applies pending migrations. CREATE TABLE IF NOT EXISTS alone still races (duplicate pg_type
+ * rows) when workers start together, so the whole check-and-apply runs under a session lock.
+ */
+async function migrate(pool: pg.Pool): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      await c.query(`CREATE TABLE IF NOT EXISTS sweep_schema_migrations (
+        version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const { rows } = await c.query<{ v: number | null }>(`SELECT max(version) AS v FROM sweep_schema_migrations`);
+      const current = rows[0].v ?? 0;
+      for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+        await inTransaction(c, async () => {
+          await c.query(MIGRATIONS[v - 1]);
+          await c.query(`INSERT INTO sweep_schema_migrations (version) VALUES ($1)`, [v]);
+        });
+      }
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    c.release();
+  }
+}
+
+async function inTransaction(c: Queryable, fn: () => Promise<void>): Promise<void> {
+  await c.query('BEGIN');
+  try {
+    await fn();
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * JSON parameters are passed pre-serialised: node-postgres would send a JS array as a Postgres
+ * array literal, not as JSON.
+ */
+function json(v: unknown): string {
+  return JSON.stringify(v ?? null);
+}
+
+interface SweepDb extends QueryResultRow {
+  name: string;
+  spec_hash: string;
+  spec: unknown;
+  created_at: Date;
+}
+interface RunDb extends QueryResultRow {
+  sweep: string;
+  run_id: string;
+  axes: Record<string, AxisValue>;
+  state: RunState;
+  attempts: number;
+  failure_class: FailureClass | null;
+  message: string | null;
+  gpus: number;
+  gpu_seconds: number;
+  updated_at: Date;
+}
+interface AttemptDb extends QueryResultRow {
+  sweep: string;
+  run_id: string;
+  attempt: number;
+  job_name: string;
+  state: AttemptRow['state'];
+  failure_class: FailureClass | null;
+  message: string | null;
+  exit_code: number | null;
+  started_at: Date;
+  finished_at: Date | null;
+  gpu_seconds: number;
+}
+interface ResultDb extends QueryResultRow {
+  sweep: string;
+  run_id: string;
+  attempt: number;
+  axes: Record<string, AxisValue>;
+  result: JobResult;
+  gpu_seconds: number;
+  recorded_at: Date;
+}
+interface PointDb extends QueryResultRow {
+  run_id: string;
+  axes: Record<string, AxisValue>;
+  epoch: number | null;
+  metrics: Record<string, number>;
+  n_params: number | null;
+  n_samples_seen: number | null;
+  total_flops: number | null;
+}
+interface FitDb extends QueryResultRow {
+  sweep: string;
+  name: string;
+  version: number;
+  n_results: number;
+  stage: FitRow['stage'];
+  fit: unknown;
+  created_at: Date;
+}
+
+const toSweep = (r: SweepDb): SweepRow => ({
+  name: r.name,
+  specHash: r.spec_hash,
+  spec: r.spec,
+  createdAt: r.created_at.toISOString(),
+});
+
+function toRun(r: RunDb): RunRow {
+  const row: RunRow = {
+    sweep: r.sweep,
+    runId: r.run_id,
+    axes: r.axes,
+    state: r.state,
+    attempts: r.attempts,
+    gpus: r.gpus,
+    gpuSeconds: r.gpu_seconds,
+    updatedAt: r.updated_at.toISOString(),
+  };
+  if (r.failure_class !== null) row.failureClass = r.failure_class;
+  if (r.message !== null) row.message = r.message;
+  return row;
+}
+
+function toAttempt(r: AttemptDb): AttemptRow {
+  const row: AttemptRow = {
+    sweep: r.sweep,
+    runId: r.run_id,
+    attempt: r.attempt,
+    jobName: r.job_name,
+    state: r.state,
+    startedAt: r.started_at.toISOString(),
+    gpuSeconds: r.gpu_seconds,
+  };
+  if (r.failure_class !== null) row.failureClass = r.failure_class;
+  if (r.message !== null) row.message = r.message;
+  if (r.exit_code !== null) row.exitCode = r.exit_code;
+  if (r.finished_at !== null) row.finishedAt = r.finished_at.toISOString();
+  return row;
+}
+
+const toResult = (r: ResultDb): ResultRow => ({
+  sweep: r.sweep,
+  runId: r.run_id,
+  attempt: r.attempt,
+  axes: r.axes,
+  result: r.result,
+  gpuSeconds: r.gpu_seconds,
+  recordedAt: r.recorded_at.toISOString(),
+});

@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobResult } from '../../spec';
+import type { AttemptRow, DataPoint, ResultRow, ResultsStore, RunRow, RunState, SweepRow } from '../../store/types';
+
+/**
+ * The behaviour every ResultsStore must have, run against one implementation.
+ *
+ * `open` may be called several times (the concurrency tests open a second handle, as a second
+ * worker would); every handle it returns must share one underlying database. The suite never
+ * assumes that database is empty: each test writes under its own unique sweep names, so it can
+ * run against a shared server. Every handle the suite opens, it closes.
+ */
+export function describeStoreContract(name: string, open: () => Promise<ResultsStore>): void {
+  describe(`ResultsStore contract: ${name}`, () => {
+    let store: ResultsStore;
+    const extra: ResultsStore[] = [];
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(async () => {
+      await Promise.all([store, ...extra].filter(Boolean).map((s) => s.close()));
+    });
+    const another = async () => {
+      const s = await open();
+      extra.push(s);
+      return s;
+    };
+
+    describe('sweeps', () => {
+      it('upsertSweep is idempotent and getSweep round-trips the row', async () => {
+        const row = sweep(uniq('sw'));
+        await store.upsertSweep(row);
+        await store.upsertSweep(row);
+        expect(await store.getSweep(row.name)).toEqual(row);
+        expect((await store.listSweeps()).filter((s) => s.name === row.name)).toEqual([row]);
+      });
+
+      it('a second upsert replaces spec and hash but keeps the first createdAt', async () => {
+        const row = sweep(uniq('sw'));
+        await store.upsertSweep(row);
+        const extended = { ...row, specHash: 'h2', spec: { axes: { seed: [0, 1, 2] } }, createdAt: ts(99) };
+        await store.upsertSweep(extended);
+        expect(await store.getSweep(row.name)).toEqual({ ...extended, createdAt: row.createdAt });
+      });
+
+      it('getSweep of an unknown name is undefined', async () => {
+        expect(await store.getSweep(uniq('missing'))).toBeUndefined();
+      });
+    });
+
+    describe('runs', () => {
+      it('upsertRun is idempotent: the same row twice is one row', async () => {
+        const s = uniq('sw');
+        const r = run(s, 'resnet18-a1b2c3', 'pending');
+        await store.upsertRun(r);
+        await store.upsertRun(r);
+        expect(await store.getRun(s, r.runId)).toEqual(r);
+        expect(await store.listRuns(s)).toEqual([r]);
+      });
+
+      it('an upsert replaces the whole row, clearing optional fields it omits', async () => {
+        const s = uniq('sw');
+        const failed: RunRow = {
+          ...run(s, 'r1', 'failed'),
+          attempts: 1,
+          failureClass: 'preempted',
+          message: 'evicted by a higher-priority job',
+          gpuSeconds: 123.25,
+          updatedAt: ts(5),
+        };
+        await store.upsertRun(failed);
+        expect(await store.getRun(s, 'r1')).toEqual(failed);
+        const retrying: RunRow = { ...run(s, 'r1', 'running'), attempts: 2, gpuSeconds: 130.5, updatedAt: ts(6) };
+        await store.upsertRun(retrying);
+        const got = await store.getRun(s, 'r1');
+        expect(got).toEqual(retrying);
+        expect(got?.failureClass).toBeUndefined();
+        expect(got?.message).toBeUndefined();
+      });
+
+      it('runs are keyed by (sweep, run id): the same cell in two sweeps is two rows', async () => {
+        const [a, b] = [uniq('sw'), uniq('sw')];
+        await store.upsertRun(run(a, 'same-id', 'succeeded'));
+        await store.upsertRun(run(b, 'same-id', 'failed'));
+        expect((await store.getRun(a, 'same-id'))?.state).toBe('succeeded');
+        expect((await store.getRun(b, 'same-id'))?.state).toBe('failed');
+        expect(await store.listRuns(a)).toHaveLength(1);
+      });
+
+      it('listRuns filters by state', async () => {
+        const s = uniq('sw');
+        const states: RunState[] = ['pending', 'running', 'running', 'succeeded', 'failed', 'cancelled', 'succeeded'];
+        const rows = states.map((st, i) => run(s, `run-${i}`, st));
+        for (const r of rows) await store.upsertRun(r);
+        await store.upsertRun(run(uniq('other'), 'run-0', 'succeeded'));
+        expect(byRunId(await store.listRuns(s))).toEqual(byRunId(rows));
+        expect(byRunId(await store.listRuns(s, {}))).toEqual(byRunId(rows));
+        for (const st of ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const) {
+          const got = await store.listRuns(s, { state: st });
+          expect(byRunId(got)).toEqual(byRunId(rows.filter((r) => r.state === st)));
+        }
+        expect(await store.listRuns(uniq('empty'))).toEqual([]);
+      });
+
+      it('getRun of an unknown run is undefined', async () => {
+        expect(await store.getRun(uniq('sw'), 'nope')).toBeUndefined();
+      });
+
+      it('axis values keep their types (string, number, boolean)', async () => {
+        const s = uniq('sw');
+        const r: RunRow = {
+          ...run(s, 'typed', 'pending'),
+          axes: { arch: 'vit_b_16', width: 0.5, spc: 100, pretrained: false },
+        };
+        await store.upsertRun(r);
+        expect((await store.getRun(s, 'typed'))?.axes).toStrictEqual(r.axes);
+      });
+    });
+
+    describe('attempts', () => {
+      it('upsertAttempt is keyed by (run id, attempt) and replaces on repeat', async () => {
+        const s = uniq('sw');
+        const a1: AttemptRow = attempt(s, 'r1', 1);
+        await store.upsertAttempt(a1);
+        await store.upsertAttempt(a1);
+        const a1done: AttemptRow = {
+          ...a1,
+          state: 'failed',
+          failureClass: 'oom',
+          message: 'OOMKilled',
+          exitCode: 137,
+          finishedAt: ts(20),
+          gpuSeconds: 61.5,
+        };
+        await store.upsertAttempt(a1done);
+        const a2: AttemptRow = {
+          ...attempt(s, 'r1', 2),
+          state: 'succeeded',
+          exitCode: 0,
+          finishedAt: ts(40),
+          gpuSeconds: 900,
+        };
+        await store.upsertAttempt(a2);
+        await store.upsertAttempt(attempt(s, 'r2', 1));
+
+        const r1 = byAttempt(await store.listAttempts(s, 'r1'));
+        expect(r1).toEqual([a1done, a2]);
+        // Exit code 0 is a value, not an absence.
+        expect(r1[1].exitCode).toBe(0);
+        expect(await store.listAttempts(s)).toHaveLength(3);
+        expect(await store.listAttempts(s, 'nope')).toEqual([]);
+      });
+
+      it('a running attempt has no finishedAt, failure class, message or exit code', async () => {
+        const s = uniq('sw');
+        const a = attempt(s, 'r1', 1);
+        await store.upsertAttempt(a);
+        const [got] = await store.listAttempts(s, 'r1');
+        expect(got).toEqual(a);
+        for (const k of ['finishedAt', 'failureClass', 'message', 'exitCode'] as const) expect(got[k]).toBeUndefined();
+      });
+    });
+
+    describe('results and data points', () => {
+      it('recordResult round-trips the whole result (metrics, artifacts, checkpoints)', async () => {
+        const s = uniq('sw');
+        const row = result(s, 'r1', 1, withCheckpoints);
+        await store.recordResult(row);
+        await store.recordResult(row);
+        expect(await store.listResults(s)).toEqual([row]);
+      });
+
+      it('listDataPoints gives the final result plus one point per checkpoint', async () => {
+        const s = uniq('sw');
+        const row = result(s, 'r1', 2, withCheckpoints);
+        await store.recordResult(row);
+        const points = byPoint(await store.listDataPoints(s));
+        const base = { sweep: s, runId: 'r1', axes: row.axes };
+        expect(points).toEqual(
+          byPoint([
+            {
+              ...base,
+              metrics: withCheckpoints.metrics,
+              n_params: 11689512,
+              n_samples_seen: 128000000,
+              total_flops: 4.6e17,
+            },
+            {
+              ...base,
+              epoch: 10,
+              metrics: { V1: 0.1, IT: 0.2, acc: 0.3 },
+              n_params: 11689512,
+              n_samples_seen: 12800000,
+              total_flops: 4.6e16,
+            },
+            {
+              ...base,
+              epoch: 50,
+              metrics: { V1: 0.2, IT: 0.35, acc: 0.6 },
+              n_params: 11689512,
+              n_samples_seen: 64000000,
+              total_flops: 2.3e17,
+            },
+          ]),
+        );
+        expect(points.find((p) => p.epoch === undefined)).toBeDefined();
+      });
+
+      it('a second recordResult for a run replaces its result and its checkpoints', async () => {
+        const s = uniq('sw');
+        await store.recordResult(result(s, 'r1', 1, withCheckpoints));
+        const replacement: JobResult = {
+          metrics: { V1: 0.3, IT: 0.5, acc: 0.8 },
+          n_params: 11689512,
+          checkpoints: [{ epoch: 70, metrics: { V1: 0.25, IT: 0.45, acc: 0.7 } }],
+        };
+        const row2 = result(s, 'r1', 3, replacement);
+        await store.recordResult(row2);
+        expect(await store.listResults(s)).toEqual([row2]);
+        const points = byPoint(await store.listDataPoints(s));
+        expect(points.map((p) => p.epoch)).toEqual([undefined, 70]);
+        expect(points[0].metrics).toEqual(replacement.metrics);
+
+        // Replacing with a result without checkpoints leaves exactly the final point.
+        const row3 = result(s, 'r1', 4, { metrics: { V1: 0.31, IT: 0.51, acc: 0.81 } });
+        await store.recordResult(row3);
+        expect(await store.listDataPoints(s)).toEqual([
+          { sweep: s, runId: 'r1', axes: row3.axes, metrics: row3.result.metrics },
+        ]);
+      });
+
+      it('results and data points are per sweep and per run', async () => {
+        const [a, b] = [uniq('sw'), uniq('sw')];
+        await store.recordResult(result(a, 'r1', 1, withCheckpoints));
+        await store.recordResult(result(a, 'r2', 1, { metrics: { V1: 0.4 }, n_params: 5e6 }));
+        await store.recordResult(result(b, 'r1', 1, { metrics: { V1: 0.9 } }));
+        expect(await store.listResults(a)).toHaveLength(2);
+        expect(await store.listDataPoints(a)).toHaveLength(4);
+        expect(await store.listDataPoints(b)).toEqual([
+          { sweep: b, runId: 'r1', axes: { arch: 'resnet18', seed: 0 }, metrics: { V1: 0.9 } },
+        ]);
+        expect(await store.listDataPoints(uniq('empty'))).toEqual([]);
+        expect(await store.listResults(uniq('empty'))).toEqual([]);
+      });
+
+      it('large and fractional measures survive exactly', async () => {
+        const s = uniq('sw');
+        const big: JobResult = {
+          metrics: { acc: 0.123456789012345, loss: 1e-12, neg: -3.5 },
+          n_params: 175_000_000_000,
+          n_samples_seen: 3.0e11,
+          total_flops: 3.14e23,
+        };
+        const row = { ...result(s, 'big', 1, big), gpuSeconds: 1234567.891 };
+        await store.recordResult(row);
+        expect(await store.listResults(s)).toEqual([row]);
+        const [p] = await store.listDataPoints(s);
+        expect(p.total_flops).toBe(3.14e23);
+        expect(p.n_params).toBe(175_000_000_000);
+        expect(p.metrics.acc).toBe(0.123456789012345);
+      });
+    });
+
+    describe('fits', () => {
+      it('saveFit versions per (sweep, name) and latestFits returns the newest of each', async () => {
+        const [s, other] = [uniq('sw'), uniq('sw')];
+        expect(await store.latestFits(s)).toEqual([]);
+        expect(await store.saveFit({ sweep: s, name: 'IT', nResults: 10, stage: 'point', fit: { a: 1 } })).toBe(1);
+        expect(
+          await store.saveFit({
+            sweep: s,
+            name: 'IT',
+            nResults: 10,
+            stage: 'bootstrap',
+            fit: { a: 1, ci: [0.9, 1.1] },
+          }),
+        ).toBe(2);
+        expect(await store.saveFit({ sweep: s, name: 'V1', nResults: 12, stage: 'point', fit: { a: 2 } })).toBe(1);
+        expect(await store.saveFit({ sweep: s, name: 'IT', nResults: 20, stage: 'point', fit: { a: 3 } })).toBe(3);
+        expect(await store.saveFit({ sweep: other, name: 'IT', nResults: 1, stage: 'point', fit: null })).toBe(1);
+
+        const latest = [...(await store.latestFits(s))].sort((x, y) => x.name.localeCompare(y.name));
+        expect(latest.map(({ createdAt: _c, ...f }) => f)).toEqual([
+          { sweep: s, name: 'IT', version: 3, nResults: 20, stage: 'point', fit: { a: 3 } },
+          { sweep: s, name: 'V1', version: 1, nResults: 12, stage: 'point', fit: { a: 2 } },
+        ]);
+        for (const f of latest) expect(Number.isNaN(Date.parse(f.createdAt))).toBe(false);
+      });
+    });
+
+    describe('concurrent writers (two handles, as two workers)', () => {
+      it('concurrent upserts of the same keys never duplicate rows', async () => {
+        const second = await another();
+        const s = uniq('sw');
+        const handles = [store, second];
+        const r = run(s, 'contended', 'running');
+        const a = attempt(s, 'contended', 1);
+        const res = result(s, 'contended', 1, withCheckpoints);
+        await Promise.all(
+          Array.from({ length: 24 }, (_, i) => {
+            const h = handles[i % 2];
+            return Promise.all([h.upsertSweep(sweep(s)), h.upsertRun(r), h.upsertAttempt(a), h.recordResult(res)]);
+          }),
+        );
+        expect((await second.listSweeps()).filter((x) => x.name === s)).toHaveLength(1);
+        expect(await store.listRuns(s)).toEqual([r]);
+        expect(await second.listAttempts(s)).toEqual([a]);
+        expect(await store.listResults(s)).toEqual([res]);
+        expect(await second.listDataPoints(s)).toHaveLength(3);
+      });
+
+      it('concurrent saveFit calls get distinct, gapless versions', async () => {
+        const second = await another();
+        const s = uniq('sw');
+        const handles = [store, second];
+        const versions = await Promise.all(
+          Array.from({ length: 16 }, (_, i) =>
+            handles[i % 2].saveFit({ sweep: s, name: 'IT', nResults: i, stage: 'point', fit: { i } }),
+          ),
+        );
+        expect([...versions].sort((x, y) => x - y)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+        const [latest] = await second.latestFits(s);
+        expect(latest.version).toBe(16);
+      });
+
+      it('a second handle reads what the first wrote', async () => {
+        const s = uniq('sw');
+        await store.upsertSweep(sweep(s));
+        await store.upsertRun(run(s, 'r1', 'succeeded'));
+        const second = await another();
+        expect(await second.getSweep(s)).toEqual(sweep(s));
+        expect((await second.getRun(s, 'r1'))?.state).toBe('succeeded');
+      });
+    });
+  });
+}
+
+const uniq = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+/** Fixed, millisecond-precision ISO timestamps: every store must give them back unchanged. */
+const ts = (minute: number) => new Date(Date.UTC(2024, 4, 1, 12, minute, 0, 250)).toISOString();
+
+const sweep = (name: string): SweepRow => ({
+  name,
+  specHash: 'h1',
+  spec: { name, axes: { arch: ['resnet18', 'vit_b_16'], seed: [0] }, nested: [{ a: null }] },
+  createdAt: ts(0),
+});
+
+const run = (s: string, runId: string, state: RunState): RunRow => ({
+  sweep: s,
+  runId,
+  axes: { arch: 'resnet18', samples_per_class: 100, seed: 0 },
+  state,
+  attempts: state === 'pending' ? 0 : 1,
+  gpus: 1,
+  gpuSeconds: 0,
+  updatedAt: ts(1),
+});
+
+const attempt = (s: string, runId: string, n: number): AttemptRow => ({
+  sweep: s,
+  runId,
+  attempt: n,
+  jobName: `sweep-${runId}-a${n}`,
+  state: 'running',
+  startedAt: ts(n * 10),
+  gpuSeconds: 0,
+});
+
+const withCheckpoints: JobResult = {
+  metrics: { V1: 0.22, V2: 0.29, V4: 0.5, IT: 0.42, Behavioral: 0.31, acc: 0.71 },
+  n_params: 11689512,
+  n_samples_seen: 128000000,
+  total_flops: 4.6e17,
+  artifacts: { checkpoint: 's3://bucket/run/ep100.pt' },
+  checkpoints: [
+    { epoch: 10, n_samples_seen: 12800000, total_flops: 4.6e16, metrics: { V1: 0.1, IT: 0.2, acc: 0.3 } },
+    { epoch: 50, n_samples_seen: 64000000, total_flops: 2.3e17, metrics: { V1: 0.2, IT: 0.35, acc: 0.6 } },
+  ],
+};
+
+const result = (s: string, runId: string, n: number, r: JobResult): ResultRow => ({
+  sweep: s,
+  runId,
+  attempt: n,
+  axes: { arch: 'resnet18', seed: 0 },
+  result: r,
+  gpuSeconds: 3600.5,
+  recordedAt: ts(30 + n),
+});
+
+const byRunId = (rows: RunRow[]) => [...rows].sort((a, b) => a.runId.localeCompare(b.runId));
+const byAttempt = (rows: AttemptRow[]) =>
+  [...rows].sort((a, b) => a.runId.localeCompare(b.runId) || a.attempt - b.attempt);
+/** Final point first, then checkpoints by epoch: stores may return points in any order. */
+const byPoint = (rows: DataPoint[]) =>
+  [...rows].sort((a, b) => a.runId.localeCompare(b.runId) || (a.epoch ?? -1) - (b.epoch ?? -1));
