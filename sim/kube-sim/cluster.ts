@@ -1,0 +1,850 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mulberry32 } from '../../spec/hash';
+import { SimClock } from './clock';
+import { ObjectStore } from './store';
+import type { Condition, ContainerStatus, Job, Node, Pod, PodSpec } from './types';
+import { containerEnv, parseRun, type SimRun, type Workload, type WorkloadPlan } from './workload';
+
+export const GPU = 'nvidia.com/gpu';
+export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
+
+export interface SimNodeSpec {
+  name: string;
+  gpus: number;
+  product?: string;
+  labels?: Record<string, string>;
+  taints?: { key: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule'; value?: string }[];
+}
+
+/** Random faults the cluster injects by itself (explicit triggers are methods on SimCluster). */
+export interface ClusterFaults {
+  /** Probability that a started pod is preempted at a uniformly random point of its run. */
+  preemptProbability?: number;
+  /** Probability that a started pod is OOM-killed at a uniformly random point of its run. */
+  oomProbability?: number;
+  /** Node losses per simulated hour across the cluster (a node with running pods disappears). */
+  nodeLossPerHour?: number;
+  /** Simulated seconds until a lost node comes back. */
+  nodeRestoreSeconds?: number;
+}
+
+export interface ClusterOptions {
+  nodes: SimNodeSpec[];
+  clock: SimClock;
+  store: ObjectStore;
+  workload: Workload;
+  /** Simulated seconds from binding to the container running (image pull, container start). */
+  podStartupSeconds: number;
+  /** Images matching this never pull (ErrImagePull / ImagePullBackOff forever). */
+  imagePullErrorPattern: RegExp;
+  faults: ClusterFaults;
+  /** Kueue-style admission of suspended jobs labelled with a queue: GPU quota (default: all GPUs). */
+  kueueQuotaGpus?: number;
+  seed: number;
+}
+
+export interface PodOutcome {
+  phase: 'Succeeded' | 'Failed' | 'Deleted';
+  reason: string;
+  exitCode?: number;
+  /** Termination message written to the container status. */
+  message?: string;
+  /** Reason of the DisruptionTarget condition, when the pod was disrupted. */
+  disruption?: string;
+}
+
+/** Everything the sim knows about one pod it ever created (for test assertions). */
+export interface PodRecord {
+  name: string;
+  node?: string;
+  plan: WorkloadPlan;
+  /** Simulated ISO timestamps. */
+  startedAt?: string;
+  finishedAt?: string;
+  outcome?: PodOutcome;
+}
+
+/** Everything the sim knows about one job it ever created. */
+export interface JobRecord {
+  namespace: string;
+  name: string;
+  uid: string;
+  createdAt: string;
+  labels: Record<string, string>;
+  /** The run from the pod template's SWEEP_RUN env, when present. */
+  run?: SimRun;
+  pods: PodRecord[];
+  finished?: { type: 'Complete' | 'Failed'; reason: string; at: string };
+  deletedAt?: string;
+}
+
+interface PodRuntime {
+  record: PodRecord;
+  gpus: number;
+  timers: NodeJS.Timeout[];
+  log: string[];
+}
+
+interface JobRuntime {
+  record: JobRecord;
+  deadline?: NodeJS.Timeout;
+  ttl?: NodeJS.Timeout;
+  /** Pods already counted as failed or succeeded (a pod is counted once). */
+  counted: Set<string>;
+  failed: number;
+  succeeded: number;
+}
+
+const IMAGE_REF =
+  /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+export function gpuRequest(spec: PodSpec): number {
+  let n = 0;
+  for (const c of spec.containers) {
+    const q = c.resources?.limits?.[GPU] ?? c.resources?.requests?.[GPU];
+    if (q !== undefined) n += Number(q) || 0;
+  }
+  return n;
+}
+
+function setCondition(conds: Condition[] | undefined, c: Condition): Condition[] {
+  const out = (conds ?? []).filter((x) => x.type !== c.type);
+  out.push(c);
+  return out;
+}
+
+const rand5 = (rnd: () => number) =>
+  Array.from({ length: 5 }, () => 'bcdfghjklmnpqrstvwxz2456789'[Math.floor(rnd() * 27)]).join('');
+
+/**
+ * The simulated cluster behind the API: nodes with GPUs, a scheduler, the job controller, the
+ * kubelet (pod lifecycle running the workload plan), Kueue-like admission, TTL GC and faults.
+ * Every state change goes through the ObjectStore so watches see it.
+ */
+export class SimCluster extends EventEmitter {
+  private readonly store: ObjectStore;
+  private readonly clock: SimClock;
+  private readonly rnd: () => number;
+  private readonly pods = new Map<string, PodRuntime>();
+  private readonly jobs = new Map<string, JobRuntime>();
+  private readonly jobRecords: JobRecord[] = [];
+  private readonly used = new Map<string, number>();
+  private readonly lostNodes = new Map<string, Node>();
+  private scheduleQueued = false;
+  private nodeLossTimer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(private readonly opts: ClusterOptions) {
+    super();
+    this.setMaxListeners(0);
+    this.store = opts.store;
+    this.clock = opts.clock;
+    this.rnd = mulberry32(opts.seed);
+    for (const n of opts.nodes) this.addNode(n);
+    this.store.subscribe(() => this.emit('change'));
+    this.armNodeLoss();
+  }
+
+  // ---- nodes -------------------------------------------------------------------------------
+
+  addNode(n: SimNodeSpec): void {
+    const now = this.clock.iso();
+    const node: Node = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: n.name,
+        uid: randomUUID(),
+        resourceVersion: '0',
+        creationTimestamp: now,
+        labels: {
+          'kubernetes.io/hostname': n.name,
+          'kubernetes.io/os': 'linux',
+          [GPU_PRODUCT_LABEL]: n.product ?? 'NVIDIA-A100-SXM4-80GB',
+          'nvidia.com/gpu.count': String(n.gpus),
+          ...n.labels,
+        },
+      },
+      spec: { taints: n.taints ?? [] },
+      status: {
+        capacity: { cpu: '96', memory: '1024Gi', pods: '110', [GPU]: String(n.gpus) },
+        allocatable: { cpu: '95', memory: '1000Gi', pods: '110', [GPU]: String(n.gpus) },
+        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: now }],
+      },
+    };
+    this.store.put(node);
+    this.used.set(n.name, this.used.get(n.name) ?? 0);
+    this.scheduleSoon();
+  }
+
+  private readyNodes(): Node[] {
+    return this.store
+      .list<Node>('Node')
+      .filter((n) => !n.spec.unschedulable && n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+  }
+
+  totalGpus(): number {
+    return this.store.list<Node>('Node').reduce((s, n) => s + Number(n.status.allocatable[GPU] ?? 0), 0);
+  }
+
+  /**
+   * Lose a node. `delete`: the node object and its pods disappear (pods go away without a final
+   * status). `notready`: the node turns NotReady and its pods fail with reason NodeLost.
+   */
+  loseNode(name: string, mode: 'delete' | 'notready' = 'delete'): void {
+    const node = this.store.get<Node>('Node', undefined, name);
+    if (!node) throw new Error(`no node ${name}`);
+    const victims = this.store.list<Pod>('Pod').filter((p) => p.spec.nodeName === name && !isTerminal(p));
+    if (mode === 'delete') {
+      this.lostNodes.set(name, node);
+      this.store.delete('Node', undefined, name);
+      for (const p of victims) this.removePod(p, { phase: 'Deleted', reason: 'NodeLost' });
+      // Terminal pods on the node are garbage collected too.
+      for (const p of this.store.list<Pod>('Pod').filter((p) => p.spec.nodeName === name)) this.removePod(p, { phase: 'Deleted', reason: 'NodeLost' });
+    } else {
+      const now = this.clock.iso();
+      node.status.conditions = setCondition(node.status.conditions, {
+        type: 'Ready',
+        status: 'Unknown',
+        reason: 'NodeStatusUnknown',
+        message: 'Kubelet stopped posting node status.',
+        lastTransitionTime: now,
+      });
+      node.spec.taints = [...(node.spec.taints ?? []), { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' }];
+      this.store.put(node);
+      for (const p of victims)
+        this.terminatePod(p, {
+          phase: 'Failed',
+          reason: 'NodeLost',
+          exitCode: 137,
+          message: `Node ${name} which was running pod ${p.metadata.name} is unresponsive`,
+          disruption: 'DeletionByTaintManager',
+        });
+    }
+    this.scheduleSoon();
+  }
+
+  /** Bring a lost node back (Ready, empty). */
+  restoreNode(name: string): void {
+    const lost = this.lostNodes.get(name);
+    const existing = this.store.get<Node>('Node', undefined, name);
+    this.lostNodes.delete(name);
+    if (existing) {
+      existing.spec.taints = (existing.spec.taints ?? []).filter((t) => t.key !== 'node.kubernetes.io/unreachable');
+      existing.status.conditions = setCondition(existing.status.conditions, { type: 'Ready', status: 'True', reason: 'KubeletReady', lastTransitionTime: this.clock.iso() });
+      this.store.put(existing);
+    } else if (lost) {
+      const spec: SimNodeSpec = { name, gpus: Number(lost.status.capacity[GPU]), product: lost.metadata.labels?.[GPU_PRODUCT_LABEL] };
+      this.used.set(name, 0);
+      this.addNode(spec);
+    }
+    this.scheduleSoon();
+  }
+
+  private armNodeLoss(): void {
+    const rate = this.opts.faults.nodeLossPerHour ?? 0;
+    if (rate <= 0 || this.stopped) return;
+    const waitSeconds = (-Math.log(1 - this.rnd()) / rate) * 3600;
+    this.nodeLossTimer = this.clock.after(waitSeconds, () => {
+      const busy = [...new Set(this.store.list<Pod>('Pod').filter((p) => p.status.phase === 'Running').map((p) => p.spec.nodeName!))];
+      if (busy.length > 0) {
+        const victim = busy[Math.floor(this.rnd() * busy.length)];
+        this.loseNode(victim, 'delete');
+        this.clock.after(this.opts.faults.nodeRestoreSeconds ?? 60, () => this.restoreNode(victim));
+      }
+      this.armNodeLoss();
+    });
+  }
+
+  // ---- jobs --------------------------------------------------------------------------------
+
+  /** Admit a validated job body: fill metadata and status, store it, start its controller. */
+  createJob(body: Job): Job {
+    const now = this.clock.iso();
+    const job: Job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { ...body.metadata, uid: randomUUID(), resourceVersion: '0', generation: 1, creationTimestamp: now },
+      spec: { backoffLimit: 6, completions: 1, parallelism: 1, ...body.spec },
+      status: {},
+    };
+    if (job.spec.suspend)
+      job.status.conditions = [{ type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended', lastTransitionTime: now, lastProbeTime: now }];
+    const container = job.spec.template.spec.containers[0];
+    const record: JobRecord = {
+      namespace: job.metadata.namespace!,
+      name: job.metadata.name,
+      uid: job.metadata.uid,
+      createdAt: now,
+      labels: { ...job.metadata.labels },
+      run: parseRun(containerEnv(container)),
+      pods: [],
+    };
+    this.jobRecords.push(record);
+    this.jobs.set(ObjectStore.key(job.metadata.namespace, job.metadata.name), { record, counted: new Set(), failed: 0, succeeded: 0 });
+    const stored = this.store.put(job);
+    this.admitQueued();
+    this.syncJob(job.metadata.namespace!, job.metadata.name);
+    return this.store.get<Job>('Job', stored.metadata.namespace, stored.metadata.name) ?? stored;
+  }
+
+  /** Apply a changed spec (PATCH): only `suspend`, labels and annotations are mutable here. */
+  updateJob(job: Job): Job {
+    const stored = this.store.put(job);
+    this.syncJob(job.metadata.namespace!, job.metadata.name);
+    return this.store.get<Job>('Job', stored.metadata.namespace, stored.metadata.name) ?? stored;
+  }
+
+  deleteJob(namespace: string, name: string, propagation: 'Background' | 'Foreground' | 'Orphan'): Job | undefined {
+    const rt = this.jobs.get(ObjectStore.key(namespace, name));
+    const job = this.store.get<Job>('Job', namespace, name);
+    if (!job) return undefined;
+    const pods = this.ownedPods(job);
+    if (propagation === 'Foreground') for (const p of pods) this.removePod(p, { phase: 'Deleted', reason: 'Deleted' });
+    const gone = this.store.delete<Job>('Job', namespace, name);
+    if (rt) {
+      this.clock.cancel(rt.deadline);
+      this.clock.cancel(rt.ttl);
+      rt.record.deletedAt = this.clock.iso();
+      this.jobs.delete(ObjectStore.key(namespace, name));
+    }
+    if (propagation === 'Background') for (const p of pods) this.removePod(p, { phase: 'Deleted', reason: 'Deleted' });
+    if (propagation === 'Orphan')
+      for (const p of pods) {
+        p.metadata.ownerReferences = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== job.metadata.uid);
+        this.store.put(p);
+      }
+    this.admitQueued();
+    this.scheduleSoon();
+    return gone;
+  }
+
+  private ownedPods(job: Job): Pod[] {
+    return this.store.list<Pod>('Pod', job.metadata.namespace).filter((p) => p.metadata.ownerReferences?.some((o) => o.uid === job.metadata.uid));
+  }
+
+  private isFinished(job: Job): boolean {
+    return (job.status.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  }
+
+  /** The job controller's reconcile for one job. */
+  private syncJob(namespace: string, name: string): void {
+    const job = this.store.get<Job>('Job', namespace, name);
+    const rt = this.jobs.get(ObjectStore.key(namespace, name));
+    if (!job || !rt || this.isFinished(job)) return;
+    const pods = this.ownedPods(job);
+    const active = pods.filter((p) => !isTerminal(p));
+    const now = this.clock.iso();
+    if (job.spec.suspend) {
+      for (const p of active) this.removePod(p, { phase: 'Deleted', reason: 'JobSuspended' });
+      return;
+    }
+    let changed = false;
+    if (!job.status.startTime) {
+      job.status.startTime = now;
+      if ((job.status.conditions ?? []).some((c) => c.type === 'Suspended'))
+        job.status.conditions = setCondition(job.status.conditions, { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed', lastTransitionTime: now });
+      changed = true;
+      if (job.spec.activeDeadlineSeconds !== undefined)
+        rt.deadline = this.clock.after(job.spec.activeDeadlineSeconds, () => this.deadlineExceeded(namespace, name));
+    }
+    for (const p of pods) {
+      if (rt.counted.has(p.metadata.name) || !isTerminal(p)) continue;
+      rt.counted.add(p.metadata.name);
+      if (p.status.phase === 'Succeeded') rt.succeeded++;
+      else rt.failed++;
+    }
+    if (rt.succeeded >= (job.spec.completions ?? 1)) {
+      this.finishJob(job, rt, 'Complete', 'CompletionsReached', 'Reached expected number of succeeded pods');
+      return;
+    }
+    if (rt.failed > (job.spec.backoffLimit ?? 6)) {
+      this.finishJob(job, rt, 'Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+      return;
+    }
+    let activeCount = active.length;
+    if (activeCount === 0) {
+      this.createPod(job, rt);
+      activeCount = 1;
+      changed = true;
+    }
+    const counts = { active: activeCount, failed: rt.failed || undefined, succeeded: rt.succeeded || undefined };
+    if (changed || job.status.active !== counts.active || job.status.failed !== counts.failed) {
+      job.status = { ...job.status, ...counts, ready: this.ownedPods(job).filter((p) => p.status.phase === 'Running').length };
+      this.store.put(job);
+    }
+  }
+
+  private finishJob(job: Job, rt: JobRuntime, type: 'Complete' | 'Failed', reason: string, message: string): void {
+    const now = this.clock.iso();
+    this.clock.cancel(rt.deadline);
+    // Newer controllers add the interim condition first; clients key on the final one.
+    const interim = type === 'Complete' ? 'SuccessCriteriaMet' : 'FailureTarget';
+    job.status.conditions = setCondition(job.status.conditions, { type: interim, status: 'True', reason, message, lastTransitionTime: now, lastProbeTime: now });
+    job.status.conditions = setCondition(job.status.conditions, { type, status: 'True', reason, message, lastTransitionTime: now, lastProbeTime: now });
+    job.status.active = undefined;
+    job.status.ready = 0;
+    job.status.failed = rt.failed || undefined;
+    job.status.succeeded = rt.succeeded || undefined;
+    if (type === 'Complete') job.status.completionTime = now;
+    rt.record.finished = { type, reason, at: now };
+    this.store.put(job);
+    if (type === 'Failed')
+      for (const p of this.ownedPods(job).filter((p) => !isTerminal(p))) this.removePod(p, { phase: 'Deleted', reason });
+    if (job.spec.ttlSecondsAfterFinished !== undefined)
+      rt.ttl = this.clock.after(job.spec.ttlSecondsAfterFinished, () => this.deleteJob(job.metadata.namespace!, job.metadata.name, 'Background'));
+    this.admitQueued();
+    this.scheduleSoon();
+  }
+
+  private deadlineExceeded(namespace: string, name: string): void {
+    const job = this.store.get<Job>('Job', namespace, name);
+    const rt = this.jobs.get(ObjectStore.key(namespace, name));
+    if (!job || !rt || this.isFinished(job)) return;
+    this.finishJob(job, rt, 'Failed', 'DeadlineExceeded', 'Job was active longer than specified deadline');
+  }
+
+  /** Kueue in miniature: unsuspend queued jobs, oldest first, while their GPUs fit the quota. */
+  private admitQueued(): void {
+    const quota = this.opts.kueueQuotaGpus ?? this.totalGpus();
+    const jobs = this.store.list<Job>('Job').filter((j) => j.metadata.labels?.[KUEUE_QUEUE_LABEL] !== undefined && !this.isFinished(j));
+    let used = jobs.filter((j) => !j.spec.suspend).reduce((s, j) => s + gpuRequest(j.spec.template.spec) * (j.spec.parallelism ?? 1), 0);
+    for (const j of jobs.filter((j) => j.spec.suspend).sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp))) {
+      const need = gpuRequest(j.spec.template.spec) * (j.spec.parallelism ?? 1);
+      if (used + need > quota) break;
+      used += need;
+      j.spec.suspend = false;
+      j.metadata.annotations = { ...j.metadata.annotations, 'kueue.x-k8s.io/admitted-by': 'kube-sim' };
+      this.store.put(j);
+      this.syncJob(j.metadata.namespace!, j.metadata.name);
+    }
+  }
+
+  // ---- pods --------------------------------------------------------------------------------
+
+  private createPod(job: Job, rt: JobRuntime): void {
+    const tpl = structuredClone(job.spec.template);
+    const name = `${job.metadata.name}-${rand5(this.rnd)}`;
+    const c = tpl.spec.containers[0];
+    const env = containerEnv(c);
+    const plan = this.opts.workload({ container: c, env, args: c.args ?? [], run: parseRun(env) });
+    const pod: Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        namespace: job.metadata.namespace,
+        uid: randomUUID(),
+        resourceVersion: '0',
+        creationTimestamp: this.clock.iso(),
+        labels: {
+          ...tpl.metadata?.labels,
+          'batch.kubernetes.io/job-name': job.metadata.name,
+          'job-name': job.metadata.name,
+          'batch.kubernetes.io/controller-uid': job.metadata.uid,
+          'controller-uid': job.metadata.uid,
+        },
+        annotations: { ...tpl.metadata?.annotations },
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: tpl.spec,
+      status: { phase: 'Pending', conditions: [] },
+    };
+    const record: PodRecord = { name, plan };
+    rt.record.pods.push(record);
+    this.pods.set(ObjectStore.key(pod.metadata.namespace, name), { record, gpus: gpuRequest(pod.spec), timers: [], log: [] });
+    this.store.put(pod);
+    this.scheduleSoon();
+  }
+
+  private runtime(p: Pod): PodRuntime | undefined {
+    return this.pods.get(ObjectStore.key(p.metadata.namespace, p.metadata.name));
+  }
+
+  scheduleSoon(): void {
+    if (this.scheduleQueued || this.stopped) return;
+    this.scheduleQueued = true;
+    setImmediate(() => {
+      this.scheduleQueued = false;
+      if (!this.stopped) this.schedule();
+    });
+  }
+
+  /** One scheduler pass: bind pending pods, oldest first, best fit by free GPUs. */
+  private schedule(): void {
+    const nodes = this.readyNodes();
+    const pending = this.store.list<Pod>('Pod').filter((p) => p.status.phase === 'Pending' && !p.spec.nodeName && !p.metadata.deletionTimestamp);
+    for (const pod of pending) {
+      const rt = this.runtime(pod);
+      if (!rt) continue;
+      const need = rt.gpus;
+      let selectorMisses = 0;
+      let taintMisses = 0;
+      let gpuMisses = 0;
+      let best: Node | undefined;
+      let bestFree = Infinity;
+      for (const n of nodes) {
+        const sel = pod.spec.nodeSelector ?? {};
+        if (!Object.entries(sel).every(([k, v]) => n.metadata.labels?.[k] === v)) {
+          selectorMisses++;
+          continue;
+        }
+        if (!toleratesAll(pod.spec, n)) {
+          taintMisses++;
+          continue;
+        }
+        const free = Number(n.status.allocatable[GPU] ?? 0) - (this.used.get(n.metadata.name) ?? 0);
+        if (free < need) {
+          gpuMisses++;
+          continue;
+        }
+        if (free < bestFree) {
+          best = n;
+          bestFree = free;
+        }
+      }
+      const now = this.clock.iso();
+      if (!best) {
+        const parts = [
+          gpuMisses && `${gpuMisses} Insufficient ${GPU}`,
+          selectorMisses && `${selectorMisses} node(s) didn't match Pod's node affinity/selector`,
+          taintMisses && `${taintMisses} node(s) had untolerated taint`,
+        ].filter(Boolean);
+        const message = `0/${nodes.length} nodes are available: ${parts.join(', ')}. preemption: 0/${nodes.length} nodes are available.`;
+        const prev = pod.status.conditions?.find((c) => c.type === 'PodScheduled');
+        if (prev?.message !== message) {
+          pod.status.conditions = setCondition(pod.status.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: now, lastProbeTime: null });
+          this.store.put(pod);
+        }
+        continue;
+      }
+      this.used.set(best.metadata.name, (this.used.get(best.metadata.name) ?? 0) + need);
+      this.bind(pod, best, rt);
+    }
+  }
+
+  private bind(pod: Pod, node: Node, rt: PodRuntime): void {
+    const now = this.clock.iso();
+    const c = pod.spec.containers[0];
+    pod.spec.nodeName = node.metadata.name;
+    rt.record.node = node.metadata.name;
+    pod.status.hostIP = `10.0.0.${1 + (this.nodeIndex(node.metadata.name) % 250)}`;
+    pod.status.startTime = now;
+    pod.status.conditions = setCondition(pod.status.conditions, { type: 'PodScheduled', status: 'True', lastTransitionTime: now, lastProbeTime: null });
+    pod.status.conditions = setCondition(pod.status.conditions, { type: 'Initialized', status: 'True', lastTransitionTime: now });
+    pod.status.conditions = setCondition(pod.status.conditions, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${c.name}]`, lastTransitionTime: now });
+    const invalid = !IMAGE_REF.test(c.image);
+    const unpullable = !invalid && this.opts.imagePullErrorPattern.test(c.image);
+    pod.status.containerStatuses = [
+      containerStatus(c.name, c.image, {
+        waiting: invalid
+          ? { reason: 'InvalidImageName', message: `Failed to apply default image tag "${c.image}": couldn't parse image name "${c.image}": invalid reference format` }
+          : { reason: 'ContainerCreating' },
+      }),
+    ];
+    this.store.put(pod);
+    if (invalid) return;
+    if (unpullable) {
+      // ErrImagePull, then ImagePullBackOff, alternating forever as the kubelet retries.
+      const flip = (n: number) => {
+        const p = this.livePod(pod);
+        if (!p) return;
+        const reason = n % 2 === 0 ? 'ErrImagePull' : 'ImagePullBackOff';
+        p.status.containerStatuses = [
+          containerStatus(c.name, c.image, {
+            waiting: {
+              reason,
+              message:
+                reason === 'ErrImagePull'
+                  ? `failed to pull and unpack image "${c.image}": failed to resolve reference "${c.image}": not found`
+                  : `Back-off pulling image "${c.image}"`,
+            },
+          }),
+        ];
+        this.store.put(p);
+        rt.timers.push(this.clock.after(Math.min(300, 10 * 2 ** n), () => flip(n + 1)));
+      };
+      rt.timers.push(this.clock.after(this.opts.podStartupSeconds, () => flip(0)));
+      return;
+    }
+    rt.timers.push(this.clock.after(this.opts.podStartupSeconds, () => this.startContainer(pod)));
+  }
+
+  private nodeIndex(name: string): number {
+    let h = 0;
+    for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+    return h;
+  }
+
+  /** The pod as currently stored, if it still exists and is not terminal. */
+  private livePod(p: Pod): Pod | undefined {
+    const cur = this.store.get<Pod>('Pod', p.metadata.namespace, p.metadata.name);
+    return cur && !isTerminal(cur) ? cur : undefined;
+  }
+
+  private startContainer(p0: Pod): void {
+    const pod = this.livePod(p0);
+    const rt = this.runtime(p0);
+    if (!pod || !rt) return;
+    const now = this.clock.iso();
+    const c = pod.spec.containers[0];
+    const plan = rt.record.plan;
+    pod.status.phase = 'Running';
+    pod.status.podIP = `10.244.${Math.floor(this.rnd() * 250)}.${Math.floor(this.rnd() * 250)}`;
+    pod.status.conditions = setCondition(pod.status.conditions, { type: 'ContainersReady', status: 'True', lastTransitionTime: now });
+    pod.status.conditions = setCondition(pod.status.conditions, { type: 'Ready', status: 'True', lastTransitionTime: now });
+    pod.status.containerStatuses = [{ ...containerStatus(c.name, c.image, { running: { startedAt: now } }), ready: true, started: true }];
+    rt.record.startedAt = now;
+    const run = parseRun(containerEnv(c));
+    rt.log.push(`${now} trainer: ${run ? `run ${run.runId} attempt ${run.attempt}` : 'no SWEEP_RUN'} starting on ${pod.spec.nodeName} (planned ${plan.durationSeconds.toFixed(1)} s)`);
+    this.store.put(pod);
+
+    // The workload's own fault, or the cluster's random ones, whichever strikes first.
+    const end = plan.fault !== 'none' && plan.fault !== 'bad-output' && plan.faultAtSeconds !== undefined ? plan.faultAtSeconds : plan.durationSeconds;
+    const f = this.opts.faults;
+    const randomFault =
+      this.rnd() < (f.preemptProbability ?? 0) ? 'preempt' : this.rnd() < (f.oomProbability ?? 0) ? 'oom' : undefined;
+    if (randomFault) {
+      const at = this.rnd() * plan.durationSeconds;
+      if (plan.fault === 'hang' || at < end) {
+        rt.timers.push(this.clock.after(at, () => (randomFault === 'preempt' ? this.preemptPod(pod.metadata.name, pod.metadata.namespace) : this.oomPod(pod.metadata.name, pod.metadata.namespace))));
+        return;
+      }
+    }
+    if (plan.fault === 'hang') return; // runs until the job's deadline deletes it
+    rt.timers.push(this.clock.after(end, () => this.finishContainer(pod)));
+  }
+
+  /** The container exits as its plan says. */
+  private finishContainer(p0: Pod): void {
+    const pod = this.livePod(p0);
+    const rt = this.runtime(p0);
+    if (!pod || !rt) return;
+    const plan = rt.record.plan;
+    const text = plan.resultText;
+    switch (plan.fault) {
+      case 'oom':
+        return this.oomPod(pod.metadata.name, pod.metadata.namespace);
+      case 'preempt':
+        return this.preemptPod(pod.metadata.name, pod.metadata.namespace, this.rnd() < 0.5 ? 'PreemptionByScheduler' : 'EvictionByEvictionAPI');
+      case 'user-error':
+        rt.log.push(text);
+        return this.terminatePod(pod, { phase: 'Failed', reason: 'Error', exitCode: 3 });
+      default:
+        // The trainer writes its result to SWEEP_RESULT_FILE (= the termination message) and logs it.
+        rt.log.push(text);
+        return this.terminatePod(pod, { phase: 'Succeeded', reason: 'Completed', exitCode: 0, message: text });
+    }
+  }
+
+  /** Preempt a pod: DisruptionTarget condition, then SIGTERM (exit 143) and Failed. */
+  preemptPod(name: string, namespace?: string, reason: 'PreemptionByScheduler' | 'EvictionByEvictionAPI' = 'PreemptionByScheduler'): void {
+    const pod = this.findPod(name, namespace);
+    if (!pod || isTerminal(pod)) return;
+    const rt = this.runtime(pod);
+    rt?.log.push('trainer: received SIGTERM, exiting');
+    this.terminatePod(pod, { phase: 'Failed', reason: 'Error', exitCode: 143, disruption: reason });
+  }
+
+  /** OOM-kill a running pod's container (exit 137, reason OOMKilled). */
+  oomPod(name: string, namespace?: string): void {
+    const pod = this.findPod(name, namespace);
+    if (!pod || isTerminal(pod)) return;
+    this.runtime(pod)?.log.push('trainer: CUDA out of memory (killed)');
+    this.terminatePod(pod, { phase: 'Failed', reason: 'OOMKilled', exitCode: 137 });
+  }
+
+  /** Make a pod's container exit with a given code (tests: user errors, unknown failures). */
+  failPod(name: string, exitCode: number, namespace?: string): void {
+    const pod = this.findPod(name, namespace);
+    if (!pod || isTerminal(pod)) return;
+    this.terminatePod(pod, { phase: 'Failed', reason: 'Error', exitCode });
+  }
+
+  /** A pod by name, in `namespace` or (when absent) in any namespace. */
+  findPod(name: string, namespace?: string): Pod | undefined {
+    if (namespace !== undefined) return this.store.get<Pod>('Pod', namespace, name);
+    return this.store.list<Pod>('Pod').find((p) => p.metadata.name === name);
+  }
+
+  /** Pods (live objects) of one attempt, found through the job the sim recorded for it. */
+  podsOf(runId: string, attempt: number): Pod[] {
+    const names = new Set(this.jobsForAttempt(runId, attempt).flatMap((j) => j.pods.map((p) => p.name)));
+    return this.store.list<Pod>('Pod').filter((p) => names.has(p.metadata.name));
+  }
+
+  /** Delete a pod as `kubectl delete pod` would (it counts as failed for its job). */
+  deletePod(name: string, namespace?: string): boolean {
+    const pod = this.findPod(name, namespace);
+    if (!pod) return false;
+    this.removePod(pod, { phase: 'Deleted', reason: 'Deleted' });
+    return true;
+  }
+
+  private releaseGpus(pod: Pod, rt: PodRuntime | undefined): void {
+    if (!rt || !pod.spec.nodeName || rt.gpus === 0 || isTerminal(pod)) return;
+    const n = pod.spec.nodeName;
+    this.used.set(n, Math.max(0, (this.used.get(n) ?? 0) - rt.gpus));
+  }
+
+  private terminatePod(pod: Pod, o: PodOutcome): void {
+    const rt = this.runtime(pod);
+    if (rt) for (const t of rt.timers.splice(0)) this.clock.cancel(t);
+    this.releaseGpus(pod, rt);
+    const now = this.clock.iso();
+    const c = pod.spec.containers[0];
+    const prev = pod.status.containerStatuses?.[0];
+    const startedAt = prev?.state.running?.startedAt;
+    // terminationMessagePolicy FallbackToLogsOnError: a failed container without a message gets its log tail.
+    let message = o.message;
+    if (message === undefined && o.phase === 'Failed' && c.terminationMessagePolicy === 'FallbackToLogsOnError' && rt && rt.log.length > 0)
+      message = rt.log.slice(-80).join('\n').slice(-2048);
+    if (o.disruption) {
+      const msg = o.disruption === 'DeletionByTaintManager' ? 'Taint manager: deleting due to NoExecute taint' : o.disruption === 'EvictionByEvictionAPI' ? 'Eviction API: evicting' : 'Preempted in order to admit critical pod';
+      pod.status.conditions = setCondition(pod.status.conditions, { type: 'DisruptionTarget', status: 'True', reason: o.disruption, message: msg, lastTransitionTime: now });
+    }
+    pod.status.phase = o.phase === 'Succeeded' ? 'Succeeded' : 'Failed';
+    if (o.reason === 'NodeLost') {
+      pod.status.reason = 'NodeLost';
+      pod.status.message = o.message;
+      message = undefined;
+    }
+    pod.status.conditions = setCondition(pod.status.conditions, { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: now });
+    pod.status.conditions = setCondition(pod.status.conditions, { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: now });
+    pod.status.containerStatuses = [
+      {
+        ...containerStatus(c.name, c.image, {
+          terminated: { exitCode: o.exitCode ?? 1, reason: o.reason, ...(message !== undefined ? { message } : {}), ...(startedAt ? { startedAt } : {}), finishedAt: now },
+        }),
+        started: false,
+      },
+    ];
+    if (rt) {
+      rt.record.finishedAt = now;
+      rt.record.outcome = { ...o, message: message ?? o.message };
+    }
+    this.store.put(pod);
+    this.syncOwner(pod);
+    this.scheduleSoon();
+  }
+
+  /** Remove a pod object; a pod that had not finished counts as failed for its job. */
+  private removePod(pod: Pod, o: PodOutcome): void {
+    const rt = this.runtime(pod);
+    if (rt) for (const t of rt.timers.splice(0)) this.clock.cancel(t);
+    this.releaseGpus(pod, rt);
+    if (rt && !rt.record.outcome) {
+      rt.record.outcome = o;
+      rt.record.finishedAt = this.clock.iso();
+    }
+    const gone = this.store.delete<Pod>('Pod', pod.metadata.namespace, pod.metadata.name);
+    if (gone && !isTerminal(pod) && o.reason !== 'JobSuspended') {
+      const owner = pod.metadata.ownerReferences?.find((r) => r.kind === 'Job');
+      const jrt = owner && this.jobs.get(ObjectStore.key(pod.metadata.namespace, owner.name));
+      if (jrt && !jrt.counted.has(pod.metadata.name)) {
+        // Job tracking with finalizers: a pod deleted before finishing is a failed pod.
+        jrt.counted.add(pod.metadata.name);
+        jrt.failed++;
+      }
+    }
+    this.syncOwner(pod);
+    this.scheduleSoon();
+  }
+
+  private syncOwner(pod: Pod): void {
+    const owner = pod.metadata.ownerReferences?.find((r) => r.kind === 'Job');
+    if (owner) this.syncJob(pod.metadata.namespace!, owner.name);
+  }
+
+  // ---- inspection --------------------------------------------------------------------------
+
+  /** The pod's log as the kubelet would serve it, or an error when it has not started. */
+  podLog(namespace: string, name: string): { ok: true; text: string } | { ok: false; message: string } {
+    const pod = this.store.get<Pod>('Pod', namespace, name);
+    const rt = this.pods.get(ObjectStore.key(namespace, name));
+    if (!pod || !rt) return { ok: false, message: `pods "${name}" not found` };
+    const waiting = pod.status.containerStatuses?.[0]?.state.waiting;
+    if (pod.status.phase === 'Pending' || waiting)
+      return { ok: false, message: `container "${pod.spec.containers[0].name}" in pod "${name}" is waiting to start: ${waiting?.reason ?? 'ContainerCreating'}` };
+    return { ok: true, text: rt.log.map((l) => `${l}\n`).join('') };
+  }
+
+  /** Every job ever created, in creation order (including deleted ones). */
+  jobHistory(): JobRecord[] {
+    return this.jobRecords.map((r) => structuredClone(r));
+  }
+
+  /** Jobs ever created for one attempt (more than one means a duplicate launch). */
+  jobsForAttempt(runId: string, attempt: number): JobRecord[] {
+    return this.jobHistory().filter((r) => r.run?.runId === runId && r.run.attempt === attempt);
+  }
+
+  /** The trainer's plan and the pod's outcome of one attempt (its last pod). */
+  attemptOutcome(runId: string, attempt: number): { job: string; pod: PodRecord } | undefined {
+    const jobs = this.jobsForAttempt(runId, attempt);
+    const job = jobs[jobs.length - 1];
+    const pod = job?.pods[job.pods.length - 1];
+    return job && pod ? { job: job.name, pod } : undefined;
+  }
+
+  gpuUsage(): { total: number; used: number } {
+    let used = 0;
+    for (const v of this.used.values()) used += v;
+    return { total: this.totalGpus(), used };
+  }
+
+  /** Resolve once `probe` returns a value (checked after every state change), or reject on timeout. */
+  waitFor<T>(probe: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const v = probe();
+        if (v !== undefined && v !== false && v !== null) {
+          cleanup();
+          resolve(v);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`kube-sim waitFor: condition not met within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const poll = setInterval(check, 50);
+      const cleanup = () => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        this.off('change', check);
+      };
+      this.on('change', check);
+      check();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clock.cancel(this.nodeLossTimer);
+    this.clock.stop();
+    this.removeAllListeners();
+  }
+}
+
+export function isTerminal(p: Pod): boolean {
+  return p.status.phase === 'Succeeded' || p.status.phase === 'Failed';
+}
+
+function containerStatus(name: string, image: string, state: ContainerStatus['state']): ContainerStatus {
+  return { name, image, imageID: state.waiting ? '' : `${image}@sha256:${'0'.repeat(64)}`, ready: false, restartCount: 0, started: false, state };
+}
+
+function toleratesAll(spec: PodSpec, node: Node): boolean {
+  const tolerations = (spec.tolerations as { key?: string; operator?: string; value?: string; effect?: string }[] | undefined) ?? [];
+  return (node.spec.taints ?? [])
+    .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
+    .every((t) =>
+      tolerations.some(
+        (tol) =>
+          (tol.effect === undefined || tol.effect === t.effect) &&
+          (tol.operator === 'Exists' ? tol.key === undefined || tol.key === t.key : tol.key === t.key && (tol.value ?? '') === (t.value ?? '')),
+      ),
+    );
+}
