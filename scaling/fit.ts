@@ -125,7 +125,7 @@ export function mergeOutcomes(parts: readonly StartsOutcome[]): StartsOutcome {
 export function finishPointFit(prep: PreparedFit, outcome: StartsOutcome): PointFit {
   const obj = new HuberLseObjective(prep.data);
   const best = polishBest(obj, outcome, prep.search);
-  const basins = distinctBasins(outcome, obj.dim, best, prep.maxBasins);
+  const basins = distinctBasins(outcome, obj.dim, best, prep.maxBasins, (x) => obj.predictions(x));
   for (const b of prep.warmBasins) if (basins.length < prep.maxBasins) basins.push(b);
   return { best, basins, starts: outcome.losses.length, evaluations: outcome.evaluations };
 }

@@ -97,25 +97,36 @@ export function polishBest(obj: Objective, outcome: StartsOutcome, opts: SearchO
   return answer as BestFit;
 }
 
+/** Two minima whose predictions differ by less than this (RMS, in log y) are one basin. */
+const BASIN_RMS = 1e-3;
+
 /**
  * Distinct minima reached by the starts, best first (the polished best in front), at most `max`.
- * Minima are told apart by loss (1e-6 relative) or position.
+ * Minima are told apart by what they predict (RMS difference of Lhat over the points), so the
+ * many end points along one flat valley (e.g. an exponent running off to infinity) count once.
  */
-export function distinctBasins(outcome: StartsOutcome, dim: number, best: BestFit, max: number): number[][] {
+export function distinctBasins(
+  outcome: StartsOutcome,
+  dim: number,
+  best: BestFit,
+  max: number,
+  predictions: (theta: ArrayLike<number>) => Float64Array,
+): number[][] {
   const order = Array.from(outcome.losses.keys())
     .filter((k) => Number.isFinite(outcome.losses[k]))
     .sort((p, q) => outcome.losses[p] - outcome.losses[q] || p - q);
-  const basins: { x: number[]; f: number }[] = [{ x: best.x.slice(), f: best.f }];
+  const basins: { x: number[]; pred: Float64Array }[] = [{ x: best.x.slice(), pred: predictions(best.x) }];
+  const rms = (p: Float64Array, q: Float64Array) => {
+    let s = 0;
+    for (let i = 0; i < p.length; i++) s += (p[i] - q[i]) ** 2;
+    return Math.sqrt(s / Math.max(1, p.length));
+  };
   for (const k of order) {
     if (basins.length >= max) break;
     const x = Array.from(outcome.finals.subarray(k * dim, (k + 1) * dim));
-    const f = outcome.losses[k];
-    const dup = basins.some(
-      (b) =>
-        Math.abs(b.f - f) <= 1e-6 * Math.abs(b.f) ||
-        b.x.every((v, i) => Math.abs(v - x[i]) <= 1e-2 * (1 + Math.abs(v))),
-    );
-    if (!dup) basins.push({ x, f });
+    const pred = predictions(x);
+    if (!pred.every(Number.isFinite)) continue;
+    if (!basins.some((b) => rms(b.pred, pred) < BASIN_RMS)) basins.push({ x, pred });
   }
   return basins.map((b) => b.x);
 }

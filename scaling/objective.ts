@@ -66,6 +66,25 @@ export class HuberLseObjective implements Objective {
     });
   }
 
+  /** Lhat at each (distinct) point: tells minima apart by what they predict, not where they sit. */
+  predictions(theta: ArrayLike<number>): Float64Array {
+    const out = new Float64Array(this.n);
+    const [e, a] = [theta[0], theta[1]];
+    for (let i = 0; i < this.n; i++) {
+      let t1: number;
+      let t2 = -Infinity;
+      if (this.data.form === 'power_law') t1 = a - theta[2] * this.lx1[i];
+      else if (this.data.form === 'power_law_shift') t1 = a - theta[3] * Math.log(this.x1[i] + Math.pow(10, theta[2]));
+      else {
+        t1 = a - theta[2] * this.lx1[i];
+        t2 = theta[3] - theta[4] * this.lx2[i];
+      }
+      const m = Math.max(t1, t2, e);
+      out[i] = m + Math.log(Math.exp(t1 - m) + Math.exp(t2 - m) + Math.exp(e - m));
+    }
+    return out;
+  }
+
   evaluate(theta: ArrayLike<number>, grad: Float64Array): number {
     this.evaluations++;
     switch (this.data.form) {

@@ -69,8 +69,8 @@ function cellNumber(v: LongRow[string], column: string, where: () => string): nu
   if (isMissing(v)) return NaN;
   if (typeof v === 'number') return v;
   if (typeof v === 'boolean') throw new FitInputError(`column "${column}", ${where()}: expected a number, got ${v}`, column, where());
-  const n = Number(v);
-  if (!Number.isFinite(n) && !/^[+-]?inf(inity)?$/i.test(v.trim())) {
+  const n = Number(String(v).trim());
+  if (Number.isNaN(n)) {
     throw new FitInputError(`column "${column}", ${where()}: "${v}" is not a number`, column, where());
   }
   return n;

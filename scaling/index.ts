@@ -1,0 +1,60 @@
+/**
+ * Scaling-law engine (pure: no I/O, no threads, no Temporal; imports nothing of ours).
+ *
+ * Main entry points
+ *
+ *   fitDataset(rows: readonly LongRow[], config: FitConfig, opts?: FitOptions): FitResult
+ *     Synchronous, in-process. `rows` are long-format records (one per model x metric) with at
+ *     least model_id, arch, arch_family, dataset, region, score, n_params, n_samples_seen,
+ *     total_flops, samples_per_class; cells may be strings (CSV) or numbers/booleans; the boolean
+ *     filter columns (is_pretrained, ...) may be absent (= False). `config` is a FitSpec
+ *     (spec/fitSpec.ts) or any object of the FitConfig shape. Options:
+ *       bootstrap?: number      resamples (default: config.bootstrap)
+ *       seed?: number           bootstrap seed (default: config.seed)
+ *       exhaustive?: boolean    run the whole init grid on every resample (reference procedure)
+ *       warmStart?: FitResult | Record<string, number>
+ *                               restart from a previous fit (its lse_params and search.basins)
+ *                               instead of the grid: the live refit (~ms for 1,000 points)
+ *       keepPoints?, keepSamples?, onProgress?(done, total), columns?, rowLabel?
+ *     Throws FitInputError (with .column / .row) on bad input; excluded NaN rows are counted in
+ *     result.warnings.
+ *
+ *   fitDatasetParallel (fitting/parallel.ts) is the same computation on worker threads (async);
+ *   use it for 1,000-resample analyses. Both give identical results for the same seed.
+ *
+ *   predict(fit, xs, level?) -> PredictionPoint[]  curve with a bootstrap band (unscaled x)
+ *   parseCsv(text) -> { columns, rows, lines }    the paper's CSV layout, from a string
+ */
+export * from './types';
+export * from './forms';
+export { HuberLseObjective, huber, type FitData, type Objective } from './objective';
+export { minimize, minimizeBfgs, minimizeLbfgs, type MinimizeOptions, type MinimizeResult, type MinimizerName } from './optimize';
+export { gridStarts, runStarts, polishBest, distinctBasins, type BestFit, type SearchOptions, type StartsOutcome } from './multistart';
+export { mulberry32, resampleIndices, resampleCounts, percentile, percentiles } from './bootstrap';
+export { computeRecipe, computeFlopsFit, linearRegression, RECIPE_KEYS, type ChinchillaLinear } from './recipe';
+export { predict, predictY, logSpace, type PredictionPoint } from './predict';
+export { selectPoints, FitInputError, type LongRow, type SelectedPoint, type Selection } from './select';
+export { parseCsv, CsvError, type ParsedCsv } from './csv';
+export {
+  normalizeFitConfig,
+  DEFAULT_INIT_GRID,
+  DEFAULT_SCALERS,
+  DEFAULT_GROUP_BY,
+  type FitConfig,
+  type NormalizedFitConfig,
+  type SelectionConfig,
+} from './config';
+export {
+  fitDataset,
+  prepareFit,
+  fitPoint,
+  finishPointFit,
+  fitResample,
+  resampleStarts,
+  mergeOutcomes,
+  assembleResult,
+  DEFAULT_MAX_BASINS,
+  type FitOptions,
+  type PreparedFit,
+  type PointFit,
+} from './fit';
