@@ -4,7 +4,7 @@ import { mulberry32 } from '../../spec/hash';
 import { SimClock } from './clock';
 import { ObjectStore } from './store';
 import type { Condition, ContainerStatus, Job, Node, Pod, PodSpec } from './types';
-import { containerEnv, parseRun, type SimRun, type Workload, type WorkloadPlan } from './workload';
+import { containerEnv, parseRun, USER_ERROR_EXIT_CODE, type SimRun, type Workload, type WorkloadPlan } from './workload';
 
 export const GPU = 'nvidia.com/gpu';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
@@ -631,7 +631,7 @@ export class SimCluster extends EventEmitter {
         return this.preemptPod(pod.metadata.name, pod.metadata.namespace, this.rnd() < 0.5 ? 'PreemptionByScheduler' : 'EvictionByEvictionAPI');
       case 'user-error':
         rt.log.push(text);
-        return this.terminatePod(pod, { phase: 'Failed', reason: 'Error', exitCode: 3 });
+        return this.terminatePod(pod, { phase: 'Failed', reason: 'Error', exitCode: plan.exitCode ?? USER_ERROR_EXIT_CODE });
       default:
         // The trainer writes its result to SWEEP_RESULT_FILE (= the termination message) and logs it.
         rt.log.push(text);
@@ -711,6 +711,8 @@ export class SimCluster extends EventEmitter {
       pod.status.message = o.message;
       message = undefined;
     }
+    // The kubelet keeps at most 4096 bytes of a termination message.
+    if (message !== undefined && Buffer.byteLength(message) > 4096) message = Buffer.from(message).subarray(0, 4096).toString('utf8');
     pod.status.conditions = setCondition(pod.status.conditions, { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: now });
     pod.status.conditions = setCondition(pod.status.conditions, { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: now });
     pod.status.containerStatuses = [

@@ -100,7 +100,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
     nodes: opts.nodes ?? simNodes(opts.gpus ?? 8, opts.gpusPerNode ?? 8, opts.gpuProduct),
     clock,
     store,
-    workload: opts.workload ?? (await trainerWorkload()),
+    workload: opts.workload ?? trainerWorkload(),
     podStartupSeconds: opts.podStartupSeconds ?? 1,
     imagePullErrorPattern: opts.imagePullErrorPattern ?? /does-not-exist|unpullable/,
     faults: opts.faults ?? {},

@@ -1,4 +1,7 @@
+import { parseTrainerArgs, planTraining, USAGE_EXIT_CODE, USER_ERROR_EXIT_CODE } from '../trainer/model';
 import type { Container } from './types';
+
+export { USER_ERROR_EXIT_CODE };
 
 /** A run as the job's container sees it (env SWEEP_RUN). */
 export interface SimRun {
@@ -18,6 +21,8 @@ export interface WorkloadPlan {
   faultAtSeconds?: number;
   /** What the trainer writes to SWEEP_RESULT_FILE (the termination message) and its log. */
   resultText: string;
+  /** Exit code of a `user-error` fault (default: the trainer's USER_ERROR_EXIT_CODE, 3). */
+  exitCode?: number;
 }
 
 export interface WorkloadInput {
@@ -49,23 +54,18 @@ export function parseRun(env: Record<string, string>): SimRun | undefined {
   }
 }
 
-interface TrainerModule {
-  planTraining(run: SimRun, knobs: unknown): WorkloadPlan;
-  parseTrainerArgs(argv: string[]): unknown;
-}
-
 /**
  * The synthetic trainer as a workload: the same plan the trainer process would follow, computed
  * from the container's args (knobs) and SWEEP_RUN, so results equal what a real run would write.
- * Loaded lazily so the sim starts even where the trainer is not needed (tests inject workloads).
+ * Bad flags or axes end the container like the trainer does: a usage error (exit 2).
  */
-export async function trainerWorkload(): Promise<Workload> {
-  const path = '../trainer/model';
-  const mod = (await import(path)) as TrainerModule;
+export function trainerWorkload(): Workload {
   return ({ run, args }) => {
-    if (!run) return { durationSeconds: 0, fault: 'user-error', resultText: 'SWEEP_RUN is missing or not valid JSON' };
-    // The container's args include whatever precedes the trainer's flags (e.g. a script path);
-    // the trainer's parser is given everything, as argv would be.
-    return mod.planTraining(run, mod.parseTrainerArgs(args));
+    if (!run) return { durationSeconds: 0, fault: 'user-error', exitCode: USAGE_EXIT_CODE, resultText: 'trainer: SWEEP_RUN is missing or not valid JSON' };
+    try {
+      return planTraining(run, parseTrainerArgs(args));
+    } catch (e) {
+      return { durationSeconds: 0, fault: 'user-error', exitCode: USAGE_EXIT_CODE, resultText: `trainer: ${(e as Error).message}` };
+    }
   };
 }

@@ -1,0 +1,180 @@
+import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { durationMs, type FailureClass } from '../../../spec';
+import type { Executor, JobOutcome, JobPhase, LaunchRequest } from '../types';
+import { apiCode, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
+import { attemptLabels, buildJob, CONTAINER_NAME, jobNameFor, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
+import { watchAttempt, type WatchAttemptOptions } from './watchJob';
+
+export { InfrastructureError } from './apiRetry';
+export { buildJob, jobNameFor, LABELS, RUN_ANNOTATION } from './jobBuilder';
+export { classifyAttempt, classifyFailedPod } from './classifyPodFailure';
+
+/** The API refused the Job (422 Invalid, 400, 403...): retrying the same request cannot help. */
+export class JobRejectedError extends Error {
+  readonly failureClass: FailureClass = 'user-error';
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'JobRejectedError';
+  }
+}
+
+/** A Job with the attempt's name exists but belongs to another run or attempt. */
+export class JobNameConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobNameConflictError';
+  }
+}
+
+export interface KubernetesExecutorOptions {
+  /** Defaults to KubeConfig.loadFromDefault() (KUBECONFIG, ~/.kube/config, or in-cluster). */
+  kubeConfig?: KubeConfig;
+  retry?: RetryOptions;
+  /** Watch tuning (tests shorten the ticks). */
+  watch?: Pick<WatchAttemptOptions, 'watchTimeoutSeconds' | 'tickMs' | 'jobPollMs' | 'maxWatchFailures'>;
+}
+
+const secondsBetween = (a: Date | string | undefined, b: Date | string | undefined) =>
+  a && b ? Math.max(0, (new Date(b).getTime() - new Date(a).getTime()) / 1000) : 0;
+
+/** GPU-seconds the pod held: container start to finish (or to now if it never finished) x GPUs. */
+function gpuSecondsOf(pod: V1Pod | undefined, gpus: number): number {
+  const st = pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod?.status?.containerStatuses?.[0];
+  const term = st?.state?.terminated;
+  const started = term?.startedAt ?? st?.state?.running?.startedAt;
+  if (!started) return 0;
+  return secondsBetween(started, term?.finishedAt ?? new Date()) * gpus;
+}
+
+/** Runs attempts as batch/v1 Jobs through the Kubernetes API (see DESIGN.md, Contracts). */
+export class KubernetesExecutor implements Executor {
+  readonly kind = 'kubernetes' as const;
+  readonly kc: KubeConfig;
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+  private readonly opts: KubernetesExecutorOptions;
+
+  constructor(config?: KubeConfig | KubernetesExecutorOptions) {
+    this.opts = config instanceof KubeConfig ? { kubeConfig: config } : (config ?? {});
+    this.kc = this.opts.kubeConfig ?? KubernetesExecutor.defaultConfig();
+    this.batch = this.kc.makeApiClient(BatchV1Api);
+    this.core = this.kc.makeApiClient(CoreV1Api);
+  }
+
+  static defaultConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    return kc;
+  }
+
+  async launch(req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> {
+    const body = buildJob(req);
+    const namespace = body.metadata!.namespace!;
+    const jobName = body.metadata!.name!;
+    try {
+      await withApiRetry(`create job ${jobName}`, () => this.batch.createNamespacedJob({ namespace, body }), this.opts.retry);
+      return { jobName, adopted: false };
+    } catch (e) {
+      const code = apiCode(e);
+      if (code === 409) {
+        // Already there: ours (a retried launch or a restarted worker) is adopted; anything else is a conflict.
+        const existing = await withApiRetry(`read job ${jobName}`, () => this.batch.readNamespacedJob({ name: jobName, namespace }), this.opts.retry);
+        this.checkOwnership(existing, req);
+        return { jobName, adopted: true };
+      }
+      if (code !== undefined && code >= 400 && code < 500) {
+        const s = statusOf(e);
+        throw new JobRejectedError(`the Kubernetes API rejected job ${jobName}: HTTP ${code} ${s.reason ?? ''}: ${s.message ?? ''}`.trim(), code);
+      }
+      throw e;
+    }
+  }
+
+  private checkOwnership(job: V1Job, req: LaunchRequest): void {
+    const want = attemptLabels(req);
+    const labels = job.metadata?.labels ?? {};
+    const mismatched = Object.entries(want).filter(([k, v]) => labels[k] !== v);
+    let run: { runId?: unknown; attempt?: unknown; sweep?: unknown } = {};
+    try {
+      run = JSON.parse(job.metadata?.annotations?.[RUN_ANNOTATION] ?? '{}') as typeof run;
+    } catch {
+      // An unparsable annotation is reported below as a mismatch.
+    }
+    if (mismatched.length > 0 || run.runId !== req.runId || run.attempt !== req.attempt || run.sweep !== req.sweep)
+      throw new JobNameConflictError(
+        `job ${job.metadata?.name} already exists but is not attempt ${req.attempt} of run ${req.runId} in sweep ${req.sweep} ` +
+          `(labels ${mismatched.map(([k]) => `${k}=${labels[k] ?? '<none>'}`).join(', ') || 'match'}, annotation run ${String(run.runId)} attempt ${String(run.attempt)})`,
+      );
+  }
+
+  async watch(req: LaunchRequest, onPhase: (p: JobPhase) => void, signal: AbortSignal): Promise<JobOutcome> {
+    const kube = kubeConfigOf(req);
+    const jobName = jobNameFor(req.sweep, req.runId, req.attempt);
+    const { verdict, pod } = await watchAttempt({
+      kc: this.kc,
+      batch: this.batch,
+      core: this.core,
+      namespace: kube.namespace,
+      jobName,
+      pendingTimeoutMs: durationMs(req.spec.timeouts.pending),
+      imagePullGraceMs: durationMs(kube.imagePullGrace),
+      nonRetryableExitCodes: req.spec.retry.nonRetryableExitCodes,
+      onPhase,
+      signal,
+      retry: { ...this.opts.retry },
+      ...this.opts.watch,
+    });
+    const gpuSeconds = gpuSecondsOf(pod, req.resources.gpus);
+    if (verdict.state === 'succeeded') {
+      return { status: 'succeeded', resultText: await this.resultText(kube.namespace, pod, signal), gpuSeconds };
+    }
+    // A pod that can never start (no node fits, image never pulls) would hold its place forever.
+    if (verdict.failureClass === 'unschedulable' || verdict.failureClass === 'image') await this.cancel(req).catch(() => undefined);
+    return {
+      status: 'failed',
+      failureClass: verdict.failureClass,
+      message: verdict.message,
+      ...(verdict.exitCode !== undefined ? { exitCode: verdict.exitCode } : {}),
+      gpuSeconds,
+    };
+  }
+
+  /** The result: the termination message (SWEEP_RESULT_FILE), else the last line of the log. */
+  private async resultText(namespace: string, pod: V1Pod | undefined, signal: AbortSignal): Promise<string> {
+    const st = pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod?.status?.containerStatuses?.[0];
+    const message = st?.state?.terminated?.message;
+    if (message && message.trim() !== '') return message.trim();
+    const name = pod?.metadata?.name;
+    if (!name) return '';
+    try {
+      const log = await withApiRetry(
+        `read log of ${name}`,
+        () => this.core.readNamespacedPodLog({ name, namespace, container: st?.name ?? CONTAINER_NAME, tailLines: 20 }),
+        { ...this.opts.retry, signal },
+      );
+      const lines = String(log)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+      return lines[lines.length - 1] ?? '';
+    } catch (e) {
+      if (apiCode(e) === 404 || apiCode(e) === 400) return '';
+      throw e;
+    }
+  }
+
+  async cancel(req: LaunchRequest): Promise<void> {
+    const namespace = kubeConfigOf(req).namespace;
+    const name = jobNameFor(req.sweep, req.runId, req.attempt);
+    try {
+      // Background: the Job goes now, its pods right after (the API's default for Jobs would orphan them).
+      await withApiRetry(`delete job ${name}`, () => this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }), this.opts.retry);
+    } catch (e) {
+      if (apiCode(e) !== 404) throw e;
+    }
+  }
+}
+

@@ -1,0 +1,202 @@
+import type { V1Job, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { durationMs, renderTemplate, shortHash, type AxisValue } from '../../../spec';
+import type { LaunchRequest } from '../types';
+
+/** Label and annotation keys the executor puts on its Jobs (and, through the template, their pods). */
+export const LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  sweep: 'scaling-sweep.io/sweep',
+  run: 'scaling-sweep.io/run',
+  attempt: 'scaling-sweep.io/attempt',
+  axisPrefix: 'axis.scaling-sweep.io/',
+  kueueQueue: 'kueue.x-k8s.io/queue-name',
+} as const;
+export const MANAGED_BY = 'scaling-sweep';
+/** Annotation holding the full run JSON (labels are truncated / sanitised; this is exact). */
+export const RUN_ANNOTATION = 'scaling-sweep.io/run-json';
+export const CONTAINER_NAME = 'trainer';
+export const RESULT_FILE = '/dev/termination-log';
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+
+type KubernetesConfig = Extract<LaunchRequest['spec']['executor'], { kind: 'kubernetes' }>;
+
+/** The kubernetes executor settings of a request (defaults when the spec names another executor). */
+export function kubeConfigOf(req: Pick<LaunchRequest, 'spec'>): KubernetesConfig {
+  const e = req.spec.executor;
+  if (e.kind === 'kubernetes') return e;
+  return {
+    kind: 'kubernetes',
+    namespace: 'default',
+    imagePullSecrets: [],
+    tolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
+    datasetMountPath: '/data',
+    shmSize: '8Gi',
+    ttlSecondsAfterFinished: 3600,
+    imagePullGrace: '2m',
+  };
+}
+
+const MAX_NAME = 63;
+
+/** Lowercase DNS-1123 label fragment: [a-z0-9-], no leading / trailing "-". */
+function dnsFragment(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/**
+ * Deterministic Job name for (sweep, run, attempt): a readable prefix, a hash of the full
+ * (sweep, runId) so truncation never makes two runs collide, and the attempt. Always a valid
+ * DNS-1123 label of at most 63 characters (the pods' job-name label carries it too).
+ */
+export function jobNameFor(sweep: string, runId: string, attempt: number): string {
+  const suffix = `-${shortHash(`${sweep}\u0000${runId}`)}-a${Math.max(0, Math.trunc(attempt))}`;
+  const prefix = dnsFragment(`${sweep}-${runId}`).slice(0, MAX_NAME - suffix.length).replace(/-+$/, '');
+  return `${prefix || 'run'}${suffix}`;
+}
+
+/**
+ * A valid label value: [A-Za-z0-9._-], at most 63 characters, alphanumeric at both ends ("" allowed).
+ * Long values are cut and get a hash suffix so distinct values stay distinct.
+ */
+export function labelValue(v: AxisValue | string): string {
+  const raw = String(v);
+  const clean = raw.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  if (clean.length <= MAX_NAME) return clean;
+  const h = shortHash(raw);
+  const head = clean.slice(0, MAX_NAME - h.length - 1).replace(/[^A-Za-z0-9]+$/, '');
+  return head ? `${head}-${h}` : h;
+}
+
+/** Label key for an axis: the name part must be [A-Za-z0-9._-], alphanumeric at both ends, <= 63. */
+export function axisLabelKey(axis: string): string | undefined {
+  const name = axis
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .slice(0, MAX_NAME)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return name ? `${LABELS.axisPrefix}${name}` : undefined;
+}
+
+/** Labels that identify an attempt; a Job with other values under its name is not ours to adopt. */
+export function attemptLabels(req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'>): Record<string, string> {
+  return {
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.sweep]: labelValue(req.sweep),
+    [LABELS.run]: labelValue(req.runId),
+    [LABELS.attempt]: String(req.attempt),
+  };
+}
+
+/**
+ * Label selector for an attempt's pods: the job controller's `job-name` label (exact, set on
+ * every pod of the Job) plus our managed-by label.
+ */
+export function podSelector(jobName: string): string {
+  return `job-name=${jobName},${LABELS.managedBy}=${MANAGED_BY}`;
+}
+
+function quantity(q: string | number): string {
+  return String(q);
+}
+
+/** The run as the job sees it (env SWEEP_RUN, and the annotation). */
+export function runJson(req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt' | 'axes'>): string {
+  return JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, axes: req.axes });
+}
+
+/** Build the batch/v1 Job for one attempt of one run. Pure. */
+export function buildJob(req: LaunchRequest): V1Job {
+  const kube = kubeConfigOf(req);
+  const { job: tpl, timeouts } = req.spec;
+  const res = req.resources;
+  const vars: Record<string, AxisValue> = { ...req.axes, sweep: req.sweep, runId: req.runId, attempt: req.attempt };
+  const render = (s: string) => renderTemplate(s, vars);
+
+  const labels: Record<string, string> = { ...attemptLabels(req) };
+  for (const [axis, v] of Object.entries(req.axes)) {
+    const key = axisLabelKey(axis);
+    if (key) labels[key] = labelValue(v);
+  }
+  const jobLabels = { ...labels, ...(kube.queue ? { [LABELS.kueueQueue]: kube.queue } : {}) };
+
+  const limits: Record<string, string> = { cpu: quantity(res.cpu), memory: quantity(res.memory) };
+  if (res.gpus > 0) limits[GPU_RESOURCE] = String(res.gpus);
+
+  const volumes: V1Volume[] = [{ name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: kube.shmSize } }];
+  const mounts: V1VolumeMount[] = [{ name: 'dshm', mountPath: '/dev/shm' }];
+  if (kube.datasetPvc) {
+    volumes.push({ name: 'dataset', persistentVolumeClaim: { claimName: kube.datasetPvc, readOnly: true } });
+    mounts.push({ name: 'dataset', mountPath: kube.datasetMountPath, readOnly: true });
+  }
+  const tolerations: V1Toleration[] = kube.tolerations.map((t) => ({ ...t }));
+
+  const env = [
+    ...Object.entries(tpl.env).map(([name, value]) => ({ name, value: render(value) })),
+    { name: 'SWEEP_RUN', value: runJson(req) },
+    { name: 'SWEEP_RUN_ID', value: req.runId },
+    { name: 'SWEEP_ATTEMPT', value: String(req.attempt) },
+    { name: 'SWEEP_RESULT_FILE', value: RESULT_FILE },
+  ];
+
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: jobNameFor(req.sweep, req.runId, req.attempt),
+      namespace: kube.namespace,
+      labels: jobLabels,
+      annotations: { [RUN_ANNOTATION]: runJson(req) },
+    },
+    spec: {
+      // Retries are the workflow's, by failure class: the Job itself never retries.
+      backoffLimit: 0,
+      ttlSecondsAfterFinished: kube.ttlSecondsAfterFinished,
+      activeDeadlineSeconds: Math.max(1, Math.ceil(durationMs(timeouts.run) / 1000)),
+      // Kueue admits a suspended Job by unsuspending it when its queue has quota.
+      ...(kube.queue ? { suspend: true } : {}),
+      template: {
+        metadata: { labels, annotations: { [RUN_ANNOTATION]: runJson(req) } },
+        spec: {
+          restartPolicy: 'Never',
+          ...(kube.serviceAccount ? { serviceAccountName: kube.serviceAccount } : {}),
+          ...(kube.priorityClass ? { priorityClassName: kube.priorityClass } : {}),
+          ...(kube.imagePullSecrets.length ? { imagePullSecrets: kube.imagePullSecrets.map((name) => ({ name })) } : {}),
+          ...(res.gpuType ? { nodeSelector: { [GPU_PRODUCT_LABEL]: res.gpuType } } : {}),
+          tolerations,
+          securityContext: {
+            runAsNonRoot: true,
+            // runAsNonRoot needs a numeric user when the image does not declare one.
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            fsGroup: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          volumes,
+          containers: [
+            {
+              name: CONTAINER_NAME,
+              image: tpl.image,
+              command: tpl.command.map(render),
+              args: tpl.args.map(render),
+              env,
+              resources: { requests: { ...limits }, limits },
+              volumeMounts: mounts,
+              terminationMessagePath: RESULT_FILE,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ['ALL'] },
+                runAsNonRoot: true,
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
