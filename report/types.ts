@@ -1,0 +1,81 @@
+import type { FitResult } from '../scaling/types';
+
+/**
+ * A precomputed confidence band for a one-variable fit, when the engine has one
+ * (pointwise percentiles of the bootstrap curves are better than anything the
+ * report can reconstruct from parameter percentiles alone).
+ */
+export interface FitBand {
+  /** x in the data's ORIGINAL units (e.g. total FLOPs, not FLOPs / 1e13), ascending. */
+  x: number[];
+  /** Pointwise 2.5th / 97.5th percentiles of the fitted target y (1 - score when inverted). */
+  lo: number[];
+  hi: number[];
+}
+
+/**
+ * A fit as the report reads it: the engine's FitResult plus optional extras that
+ * make the 95% band exact. Band source, best first: `band`, then `bootstrapParams`,
+ * then the engine's `bootstrap.lse_samples` (curve evaluated for every bootstrap
+ * parameter set, pointwise 2.5/97.5 percentiles), then an approximate envelope over
+ * the parameter percentile combinations (marked as such in the caption).
+ */
+export interface ReportFit extends FitResult {
+  band?: FitBand;
+  /** One entry per bootstrap resample, LINEAR parameter names (E, A, alpha, lambda, B, beta). */
+  bootstrapParams?: Array<Record<string, number>>;
+}
+
+/** One row of the sweep's run table. */
+export interface ReportRun {
+  runId: string;
+  /** Free-form (the store's RunState: pending, running, succeeded, failed, cancelled). */
+  state: string;
+  /** The run's grid cell, e.g. {arch: 'resnet18', dataset: 'imagenet', samples_per_class: 100}. */
+  axes?: Record<string, string | number | boolean>;
+  attempts?: number;
+  failureClass?: string;
+  gpuHours?: number;
+  /** Scores the run reported (V1, IT, Behavioral, acc, ...). */
+  metrics?: Record<string, number>;
+}
+
+/** What the sweep's final activity knows about the sweep. All fields but `name` optional. */
+export interface SweepSummary {
+  name: string;
+  /** Run counts by state, e.g. {succeeded: 40, failed: 2}. */
+  counts?: Record<string, number>;
+  gpuHours?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Shown as a table (capped at `maxRunRows` in ReportInput, default 1000). */
+  runs?: ReportRun[];
+}
+
+/**
+ * Input of `renderReport` / `writeReport`.
+ *
+ * - From `sweep report --fit fit.json`: `{fits: parsed.fits}`.
+ * - From the sweep's final activity: `{fits, sweep: {name, counts, gpuHours, runs}, title}`.
+ *
+ * Everything is plain JSON; nothing is fetched; the output is one self-contained HTML file.
+ */
+export interface ReportInput {
+  fits: ReportFit[];
+  sweep?: SweepSummary;
+  /** Page title; default "Scaling-law report" (+ " - <sweep name>"). */
+  title?: string;
+  /** Where the fits came from (a file path, a store version), printed in the header. */
+  source?: string;
+  /** Timestamp printed in the header; default now. Pass a fixed one for reproducible files. */
+  generatedAt?: string;
+  maxRunRows?: number;
+}
+
+/** A figure ready for the page. */
+export interface RenderedFigure {
+  id: string;
+  title: string;
+  caption: string;
+  svg: string;
+}
