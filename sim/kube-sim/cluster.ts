@@ -797,15 +797,34 @@ export class SimCluster extends EventEmitter {
     return { total: this.totalGpus(), used };
   }
 
-  /** Resolve once `probe` returns a value (checked after every state change), or reject on timeout. */
-  waitFor<T>(probe: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Resolve with the first truthy value `probe` returns (sync or async), checked after every
+   * state change and every 50 ms; reject after `timeoutMs` (real).
+   */
+  waitFor<R>(probe: () => R, timeoutMs = 10_000): Promise<Exclude<Awaited<R>, undefined | null | false | 0 | ''>> {
+    type Out = Exclude<Awaited<R>, undefined | null | false | 0 | ''>;
+    return new Promise<Out>((resolve, reject) => {
+      let busy = false;
+      let done = false;
       const check = () => {
-        const v = probe();
-        if (v !== undefined && v !== false && v !== null) {
-          cleanup();
-          resolve(v);
-        }
+        if (busy || done) return;
+        busy = true;
+        Promise.resolve()
+          .then(probe)
+          .then(
+            (v) => {
+              busy = false;
+              if (v && !done) {
+                cleanup();
+                resolve(v as Out);
+              }
+            },
+            (e: unknown) => {
+              busy = false;
+              cleanup();
+              reject(e instanceof Error ? e : new Error(String(e)));
+            },
+          );
       };
       const timer = setTimeout(() => {
         cleanup();
@@ -813,6 +832,7 @@ export class SimCluster extends EventEmitter {
       }, timeoutMs);
       const poll = setInterval(check, 50);
       const cleanup = () => {
+        done = true;
         clearTimeout(timer);
         clearInterval(poll);
         this.off('change', check);
