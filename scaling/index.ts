@@ -58,3 +58,4 @@ export {
   type PreparedFit,
   type PointFit,
 } from './fit';
+export { synthesizeRows, type SyntheticOptions } from './synthetic';
