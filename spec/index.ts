@@ -8,3 +8,4 @@ export * from './grid';
 export * from './compute';
 export * from './architectures';
 export { canonicalJson, shortHash, mulberry32 } from './hash';
+export * from './retry';

@@ -213,8 +213,8 @@ export function validateKnobs(k: TrainerKnobs): void {
 
 // ---------------------------------------------------------------- planning
 
-/** Epoch fractions at which the run scores a checkpoint (the last is the final model). */
-const CHECKPOINT_FRACTIONS = [0.25, 0.5, 1] as const;
+/** Epoch fractions of the intermediate checkpoints; the final model is the result itself (one data point each). */
+const CHECKPOINT_FRACTIONS = [0.25, 0.5] as const;
 
 function axisNumber(axes: TrainerRun['axes'], name: string, fallback: number): number {
   const v = axes[name];
@@ -332,8 +332,8 @@ export function planTraining(run: TrainerRun, knobs: TrainerKnobs): TrainerPlan 
 
   // Integer epochs (the result schema's checkpoint.epoch), deduplicated for short runs.
   const ckptEpochs = [
-    ...new Set(CHECKPOINT_FRACTIONS.map((f) => (f === 1 ? epochs : Math.max(1, Math.round(epochs * f))))),
-  ].filter((e) => Number.isInteger(e) && e <= epochs);
+    ...new Set(CHECKPOINT_FRACTIONS.map((f) => Math.max(1, Math.round(epochs * f)))),
+  ].filter((e) => Number.isInteger(e) && e < epochs);
   const checkpoints: Checkpoint[] = ckptEpochs.map((ep) => {
     const p = point(ep);
     const m = ep === epochs ? metrics : scoreMetrics(run.runId, seed, ep, arch.nParams, p.n_samples_seen, knobs.noise);

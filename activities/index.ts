@@ -1,0 +1,232 @@
+import { ApplicationFailure, Context, heartbeat, cancellationSignal } from '@temporalio/activity';
+import type { Connection } from '@temporalio/client';
+import {
+  canonicalJson,
+  parseJobResult,
+  shortHash,
+  SweepSpecSchema,
+  type FailureClass,
+  type SweepSpec,
+} from '../spec';
+import type { ResultsStore, RunState } from '../store/types';
+import type { Executor, JobOutcome, JobPhase, LaunchRequest } from './executors/types';
+import type { FitSummary, SweepSummary } from '../workflows/api';
+import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
+import { refitSweep, type RefitStage } from './refit';
+import { log } from './logger';
+
+export interface ActivityDeps {
+  store: ResultsStore;
+  executors: Partial<Record<Executor['kind'], Executor>>;
+  /** For checks against the Temporal server (search attributes). */
+  connection?: Connection;
+  namespace?: string;
+  /** Where reports go (default: out/). */
+  reportDir?: string;
+}
+
+export interface AttemptResult {
+  ok: boolean;
+  failureClass?: FailureClass;
+  message?: string;
+  /** The failure's class is in the sweep's `retry.retryOn` (the workflow checks the attempt budget). */
+  retryable: boolean;
+  gpuSeconds: number;
+}
+
+const now = () => new Date().toISOString();
+
+/** Activities close over their dependencies (store, executors), as in Temporal's samples. */
+export function createActivities(deps: ActivityDeps) {
+  const executorFor = (req: LaunchRequest): Executor => {
+    const ex = deps.executors[req.spec.executor.kind];
+    if (!ex)
+      throw ApplicationFailure.nonRetryable(
+        `this worker has no ${req.spec.executor.kind} executor: start a worker with --executor ${req.spec.executor.kind}`,
+        'NoExecutor',
+      );
+    return ex;
+  };
+
+  return {
+    /** Fails fast, with the fix, when the namespace lacks our search attributes. */
+    async checkSearchAttributes(): Promise<void> {
+      if (!deps.connection) return;
+      const res = await deps.connection.operatorService.listSearchAttributes({ namespace: deps.namespace ?? 'default' });
+      const have = new Set(Object.keys(res.customAttributes ?? {}));
+      const missing = SEARCH_ATTRIBUTES.filter((k) => !have.has(k.name));
+      if (missing.length)
+        throw ApplicationFailure.nonRetryable(
+          `search attributes missing on namespace "${deps.namespace ?? 'default'}": ${missing.map((k) => k.name).join(', ')}. ` +
+            `Register them with \`npx sweep setup\` (or start the dev server with ` +
+            `${missing.map((k) => `--search-attribute ${k.name}=${k.type === 'INT' ? 'Int' : 'Keyword'}`).join(' ')}).`,
+          'MissingSearchAttributes',
+        );
+    },
+
+    /** Records the sweep; returns the runs already succeeded (a re-submitted sweep skips them). */
+    async registerSweep(spec: SweepSpec): Promise<{ specHash: string; succeeded: string[] }> {
+      const specHash = shortHash(canonicalJson(spec));
+      const existing = await deps.store.getSweep(spec.name);
+      await deps.store.upsertSweep({ name: spec.name, specHash, spec, createdAt: existing?.createdAt ?? now() });
+      const succeeded = (await deps.store.listRuns(spec.name, { state: 'succeeded' })).map((r) => r.runId);
+      return { specHash, succeeded };
+    },
+
+    async launchJob(req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> {
+      const ex = executorFor(req);
+      const launched = await ex.launch(req);
+      await deps.store.upsertAttempt({
+        sweep: req.sweep,
+        runId: req.runId,
+        attempt: req.attempt,
+        jobName: launched.jobName,
+        state: 'running',
+        startedAt: now(),
+        gpuSeconds: 0,
+      });
+      await deps.store.upsertRun({
+        sweep: req.sweep,
+        runId: req.runId,
+        axes: req.axes,
+        state: 'running',
+        attempts: req.attempt,
+        gpus: req.resources.gpus,
+        gpuSeconds: 0,
+        updatedAt: now(),
+      });
+      log.info({ runId: req.runId, attempt: req.attempt, job: launched.jobName, adopted: launched.adopted }, 'launched');
+      return launched;
+    },
+
+    /** Waits for the attempt's job to end, heartbeating its phase (the UI and retries see it). */
+    async watchJob(req: LaunchRequest): Promise<JobOutcome> {
+      const ex = executorFor(req);
+      let last: JobPhase = { phase: 'pending' };
+      const beat = setInterval(() => heartbeat(last), 1000);
+      try {
+        heartbeat(last);
+        return await ex.watch(
+          req,
+          (p) => {
+            last = p;
+            heartbeat(p);
+          },
+          cancellationSignal(),
+        );
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    async cancelJob(req: LaunchRequest): Promise<void> {
+      await executorFor(req).cancel(req);
+    },
+
+    /**
+     * Records how an attempt ended; on success validates and stores the result (a bad
+     * result fails the run as `bad-result`, never the sweep). Says whether to retry.
+     */
+    async finishAttempt(req: LaunchRequest, outcome: JobOutcome): Promise<AttemptResult> {
+      let res: AttemptResult;
+      if (outcome.status === 'succeeded') {
+        const parsed = parseJobResult(outcome.resultText, req.spec.metrics);
+        if (parsed.ok) {
+          await deps.store.recordResult({
+            sweep: req.sweep,
+            runId: req.runId,
+            attempt: req.attempt,
+            axes: req.axes,
+            result: parsed.result,
+            gpuSeconds: outcome.gpuSeconds,
+            recordedAt: now(),
+          });
+          res = { ok: true, retryable: false, gpuSeconds: outcome.gpuSeconds };
+        } else {
+          res = {
+            ok: false,
+            failureClass: 'bad-result',
+            message: parsed.reason,
+            retryable: req.spec.retry.retryOn.includes('bad-result'),
+            gpuSeconds: outcome.gpuSeconds,
+          };
+        }
+      } else {
+        res = {
+          ok: false,
+          failureClass: outcome.failureClass,
+          message: outcome.message,
+          retryable: req.spec.retry.retryOn.includes(outcome.failureClass),
+          gpuSeconds: outcome.gpuSeconds,
+        };
+      }
+      const prior = await deps.store.listAttempts(req.sweep, req.runId);
+      const started = prior.find((a) => a.attempt === req.attempt)?.startedAt ?? now();
+      await deps.store.upsertAttempt({
+        sweep: req.sweep,
+        runId: req.runId,
+        attempt: req.attempt,
+        jobName: prior.find((a) => a.attempt === req.attempt)?.jobName ?? `${req.runId}-a${req.attempt}`,
+        state: res.ok ? 'succeeded' : 'failed',
+        failureClass: res.failureClass,
+        message: res.message,
+        exitCode: outcome.status === 'failed' ? outcome.exitCode : 0,
+        startedAt: started,
+        finishedAt: now(),
+        gpuSeconds: outcome.gpuSeconds,
+      });
+      const gpuSeconds = prior.reduce((s, a) => s + (a.attempt === req.attempt ? 0 : a.gpuSeconds), 0) + outcome.gpuSeconds;
+      await deps.store.upsertRun({
+        sweep: req.sweep,
+        runId: req.runId,
+        axes: req.axes,
+        state: res.ok ? 'succeeded' : res.retryable ? 'running' : 'failed',
+        attempts: req.attempt,
+        failureClass: res.failureClass,
+        message: res.message,
+        gpus: req.resources.gpus,
+        gpuSeconds,
+        updatedAt: now(),
+      });
+      log.info({ runId: req.runId, attempt: req.attempt, ok: res.ok, failureClass: res.failureClass, retryable: res.retryable }, 'attempt finished');
+      return res;
+    },
+
+    /** Final state of a run that ended without a result of this attempt (cancelled). */
+    async markRun(req: LaunchRequest, state: RunState, message?: string): Promise<void> {
+      const run = await deps.store.getRun(req.sweep, req.runId);
+      await deps.store.upsertRun({
+        sweep: req.sweep,
+        runId: req.runId,
+        axes: req.axes,
+        state,
+        attempts: Math.max(run?.attempts ?? 0, req.attempt),
+        failureClass: run?.failureClass,
+        message: message ?? run?.message,
+        gpus: req.resources.gpus,
+        gpuSeconds: run?.gpuSeconds ?? 0,
+        updatedAt: now(),
+      });
+      const attempts = await deps.store.listAttempts(req.sweep, req.runId);
+      for (const a of attempts.filter((x) => x.state === 'running'))
+        await deps.store.upsertAttempt({ ...a, state: 'cancelled', finishedAt: now(), message: message ?? 'cancelled' });
+    },
+
+    /** Refits the sweep's laws from the store (DESIGN step 5). */
+    async refit(sweep: string, stage: RefitStage): Promise<FitSummary[]> {
+      const spec = SweepSpecSchema.parse((await deps.store.getSweep(sweep))?.spec);
+      return refitSweep(deps.store, spec, stage, () => Context.current().heartbeat());
+    },
+
+    /** Final refit with the full bootstrap, and the report. */
+    async finalizeSweep(sweep: string): Promise<Pick<SweepSummary, 'fits' | 'reportPath'>> {
+      const spec = SweepSpecSchema.parse((await deps.store.getSweep(sweep))?.spec);
+      const fits = await refitSweep(deps.store, spec, 'final', () => Context.current().heartbeat());
+      const { writeSweepReport } = await import('./report');
+      const reportPath = await writeSweepReport(deps.store, spec, deps.reportDir ?? 'out');
+      return { fits, reportPath };
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

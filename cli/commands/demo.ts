@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LocalExecutor } from '../../activities/executors/local';
+import { SqliteStore } from '../../store/sqlite';
+import { loadSweepSpec } from '../../spec/load';
+import { expandGrid } from '../../spec';
+import { sweepWorkflowId, type SweepSummary } from '../../workflows/api';
+import { SweepId, SweepName } from '../../workflows/searchAttributes';
+import { fitLine } from '../../workflows/text';
+import { createSweepWorker } from '../../worker';
+import { startDevServer } from '../../worker/devServer';
+import { REPO_ROOT } from '../../worker/settings';
+import { formatProgress, watchSweep } from './control';
+
+const num = (v: number | undefined, d = 3) => (v === undefined ? '' : v >= 1e5 ? v.toExponential(2) : v.toFixed(d));
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('the embedded default end to end: dev server + Web UI, worker, local executor, synthetic trainer, fits, report')
+    .option('--spec <file>', 'sweep spec', resolve(REPO_ROOT, 'configs/demo.yaml'))
+    .option('--keep', 'keep the dev server and Web UI up after the sweep (Ctrl-C to stop)')
+    .action(async (o: { spec: string; keep?: boolean }) => {
+      const t0 = Date.now();
+      const spec = loadSweepSpec(o.spec);
+      const work = resolve(REPO_ROOT, '.sweep/demo');
+      rmSync(work, { recursive: true, force: true }); // a fresh demo every time
+      console.log(`starting a Temporal dev server (Web UI on) ...`);
+      const { env, uiUrl } = await startDevServer({ ui: true });
+      const store = new SqliteStore(resolve(work, 'results.db'));
+      const { worker } = await createSweepWorker({
+        connection: env.nativeConnection,
+        clientConnection: env.connection,
+        namespace: env.namespace ?? 'default',
+        store,
+        executors: { local: new LocalExecutor({ dir: resolve(work, 'local'), cwd: REPO_ROOT }) },
+        reportDir: resolve(REPO_ROOT, 'out'),
+      });
+      const running = worker.run();
+      const id = sweepWorkflowId(spec.name);
+      const ui = `${uiUrl}/namespaces/default/workflows/${encodeURIComponent(id)}`;
+      let ok = false;
+      try {
+        await env.client.workflow.start('sweep', {
+          taskQueue: 'scaling-sweeps',
+          workflowId: id,
+          args: [spec],
+          memo: { specSource: o.spec },
+          typedSearchAttributes: [
+            { key: SweepName, value: spec.name },
+            { key: SweepId, value: id },
+          ],
+        });
+        console.log(`sweep ${id}: ${expandGrid(spec).length} runs of the synthetic trainer, injected failures on`);
+        console.log(`Web UI: ${ui}`);
+        const r = await watchSweep(env.client, id, { intervalMs: 1000 });
+        const summary = (await env.client.workflow.getHandle(id).result()) as SweepSummary;
+        if (r.progress) console.log(formatProgress(r.progress).split('\n').slice(0, 2).join('\n'));
+        await printResults(store, spec.name);
+        console.log('\nFitted laws (misalignment 1 - score = E + A x^-alpha; 95% bootstrap intervals):');
+        for (const f of summary.fits) console.log(`  ${fitLine(f)}`);
+        if (summary.reportPath) console.log(`\nReport: ${summary.reportPath}`);
+        console.log(`Web UI: ${ui}`);
+        console.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        ok = summary.byState.pending === 0 && summary.byState.running === 0;
+        if (o.keep) {
+          console.log('dev server and Web UI stay up; Ctrl-C to stop');
+          await new Promise<void>((res) => process.once('SIGINT', () => res()));
+        }
+      } finally {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+        await store.close();
+        await env.teardown();
+      }
+      process.exit(ok ? 0 : 1);
+    });
+}
+
+async function printResults(store: SqliteStore, sweep: string) {
+  const [runs, results, attempts] = await Promise.all([store.listRuns(sweep), store.listResults(sweep), store.listAttempts(sweep)]);
+  const byRun = new Map(results.map((r) => [r.runId, r.result]));
+  const classes = new Map<string, string[]>();
+  for (const a of attempts) if (a.failureClass) classes.set(a.runId, [...(classes.get(a.runId) ?? []), `${a.attempt}:${a.failureClass}`]);
+  const metrics = ['V1', 'V2', 'V4', 'IT', 'Behavioral'];
+  const table = new Table({ head: ['arch', 'spc', 'seed', 'state', 'att.', 'failures', ...metrics, 'FLOPs'] });
+  for (const r of runs.sort((a, b) => (byRun.get(a.runId)?.total_flops ?? 0) - (byRun.get(b.runId)?.total_flops ?? 0))) {
+    const res = byRun.get(r.runId);
+    table.push([
+      String(r.axes.arch),
+      String(r.axes.samples_per_class),
+      String(r.axes.seed),
+      r.state,
+      r.attempts,
+      (classes.get(r.runId) ?? []).join(' '),
+      ...metrics.map((m) => num(res?.metrics[m])),
+      num(res?.total_flops),
+    ]);
+  }
+  console.log(table.toString());
+}

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { LocalExecutor } from '../../activities/executors/local';
+import type { Executor } from '../../activities/executors/types';
+import { log } from '../../activities/logger';
+import { createSweepWorker } from '../../worker';
+import { temporalSettings } from '../../worker/settings';
+import { UsageError } from '../errors';
+
+export async function executorsFor(kind: string, opts: { slots?: number } = {}): Promise<Partial<Record<Executor['kind'], Executor>>> {
+  const executors: Partial<Record<Executor['kind'], Executor>> = {};
+  if (!['local', 'kubernetes', 'all'].includes(kind)) throw new UsageError(`--executor must be local, kubernetes or all (got "${kind}")`);
+  if (kind === 'local' || kind === 'all') executors.local = new LocalExecutor({ slots: opts.slots, launchLog: process.env.SWEEP_LAUNCH_LOG });
+  if (kind === 'kubernetes' || kind === 'all') {
+    const { KubernetesExecutor } = await import('../../activities/executors/kubernetes');
+    executors.kubernetes = new KubernetesExecutor();
+  }
+  return executors;
+}
+
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('run a worker for the sweep task queue (settings from TEMPORAL_* and SWEEP_DB)')
+    .option('--executor <kind>', 'local, kubernetes or all (default: SWEEP_EXECUTOR or local)')
+    .option('--slots <n>', 'local processes at once on this machine')
+    .action(async (o: { executor?: string; slots?: string }) => {
+      const kind = o.executor ?? process.env.SWEEP_EXECUTOR ?? 'local';
+      const executors = await executorsFor(kind, { slots: o.slots ? Number(o.slots) : undefined });
+      const settings = temporalSettings();
+      const { worker, store } = await createSweepWorker({ executors });
+      log.info({ address: settings.address, namespace: settings.namespace, taskQueue: settings.taskQueue, executors: Object.keys(executors) }, 'worker started');
+      // SIGINT/SIGTERM trigger a graceful shutdown inside worker.run().
+      await worker.run();
+      await store.close();
+      log.info('worker stopped');
+    });
+}

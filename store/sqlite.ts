@@ -1,0 +1,301 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AttemptRow, DataPoint, FitRow, ResultRow, ResultsStore, RunRow, RunState, SweepRow } from './types';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sweeps (
+  name TEXT PRIMARY KEY, spec_hash TEXT NOT NULL, spec TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, axes TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL, failure_class TEXT, message TEXT, gpus INTEGER NOT NULL,
+  gpu_seconds REAL NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (sweep, run_id));
+CREATE TABLE IF NOT EXISTS attempts (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, attempt INTEGER NOT NULL, job_name TEXT NOT NULL,
+  state TEXT NOT NULL, failure_class TEXT, message TEXT, exit_code INTEGER, started_at TEXT NOT NULL,
+  finished_at TEXT, gpu_seconds REAL NOT NULL, PRIMARY KEY (sweep, run_id, attempt));
+CREATE TABLE IF NOT EXISTS results (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, attempt INTEGER NOT NULL, axes TEXT NOT NULL,
+  result TEXT NOT NULL, gpu_seconds REAL NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (sweep, run_id));
+CREATE TABLE IF NOT EXISTS data_points (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, epoch INTEGER NOT NULL, axes TEXT NOT NULL, metrics TEXT NOT NULL,
+  n_params REAL, n_samples_seen REAL, total_flops REAL, PRIMARY KEY (sweep, run_id, epoch));
+CREATE TABLE IF NOT EXISTS fits (
+  sweep TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, n_results INTEGER NOT NULL,
+  stage TEXT NOT NULL, fit TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (sweep, name, version));
+`;
+
+/** The run's own final result is stored with this epoch so it sorts apart from checkpoints. */
+const FINAL_EPOCH = -1;
+
+interface RunDb {
+  sweep: string;
+  run_id: string;
+  axes: string;
+  state: RunState;
+  attempts: number;
+  failure_class: string | null;
+  message: string | null;
+  gpus: number;
+  gpu_seconds: number;
+  updated_at: string;
+}
+interface AttemptDb {
+  sweep: string;
+  run_id: string;
+  attempt: number;
+  job_name: string;
+  state: AttemptRow['state'];
+  failure_class: string | null;
+  message: string | null;
+  exit_code: number | null;
+  started_at: string;
+  finished_at: string | null;
+  gpu_seconds: number;
+}
+
+const orUndef = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+
+/** The embedded results store: one SQLite file, shared safely by several worker processes (WAL). */
+export class SqliteStore implements ResultsStore {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+  }
+
+  static async open(file: string): Promise<SqliteStore> {
+    return new SqliteStore(file);
+  }
+
+  async upsertSweep(row: SweepRow): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO sweeps (name, spec_hash, spec, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET spec_hash = excluded.spec_hash, spec = excluded.spec`,
+      )
+      .run(row.name, row.specHash, JSON.stringify(row.spec), row.createdAt);
+  }
+
+  async upsertRun(row: RunRow): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
+         VALUES (@sweep, @runId, @axes, @state, @attempts, @failureClass, @message, @gpus, @gpuSeconds, @updatedAt)
+         ON CONFLICT (sweep, run_id) DO UPDATE SET axes = excluded.axes, state = excluded.state,
+           attempts = excluded.attempts, failure_class = excluded.failure_class, message = excluded.message,
+           gpus = excluded.gpus, gpu_seconds = excluded.gpu_seconds, updated_at = excluded.updated_at`,
+      )
+      .run({
+        ...row,
+        axes: JSON.stringify(row.axes),
+        failureClass: row.failureClass ?? null,
+        message: row.message ?? null,
+      });
+  }
+
+  async upsertAttempt(row: AttemptRow): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
+           started_at, finished_at, gpu_seconds)
+         VALUES (@sweep, @runId, @attempt, @jobName, @state, @failureClass, @message, @exitCode, @startedAt,
+           @finishedAt, @gpuSeconds)
+         ON CONFLICT (sweep, run_id, attempt) DO UPDATE SET job_name = excluded.job_name, state = excluded.state,
+           failure_class = excluded.failure_class, message = excluded.message, exit_code = excluded.exit_code,
+           finished_at = excluded.finished_at, gpu_seconds = excluded.gpu_seconds`,
+      )
+      .run({
+        ...row,
+        failureClass: row.failureClass ?? null,
+        message: row.message ?? null,
+        exitCode: row.exitCode ?? null,
+        finishedAt: row.finishedAt ?? null,
+      });
+  }
+
+  async recordResult(row: ResultRow): Promise<void> {
+    const axes = JSON.stringify(row.axes);
+    const write = this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (sweep, run_id) DO UPDATE SET attempt = excluded.attempt, axes = excluded.axes,
+             result = excluded.result, gpu_seconds = excluded.gpu_seconds, recorded_at = excluded.recorded_at`,
+        )
+        .run(row.sweep, row.runId, row.attempt, axes, JSON.stringify(row.result), row.gpuSeconds, row.recordedAt);
+      this.db.prepare(`DELETE FROM data_points WHERE sweep = ? AND run_id = ?`).run(row.sweep, row.runId);
+      const insert = this.db.prepare(
+        `INSERT INTO data_points (sweep, run_id, epoch, axes, metrics, n_params, n_samples_seen, total_flops)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const r = row.result;
+      insert.run(row.sweep, row.runId, FINAL_EPOCH, axes, JSON.stringify(r.metrics), r.n_params ?? null,
+        r.n_samples_seen ?? null, r.total_flops ?? null);
+      for (const c of r.checkpoints ?? []) {
+        insert.run(row.sweep, row.runId, c.epoch, axes, JSON.stringify(c.metrics), r.n_params ?? null,
+          c.n_samples_seen ?? null, c.total_flops ?? null);
+      }
+    });
+    write.immediate();
+  }
+
+  async getSweep(name: string): Promise<SweepRow | undefined> {
+    const r = this.db.prepare(`SELECT * FROM sweeps WHERE name = ?`).get(name) as
+      | { name: string; spec_hash: string; spec: string; created_at: string }
+      | undefined;
+    return r && { name: r.name, specHash: r.spec_hash, spec: JSON.parse(r.spec), createdAt: r.created_at };
+  }
+
+  async listSweeps(): Promise<SweepRow[]> {
+    const rows = this.db.prepare(`SELECT * FROM sweeps ORDER BY created_at`).all() as {
+      name: string;
+      spec_hash: string;
+      spec: string;
+      created_at: string;
+    }[];
+    return rows.map((r) => ({ name: r.name, specHash: r.spec_hash, spec: JSON.parse(r.spec), createdAt: r.created_at }));
+  }
+
+  private toRun(r: RunDb): RunRow {
+    return {
+      sweep: r.sweep,
+      runId: r.run_id,
+      axes: JSON.parse(r.axes),
+      state: r.state,
+      attempts: r.attempts,
+      failureClass: orUndef(r.failure_class) as RunRow['failureClass'],
+      message: orUndef(r.message),
+      gpus: r.gpus,
+      gpuSeconds: r.gpu_seconds,
+      updatedAt: r.updated_at,
+    };
+  }
+
+  async getRun(sweep: string, runId: string): Promise<RunRow | undefined> {
+    const r = this.db.prepare(`SELECT * FROM runs WHERE sweep = ? AND run_id = ?`).get(sweep, runId) as RunDb | undefined;
+    return r && this.toRun(r);
+  }
+
+  async listRuns(sweep: string, filter: { state?: RunState } = {}): Promise<RunRow[]> {
+    const rows = (
+      filter.state
+        ? this.db.prepare(`SELECT * FROM runs WHERE sweep = ? AND state = ? ORDER BY run_id`).all(sweep, filter.state)
+        : this.db.prepare(`SELECT * FROM runs WHERE sweep = ? ORDER BY run_id`).all(sweep)
+    ) as RunDb[];
+    return rows.map((r) => this.toRun(r));
+  }
+
+  async listAttempts(sweep: string, runId?: string): Promise<AttemptRow[]> {
+    const rows = (
+      runId
+        ? this.db.prepare(`SELECT * FROM attempts WHERE sweep = ? AND run_id = ? ORDER BY attempt`).all(sweep, runId)
+        : this.db.prepare(`SELECT * FROM attempts WHERE sweep = ? ORDER BY run_id, attempt`).all(sweep)
+    ) as AttemptDb[];
+    return rows.map((r) => ({
+      sweep: r.sweep,
+      runId: r.run_id,
+      attempt: r.attempt,
+      jobName: r.job_name,
+      state: r.state,
+      failureClass: orUndef(r.failure_class) as AttemptRow['failureClass'],
+      message: orUndef(r.message),
+      exitCode: orUndef(r.exit_code),
+      startedAt: r.started_at,
+      finishedAt: orUndef(r.finished_at),
+      gpuSeconds: r.gpu_seconds,
+    }));
+  }
+
+  async listResults(sweep: string): Promise<ResultRow[]> {
+    const rows = this.db.prepare(`SELECT * FROM results WHERE sweep = ? ORDER BY run_id`).all(sweep) as {
+      sweep: string;
+      run_id: string;
+      attempt: number;
+      axes: string;
+      result: string;
+      gpu_seconds: number;
+      recorded_at: string;
+    }[];
+    return rows.map((r) => ({
+      sweep: r.sweep,
+      runId: r.run_id,
+      attempt: r.attempt,
+      axes: JSON.parse(r.axes),
+      result: JSON.parse(r.result),
+      gpuSeconds: r.gpu_seconds,
+      recordedAt: r.recorded_at,
+    }));
+  }
+
+  async listDataPoints(sweep: string): Promise<DataPoint[]> {
+    const rows = this.db.prepare(`SELECT * FROM data_points WHERE sweep = ? ORDER BY run_id, epoch`).all(sweep) as {
+      sweep: string;
+      run_id: string;
+      epoch: number;
+      axes: string;
+      metrics: string;
+      n_params: number | null;
+      n_samples_seen: number | null;
+      total_flops: number | null;
+    }[];
+    return rows.map((r) => ({
+      sweep: r.sweep,
+      runId: r.run_id,
+      axes: JSON.parse(r.axes),
+      ...(r.epoch === FINAL_EPOCH ? {} : { epoch: r.epoch }),
+      metrics: JSON.parse(r.metrics),
+      n_params: orUndef(r.n_params),
+      n_samples_seen: orUndef(r.n_samples_seen),
+      total_flops: orUndef(r.total_flops),
+    }));
+  }
+
+  async saveFit(row: Omit<FitRow, 'version' | 'createdAt'>): Promise<number> {
+    const save = this.db.transaction(() => {
+      const { v } = this.db
+        .prepare(`SELECT COALESCE(MAX(version), 0) + 1 AS v FROM fits WHERE sweep = ? AND name = ?`)
+        .get(row.sweep, row.name) as { v: number };
+      this.db
+        .prepare(`INSERT INTO fits (sweep, name, version, n_results, stage, fit, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+        .run(row.sweep, row.name, v, row.nResults, row.stage, JSON.stringify(row.fit), new Date().toISOString());
+      return v;
+    });
+    return save.immediate();
+  }
+
+  async latestFits(sweep: string): Promise<FitRow[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT f.* FROM fits f JOIN (SELECT name, MAX(version) AS v FROM fits WHERE sweep = ? GROUP BY name) m
+           ON f.name = m.name AND f.version = m.v WHERE f.sweep = ? ORDER BY f.name`,
+      )
+      .all(sweep, sweep) as {
+      sweep: string;
+      name: string;
+      version: number;
+      n_results: number;
+      stage: FitRow['stage'];
+      fit: string;
+      created_at: string;
+    }[];
+    return rows.map((r) => ({
+      sweep: r.sweep,
+      name: r.name,
+      version: r.version,
+      nResults: r.n_results,
+      stage: r.stage,
+      fit: JSON.parse(r.fit),
+      createdAt: r.created_at,
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

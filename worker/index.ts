@@ -1,0 +1,50 @@
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { LocalExecutor } from '../activities/executors/local';
+import type { Executor } from '../activities/executors/types';
+import { openStore } from '../store/open';
+import type { ResultsStore } from '../store/types';
+import { workflowBundlePath } from './bundle';
+import { temporalSettings } from './settings';
+
+export interface SweepWorkerOptions {
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+  store?: ResultsStore;
+  executors?: Partial<Record<Executor['kind'], Executor>>;
+  reportDir?: string;
+  /** Concurrent activities (watches are long and cheap: keep this high). */
+  maxConcurrentActivityTaskExecutions?: number;
+  connection?: NativeConnection;
+  clientConnection?: Connection;
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+/** A worker for the sweep task queue: both workflows, every activity, the given executors. */
+export async function createSweepWorker(opts: SweepWorkerOptions = {}) {
+  const settings = temporalSettings();
+  const address = opts.address ?? settings.address;
+  const namespace = opts.namespace ?? settings.namespace;
+  const connection =
+    opts.connection ??
+    (await NativeConnection.connect({ address, apiKey: settings.apiKey, tls: settings.tls as never }));
+  const clientConnection =
+    opts.clientConnection ?? (await Connection.connect({ address, apiKey: settings.apiKey, tls: settings.tls as never }));
+  const store = opts.store ?? (await openStore());
+  const executors = opts.executors ?? { local: new LocalExecutor() };
+  const worker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: opts.taskQueue ?? settings.taskQueue,
+    workflowBundle: { codePath: await workflowBundlePath() },
+    activities: createActivities({ store, executors, connection: clientConnection, namespace, reportDir: opts.reportDir }),
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 1000,
+    maxCachedWorkflows: 2000,
+    // Running watches heartbeat out on shutdown; their jobs keep running and are re-attached.
+    shutdownGraceTime: '10s',
+    ...opts.workerOptions,
+  });
+  return { worker, store, connection, clientConnection };
+}

@@ -1,0 +1,113 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AxisValue, FailureClass, Resources, SweepSpec, SweepSpecInput } from '../spec';
+
+export const TASK_QUEUE = 'scaling-sweeps';
+export const sweepWorkflowId = (name: string) => `sweep/${name}`;
+export const runWorkflowId = (sweep: string, runId: string) => `sweep/${sweep}/${runId}`;
+
+export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** What a `sweepRun` child gets: its cell and the parts of the spec a run needs. */
+export interface RunInput {
+  sweep: string;
+  parentWorkflowId: string;
+  runId: string;
+  axes: Record<string, AxisValue>;
+  resources: Resources;
+  spec: Pick<SweepSpec, 'job' | 'executor' | 'timeouts' | 'retry' | 'metrics'>;
+  /** First attempt number (> 1 when `retryFailed` reruns a failed run). */
+  firstAttempt: number;
+}
+
+/** Signal from a run to its sweep (by workflow id, so it reaches the sweep after continue-as-new). */
+export interface RunFinished {
+  runId: string;
+  state: Exclude<RunStatus, 'pending' | 'running'>;
+  attempts: number;
+  failureClass?: FailureClass;
+  message?: string;
+  gpuSeconds: number;
+  durationMs: number;
+}
+
+export interface RunOutcome extends RunFinished {
+  attemptClasses: FailureClass[];
+}
+
+export interface FitSummary {
+  name: string;
+  form: string;
+  nPoints: number;
+  stage: 'point' | 'bootstrap';
+  /** Linear-form parameters and, after the bootstrap, their 95% intervals. */
+  params: Record<string, number>;
+  intervals?: Record<string, [number, number]>;
+  version: number;
+}
+
+export interface Progress {
+  sweep: string;
+  total: number;
+  byState: Record<RunStatus, number>;
+  paused: boolean;
+  cancelling: boolean;
+  maxRuns: number;
+  maxGpus?: number;
+  gpuHours: number;
+  /** Estimated seconds until done, from the mean run time so far; undefined before any run ends. */
+  etaSeconds?: number;
+  recentFailures: { runId: string; failureClass?: FailureClass; message?: string; attempts: number }[];
+  fits: FitSummary[];
+  continuedAsNew: number;
+}
+
+export interface RunsPage {
+  total: number;
+  runs: { runId: string; axes: Record<string, AxisValue>; state: RunStatus; attempts: number; failureClass?: FailureClass; message?: string }[];
+}
+
+export interface SweepSummary {
+  sweep: string;
+  total: number;
+  byState: Record<RunStatus, number>;
+  gpuHours: number;
+  fits: FitSummary[];
+  reportPath?: string;
+}
+
+/** Compact state carried across continue-as-new. Results live in the store, never here. */
+export interface CarriedState {
+  finished: Record<string, { s: 'succeeded' | 'failed' | 'cancelled'; a: number; c?: FailureClass; m?: string }>;
+  inFlight: string[];
+  gpuSeconds: number;
+  runMsTotal: number;
+  runsTimed: number;
+  resultsSinceRefit: number;
+  resultsTotal: number;
+  fits: FitSummary[];
+  paused: boolean;
+  maxRuns: number;
+  maxGpus?: number;
+  continuedAsNew: number;
+  registered: boolean;
+  startedAtMs: number;
+}
+
+export interface SweepInputState {
+  state?: CarriedState;
+}
+
+export const runFinishedSignal = defineSignal<[RunFinished]>('runFinished');
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const cancelSignal = defineSignal('cancel');
+export const progressQuery = defineQuery<Progress>('progress');
+export const fitQuery = defineQuery<FitSummary[]>('fit');
+export const runsQuery = defineQuery<RunsPage, [{ state?: RunStatus; offset?: number; limit?: number }?]>('runs');
+export const setConcurrencyUpdate = defineUpdate<{ maxRuns: number; maxGpus?: number }, [{ maxRuns?: number; maxGpus?: number }]>(
+  'setConcurrency',
+);
+export const retryFailedUpdate = defineUpdate<{ rerun: string[] }, [{ failureClass?: FailureClass }]>('retryFailed');
+export const extendUpdate = defineUpdate<{ added: string[] }, [{ axes: Record<string, AxisValue[]> }]>('extend');
+
+export type { SweepSpecInput };

@@ -1,0 +1,423 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertMemo,
+  upsertSearchAttributes,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities';
+import {
+  checkSpec,
+  durationMs,
+  expandGrid,
+  FailureClassSchema,
+  gridSize,
+  SweepSpecSchema,
+  type AxisValue,
+  type Cell,
+  type SweepSpec,
+  type SweepSpecInput,
+} from '../spec';
+import {
+  cancelSignal,
+  extendUpdate,
+  fitQuery,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  retryFailedUpdate,
+  runFinishedSignal,
+  runsQuery,
+  runWorkflowId,
+  setConcurrencyUpdate,
+  type CarriedState,
+  type FitSummary,
+  type Progress,
+  type RunsPage,
+  type RunStatus,
+  type SweepInputState,
+  type SweepSummary,
+} from './api';
+import { Arch, Dataset, RunId, RunState, SamplesPerClass, SweepId, SweepName } from './searchAttributes';
+import { sweepRun } from './sweepRun';
+import { runDetails, runSummary, sweepCurrentDetails } from './text';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['MissingSearchAttributes'] },
+});
+const fitActs = proxyActivities<Activities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '2m',
+  retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 5 },
+  summary: 'refit scaling laws',
+});
+
+/** How long a cancelled sweep waits for its runs to stop their jobs. */
+const CANCEL_GRACE_MS = 5 * 60_000;
+
+interface Queued {
+  cell: Cell;
+  firstAttempt: number;
+}
+
+function parseSpec(raw: SweepSpecInput): SweepSpec {
+  const parsed = SweepSpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ');
+    throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${msg}. Check it with \`sweep validate\`.`, 'InvalidSpec');
+  }
+  const issues = checkSpec(parsed.data);
+  if (issues.length)
+    throw ApplicationFailure.nonRetryable(
+      `invalid sweep spec: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      'InvalidSpec',
+    );
+  return parsed.data;
+}
+
+/**
+ * A sweep: expands the grid and runs every cell as a `sweepRun` child in a sliding window
+ * bounded by maxRuns and maxGpus; refits laws as results arrive; continues-as-new with
+ * compact state. Results live in the store, never in workflow state.
+ */
+export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = {}): Promise<SweepSummary> {
+  let spec = parseSpec(rawSpec);
+  const info = workflowInfo();
+  const sweepId = info.workflowId;
+  let cells: Cell[];
+  try {
+    cells = expandGrid(spec);
+  } catch (e) {
+    throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${(e as Error).message}`, 'InvalidSpec');
+  }
+  const st: CarriedState = carried.state ?? {
+    finished: {},
+    inFlight: [],
+    gpuSeconds: 0,
+    runMsTotal: 0,
+    runsTimed: 0,
+    resultsSinceRefit: 0,
+    resultsTotal: 0,
+    fits: [],
+    paused: false,
+    maxRuns: spec.concurrency.maxRuns,
+    maxGpus: spec.concurrency.maxGpus,
+    continuedAsNew: 0,
+    registered: false,
+    startedAtMs: Date.now(),
+  };
+  let cellById = new Map(cells.map((c) => [c.runId, c]));
+  const inFlight = new Set(st.inFlight);
+  const inFlightGpus = () => [...inFlight].reduce((s, id) => s + (cellById.get(id)?.resources.gpus ?? 0), 0);
+  let queue: Queued[] = cells.filter((c) => !st.finished[c.runId] && !inFlight.has(c.runId)).map((cell) => ({ cell, firstAttempt: 1 }));
+  let dirty = false;
+  let cancelling = false;
+  let refitting = false;
+  let lastRefitAt = Date.now();
+  const recentFailures: Progress['recentFailures'] = [];
+
+  // ---- read side: queries -------------------------------------------------------------
+  const progress = (): Progress => {
+    const byState: Record<RunStatus, number> = { pending: 0, running: inFlight.size, succeeded: 0, failed: 0, cancelled: 0 };
+    for (const f of Object.values(st.finished)) byState[f.s]++;
+    byState.pending = cells.length - byState.running - byState.succeeded - byState.failed - byState.cancelled;
+    const meanMs = st.runsTimed ? st.runMsTotal / st.runsTimed : undefined;
+    const remaining = byState.pending + byState.running;
+    return {
+      sweep: spec.name,
+      total: cells.length,
+      byState,
+      paused: st.paused,
+      cancelling,
+      maxRuns: st.maxRuns,
+      maxGpus: st.maxGpus,
+      gpuHours: st.gpuSeconds / 3600,
+      etaSeconds: meanMs === undefined ? undefined : (remaining * meanMs) / Math.max(1, st.maxRuns) / 1000,
+      recentFailures: recentFailures.slice(-10),
+      fits: st.fits,
+      continuedAsNew: st.continuedAsNew,
+    };
+  };
+  setHandler(progressQuery, progress);
+  setHandler(fitQuery, () => st.fits);
+  setHandler(runsQuery, (opts = {}): RunsPage => {
+    const all = cells.map((c) => {
+      const f = st.finished[c.runId];
+      const state: RunStatus = f ? f.s : inFlight.has(c.runId) ? 'running' : 'pending';
+      return { runId: c.runId, axes: c.axes, state, attempts: f?.a ?? 0, failureClass: f?.c, message: f?.m };
+    });
+    const sel = opts.state ? all.filter((r) => r.state === opts.state) : all;
+    const offset = opts.offset ?? 0;
+    return { total: sel.length, runs: sel.slice(offset, offset + (opts.limit ?? 100)) };
+  });
+
+  // ---- write side: signals and updates ------------------------------------------------
+  setHandler(runFinishedSignal, (r) => {
+    if (!inFlight.has(r.runId) && st.finished[r.runId]) return; // duplicate signal
+    inFlight.delete(r.runId);
+    st.finished[r.runId] = { s: r.state, a: r.attempts, ...(r.failureClass ? { c: r.failureClass } : {}), ...(r.message && r.state !== 'succeeded' ? { m: r.message.slice(0, 200) } : {}) };
+    st.gpuSeconds += r.gpuSeconds;
+    st.runMsTotal += r.durationMs;
+    st.runsTimed++;
+    if (r.state === 'succeeded') {
+      st.resultsSinceRefit++;
+      st.resultsTotal++;
+    } else if (r.state === 'failed') {
+      recentFailures.push({ runId: r.runId, failureClass: r.failureClass, message: r.message, attempts: r.attempts });
+      if (recentFailures.length > 20) recentFailures.shift();
+    }
+    dirty = true;
+  });
+  setHandler(pauseSignal, () => {
+    st.paused = true;
+    dirty = true;
+  });
+  setHandler(resumeSignal, () => {
+    st.paused = false;
+    dirty = true;
+  });
+  setHandler(cancelSignal, () => {
+    cancelling = true;
+    dirty = true;
+  });
+  setHandler(
+    setConcurrencyUpdate,
+    (c) => {
+      if (c.maxRuns !== undefined) st.maxRuns = c.maxRuns;
+      if (c.maxGpus !== undefined) st.maxGpus = c.maxGpus;
+      dirty = true;
+      return { maxRuns: st.maxRuns, maxGpus: st.maxGpus };
+    },
+    {
+      validator: (c) => {
+        if (!c || (c.maxRuns === undefined && c.maxGpus === undefined)) throw new Error('give maxRuns and/or maxGpus');
+        if (c.maxRuns !== undefined && !(Number.isInteger(c.maxRuns) && c.maxRuns >= 1))
+          throw new Error(`maxRuns must be an integer >= 1 (got ${c.maxRuns})`);
+        if (c.maxGpus !== undefined) {
+          if (!(Number.isInteger(c.maxGpus) && c.maxGpus >= 0)) throw new Error(`maxGpus must be an integer >= 0 (got ${c.maxGpus})`);
+          const need = Math.max(0, ...cells.map((x) => x.resources.gpus));
+          if (c.maxGpus < need) throw new Error(`maxGpus ${c.maxGpus} is below the ${need} GPUs one run needs`);
+        }
+      },
+    },
+  );
+  setHandler(
+    retryFailedUpdate,
+    (opts = {}) => {
+      const rerun = cells.filter((c) => {
+        const f = st.finished[c.runId];
+        return f?.s === 'failed' && (!opts.failureClass || f.c === opts.failureClass);
+      });
+      const front: Queued[] = rerun.map((cell) => ({ cell, firstAttempt: (st.finished[cell.runId]?.a ?? 0) + 1 }));
+      for (const c of rerun) delete st.finished[c.runId];
+      queue = [...front, ...queue];
+      dirty = true;
+      return { rerun: rerun.map((c) => c.runId) };
+    },
+    {
+      validator: (opts = {}) => {
+        if (opts.failureClass !== undefined && !FailureClassSchema.safeParse(opts.failureClass).success)
+          throw new Error(`unknown failure class "${opts.failureClass}": one of ${FailureClassSchema.options.join(', ')}`);
+        if (cancelling) throw new Error('the sweep is being cancelled');
+      },
+    },
+  );
+  setHandler(
+    extendUpdate,
+    ({ axes }) => {
+      const grid: Record<string, AxisValue[]> = { ...spec.grid };
+      for (const [axis, values] of Object.entries(axes)) grid[axis] = [...grid[axis], ...values.filter((v) => !grid[axis].includes(v))];
+      spec = { ...spec, grid };
+      const next = expandGrid(spec);
+      const added = next.filter((c) => !cellById.has(c.runId));
+      cells = next;
+      cellById = new Map(cells.map((c) => [c.runId, c]));
+      queue = [...queue, ...added.map((cell) => ({ cell, firstAttempt: 1 }))];
+      dirty = true;
+      return { added: added.map((c) => c.runId) };
+    },
+    {
+      validator: ({ axes }) => {
+        if (!axes || typeof axes !== 'object' || !Object.keys(axes).length) throw new Error('give axes: {axis: [new values]}');
+        for (const [axis, values] of Object.entries(axes)) {
+          if (!(axis in spec.grid)) throw new Error(`"${axis}" is not an axis of this sweep (${Object.keys(spec.grid).join(', ')})`);
+          if (!Array.isArray(values) || !values.length) throw new Error(`axis "${axis}": give a non-empty list of values`);
+          for (const v of values)
+            if (!['string', 'number', 'boolean'].includes(typeof v)) throw new Error(`axis "${axis}": values must be strings, numbers or booleans`);
+        }
+        const entries = Object.entries(axes as Record<string, AxisValue[]>);
+        const fresh = entries.some(([axis, values]) => values.some((v) => !spec.grid[axis].includes(v)));
+        if (!fresh) throw new Error('no new values: every value is already on its axis');
+        if (cancelling) throw new Error('the sweep is being cancelled');
+        const grid = { ...spec.grid };
+        for (const [axis, values] of entries) grid[axis] = [...grid[axis], ...values];
+        if (gridSize({ grid }) > spec.maxGridSize)
+          throw new Error(`the grid would have ${gridSize({ grid })} cells, over maxGridSize ${spec.maxGridSize}`);
+      },
+    },
+  );
+
+  // ---- helpers ----------------------------------------------------------------------
+  const launch = (q: Queued) => {
+    const { cell } = q;
+    inFlight.add(cell.runId);
+    const sa = [
+      { key: SweepName, value: spec.name },
+      { key: SweepId, value: sweepId },
+      { key: RunId, value: cell.runId },
+      { key: RunState, value: 'pending' },
+      ...(cell.axes.arch !== undefined ? [{ key: Arch, value: String(cell.axes.arch) }] : []),
+      ...(cell.axes.dataset !== undefined ? [{ key: Dataset, value: String(cell.axes.dataset) }] : []),
+      ...(typeof cell.axes.samples_per_class === 'number' ? [{ key: SamplesPerClass, value: cell.axes.samples_per_class }] : []),
+    ];
+    const input = {
+      sweep: spec.name,
+      parentWorkflowId: sweepId,
+      runId: cell.runId,
+      axes: cell.axes,
+      resources: cell.resources,
+      spec: { job: spec.job, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
+      firstAttempt: q.firstAttempt,
+    };
+    return startChild(sweepRun, {
+      workflowId: runWorkflowId(spec.name, cell.runId),
+      args: [input],
+      // Runs outlive continue-as-new; they report back by signal to the sweep's workflow id.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      typedSearchAttributes: sa as never,
+      staticSummary: runSummary(cell.axes, cell.resources),
+      staticDetails: runDetails(input),
+    }).then(
+      () => undefined,
+      (err: unknown) => {
+        // Already running (e.g. from before a restart of the sweep): it will signal us.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+        throw err;
+      },
+    );
+  };
+
+  const refitLoop = async (stage: 'point' | 'bootstrap') => {
+    const fits = await fitActs.refit(spec.name, stage);
+    if (fits.length) st.fits = fits;
+  };
+  const maybeRefit = () => {
+    if (!spec.fits.length || refitting) return;
+    const due =
+      st.resultsSinceRefit >= spec.refit.every ||
+      (spec.refit.interval !== undefined && st.resultsSinceRefit > 0 && Date.now() - lastRefitAt >= durationMs(spec.refit.interval));
+    if (!due) return;
+    refitting = true;
+    st.resultsSinceRefit = 0;
+    lastRefitAt = Date.now();
+    // Point fit first (fast), then the bootstrap; the main loop does not wait for either.
+    refitLoop('point')
+      .then(() => (spec.refit.bootstrap > 0 ? refitLoop('bootstrap') : undefined))
+      .catch(() => undefined) // a failed live refit must never stop the sweep; the final refit retries
+      .finally(() => {
+        refitting = false;
+        dirty = true;
+      });
+  };
+
+  const cancelRuns = async () => {
+    await CancellationScope.nonCancellable(async () => {
+      queue = [];
+      await Promise.all(
+        [...inFlight].map((id) =>
+          getExternalWorkflowHandle(runWorkflowId(spec.name, id))
+            .cancel()
+            .catch(() => inFlight.delete(id)),
+        ),
+      );
+      await condition(() => inFlight.size === 0, CANCEL_GRACE_MS);
+    });
+  };
+
+  const summary = (reportPath?: string): SweepSummary => {
+    const p = progress();
+    return { sweep: spec.name, total: p.total, byState: p.byState, gpuHours: p.gpuHours, fits: st.fits, reportPath };
+  };
+
+  // ---- main loop ----------------------------------------------------------------------
+  try {
+    if (!st.registered) {
+      await acts.checkSearchAttributes();
+      const reg = await acts.registerSweep(spec);
+      for (const id of reg.succeeded) if (cellById.has(id)) st.finished[id] = { s: 'succeeded', a: 0 };
+      queue = queue.filter((q) => !st.finished[q.cell.runId]);
+      st.registered = true;
+      upsertMemo({ specHash: reg.specHash, gridSize: cells.length, executor: spec.executor.kind });
+    }
+    upsertSearchAttributes([
+      { key: SweepName, value: spec.name },
+      { key: SweepId, value: sweepId },
+      { key: RunState, value: 'running' },
+    ]);
+
+    for (;;) {
+      if (cancelling) {
+        await cancelRuns();
+        break;
+      }
+      const starts: Promise<void>[] = [];
+      if (!st.paused) {
+        while (queue.length && inFlight.size < st.maxRuns) {
+          // First fit in order within a short look-ahead, so one large run doesn't idle GPUs.
+          const budget = st.maxGpus === undefined ? Infinity : st.maxGpus - inFlightGpus();
+          const i = queue.slice(0, 64).findIndex((q) => q.cell.resources.gpus <= budget);
+          if (i < 0) break;
+          const [q] = queue.splice(i, 1);
+          starts.push(launch(q));
+        }
+      }
+      await Promise.all(starts);
+      setCurrentDetails(sweepCurrentDetails(progress()));
+      if (!queue.length && !inFlight.size) break;
+      maybeRefit();
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(() => !refitting && allHandlersFinished());
+        st.inFlight = [...inFlight];
+        st.continuedAsNew++;
+        // Failed-run reruns queued by retryFailed keep their attempt numbers through `finished`.
+        const requeued = queue.filter((q) => q.firstAttempt > 1);
+        for (const q of requeued) st.finished[q.cell.runId] = { s: 'failed', a: q.firstAttempt - 1 };
+        await continueAsNew<typeof sweep>(spec, { state: st });
+      }
+      dirty = false;
+      const timeout = spec.refit.interval ? durationMs(spec.refit.interval) : undefined;
+      if (timeout) await condition(() => dirty, timeout);
+      else await condition(() => dirty);
+    }
+    await condition(() => !refitting);
+    const final = await fitActs.finalizeSweep(spec.name);
+    if (final.fits.length) st.fits = final.fits;
+    upsertSearchAttributes([{ key: RunState, value: cancelling ? 'cancelled' : 'completed' }]);
+    setCurrentDetails(sweepCurrentDetails(progress()));
+    return summary(final.reportPath);
+  } catch (err) {
+    if (isCancellation(err)) {
+      cancelling = true;
+      await cancelRuns();
+      await CancellationScope.nonCancellable(async () => {
+        upsertSearchAttributes([{ key: RunState, value: 'cancelled' }]);
+        setCurrentDetails(sweepCurrentDetails(progress()));
+      });
+    }
+    throw err;
+  }
+}

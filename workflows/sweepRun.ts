@@ -1,0 +1,111 @@
+import {
+  ActivityFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  sleep,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { LaunchRequest } from '../activities/executors/types';
+import { backoffMs, durationMs, type FailureClass } from '../spec';
+import { runFinishedSignal, type RunFinished, type RunInput, type RunOutcome } from './api';
+import { RunState } from './searchAttributes';
+import { runCurrentDetails } from './text';
+
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['NoExecutor'] },
+});
+
+/**
+ * One cell of the grid: launch attempt k -> watch -> classify -> retry by class with a durable
+ * backoff timer, or record the result -> tell the sweep.
+ */
+export async function sweepRun(input: RunInput): Promise<RunOutcome> {
+  const runTimeoutMs = durationMs(input.spec.timeouts.run) + durationMs(input.spec.timeouts.pending);
+  const watch = proxyActivities<Activities>({
+    startToCloseTimeout: runTimeoutMs + 5 * 60_000,
+    // A dead worker is noticed by its missing heartbeats; the retried watch finds the job again.
+    heartbeatTimeout: '10s',
+    retry: { initialInterval: '1s', maximumInterval: '5s', nonRetryableErrorTypes: ['NoExecutor'] },
+    summary: 'watch job',
+  });
+  const started = Date.now();
+  const classes: FailureClass[] = [];
+  let gpuSeconds = 0;
+  let attempt = input.firstAttempt;
+  let last: { failureClass?: FailureClass; message?: string } = {};
+  const req = (): LaunchRequest => ({
+    sweep: input.sweep,
+    runId: input.runId,
+    attempt,
+    axes: input.axes,
+    resources: input.resources,
+    spec: input.spec,
+  });
+  const lastAttempt = input.firstAttempt - 1 + input.spec.retry.maxAttempts;
+
+  const finish = async (state: RunFinished['state']): Promise<RunOutcome> => {
+    upsertSearchAttributes([{ key: RunState, value: state }]);
+    setCurrentDetails(runCurrentDetails(input, { phase: state }, attempt, last));
+    const outcome: RunOutcome = {
+      runId: input.runId,
+      state,
+      attempts: attempt,
+      failureClass: last.failureClass,
+      message: last.message,
+      gpuSeconds,
+      durationMs: Date.now() - started,
+      attemptClasses: classes,
+    };
+    const { attemptClasses: _omit, ...signal } = outcome;
+    try {
+      await getExternalWorkflowHandle(input.parentWorkflowId).signal(runFinishedSignal, signal);
+    } catch {
+      // The sweep is gone (terminated or done): the run's result is in the store regardless.
+    }
+    return outcome;
+  };
+
+  try {
+    for (;;) {
+      upsertSearchAttributes([{ key: RunState, value: 'running' }]);
+      setCurrentDetails(runCurrentDetails(input, { phase: 'pending' }, attempt, last));
+      const launched = await quick.launchJob(req());
+      setCurrentDetails(runCurrentDetails(input, { phase: 'running', pod: launched.jobName }, attempt, last));
+      const outcome = await watch.watchJob(req());
+      const result = await quick.finishAttempt(req(), outcome);
+      gpuSeconds += result.gpuSeconds;
+      if (result.ok) {
+        last = {};
+        return await finish('succeeded');
+      }
+      classes.push(result.failureClass ?? 'unknown');
+      last = { failureClass: result.failureClass, message: result.message };
+      if (!result.retryable) return await finish('failed');
+      if (attempt >= lastAttempt) {
+        await quick.markRun(req(), 'failed', `${result.message} (after ${attempt - input.firstAttempt + 1} attempts)`);
+        return await finish('failed');
+      }
+      await quick.cancelJob(req());
+      setCurrentDetails(runCurrentDetails(input, { phase: 'backoff' }, attempt, last));
+      await sleep(backoffMs(attempt - input.firstAttempt + 1, input.spec.retry));
+      attempt++;
+    }
+  } catch (err) {
+    if (isCancellation(err) || (err instanceof ActivityFailure && isCancellation(err.cause))) {
+      // Cancelling a run stops its job: clean up outside the cancelled scope.
+      await CancellationScope.nonCancellable(async () => {
+        await quick.cancelJob(req());
+        await quick.markRun(req(), 'cancelled', 'sweep cancelled');
+        last = { message: 'cancelled' };
+        await finish('cancelled');
+      });
+      throw err;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+import type { AxisValue, FailureClass, Resources } from '../spec';
+import type { FitSummary, Progress, RunInput } from './api';
+
+const MAX_SUMMARY_BYTES = 200;
+
+/** `resnet18 - imagenet - 100/class - seed 0 - 1 GPU`: the one line the Web UI lists. */
+export function runSummary(axes: Record<string, AxisValue>, resources: Resources): string {
+  const parts: string[] = [];
+  const known = new Set(['arch', 'dataset', 'samples_per_class', 'epochs', 'seed']);
+  if (axes.arch !== undefined) parts.push(String(axes.arch));
+  if (axes.dataset !== undefined) parts.push(String(axes.dataset));
+  if (axes.samples_per_class !== undefined)
+    parts.push(Number(axes.samples_per_class) === 0 ? 'full set' : `${axes.samples_per_class}/class`);
+  if (axes.epochs !== undefined) parts.push(`${axes.epochs} ep`);
+  for (const [k, v] of Object.entries(axes)) if (!known.has(k)) parts.push(`${k} ${v}`);
+  if (axes.seed !== undefined) parts.push(`seed ${axes.seed}`);
+  parts.push(`${resources.gpus} GPU${resources.gpus === 1 ? '' : 's'}`);
+  let s = parts.join(' - ');
+  // Static summaries are capped in bytes, not characters.
+  while (new TextEncoder().encode(s).length > MAX_SUMMARY_BYTES) s = s.slice(0, -2) + '…';
+  return s;
+}
+
+export function runDetails(input: RunInput): string {
+  const rows = Object.entries(input.axes).map(([k, v]) => `| ${k} | ${v} |`);
+  const r = input.resources;
+  return [
+    `**Run** \`${input.runId}\` of sweep \`${input.sweep}\``,
+    '',
+    '| axis | value |',
+    '|---|---|',
+    ...rows,
+    '',
+    `**Resources:** ${r.gpus} GPU${r.gpuType ? ` (${r.gpuType})` : ''}, ${r.cpu} CPU, ${r.memory} memory`,
+    `**Executor:** ${input.spec.executor.kind} - **image:** \`${input.spec.job.image}\``,
+    `**Retry:** up to ${input.spec.retry.maxAttempts} attempts on ${input.spec.retry.retryOn.join(', ')}`,
+  ].join('\n');
+}
+
+export function runCurrentDetails(
+  input: RunInput,
+  phase: { phase: string; pod?: string; node?: string },
+  attempt: number,
+  last: { failureClass?: FailureClass; message?: string },
+): string {
+  const lines = [
+    `**Phase:** ${phase.phase} - **attempt** ${attempt - input.firstAttempt + 1} of ${input.spec.retry.maxAttempts}`,
+  ];
+  if (phase.pod) lines.push(`**Job:** \`${phase.pod}\`${phase.node ? ` on node \`${phase.node}\`` : ''}`);
+  if (last.failureClass) lines.push(`**Last failure:** \`${last.failureClass}\` - ${last.message ?? ''}`);
+  return lines.join('\n\n');
+}
+
+const fmtDuration = (s: number) =>
+  s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+
+export function fitLine(f: FitSummary): string {
+  const exps = Object.entries(f.params)
+    .filter(([k]) => k === 'alpha' || k === 'beta')
+    .map(([k, v]) => {
+      const ci = f.intervals?.[k];
+      return `${k} = ${v.toPrecision(3)}${ci ? ` [${ci[0].toPrecision(3)}, ${ci[1].toPrecision(3)}]` : ''}`;
+    });
+  return `${f.name} (${f.form}, ${f.nPoints} points, ${f.stage}): ${exps.join(', ')}`;
+}
+
+/** The sweep's live details in the Web UI, as Markdown. */
+export function sweepCurrentDetails(p: Progress): string {
+  const s = p.byState;
+  const done = s.succeeded + s.failed + s.cancelled;
+  const lines = [
+    `### ${p.sweep}: ${done}/${p.total} done${p.paused ? ' (paused)' : ''}${p.cancelling ? ' (cancelling)' : ''}`,
+    '',
+    `| pending | running | succeeded | failed | cancelled |`,
+    `|---|---|---|---|---|`,
+    `| ${s.pending} | ${s.running} | ${s.succeeded} | ${s.failed} | ${s.cancelled} |`,
+    '',
+    `**GPU-hours:** ${p.gpuHours.toFixed(3)} - **ETA:** ${p.etaSeconds === undefined ? 'n/a' : fmtDuration(p.etaSeconds)} - **concurrency:** ${p.maxRuns} runs${p.maxGpus !== undefined ? `, ${p.maxGpus} GPUs` : ''}`,
+  ];
+  if (p.fits.length) lines.push('', '**Fitted laws**', '', ...p.fits.map((f) => `- ${fitLine(f)}`));
+  if (p.recentFailures.length)
+    lines.push(
+      '',
+      '**Recent failures**',
+      '',
+      ...p.recentFailures.slice(-5).map((f) => `- \`${f.runId}\`: ${f.failureClass ?? 'unknown'} - ${f.message ?? ''}`),
+    );
+  return lines.join('\n');
+}
