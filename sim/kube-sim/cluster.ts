@@ -741,6 +741,12 @@ export class SimCluster extends EventEmitter {
       rt.record.outcome = o;
       rt.record.finishedAt = this.clock.iso();
     }
+    // Deleted objects carry their deletionTimestamp in the DELETED event, as on a real server.
+    const cur = this.store.get<Pod>('Pod', pod.metadata.namespace, pod.metadata.name);
+    if (cur && !cur.metadata.deletionTimestamp) {
+      cur.metadata.deletionTimestamp = this.clock.iso();
+      this.store.put(cur);
+    }
     const gone = this.store.delete<Pod>('Pod', pod.metadata.namespace, pod.metadata.name);
     if (gone && !isTerminal(pod) && o.reason !== 'JobSuspended') {
       const owner = pod.metadata.ownerReferences?.find((r) => r.kind === 'Job');

@@ -95,6 +95,8 @@ describe('classifyAttempt', () => {
   });
 
   it('a failed job without a telling pod -> unknown', () => {
-    expect(classify({ job: job([{ type: 'Failed', reason: 'BackoffLimitExceeded' }]), pod: undefined })).toMatchObject({ failureClass: 'unknown' });
+    expect(classify({ job: job([{ type: 'Failed', reason: 'PodFailurePolicy' }]), pod: undefined })).toMatchObject({ failureClass: 'unknown' });
+    // Its one pod failed and then vanished: the pod is gone.
+    expect(classify({ job: job([{ type: 'Failed', reason: 'BackoffLimitExceeded' }]), pod: undefined })).toMatchObject({ failureClass: 'node-lost' });
   });
 });

@@ -60,6 +60,9 @@ export function classifyAttempt(o: AttemptObservation): AttemptVerdict {
     return { state: 'failed', failureClass: 'node-lost', message: `pod ${pod?.metadata?.name ?? '?'} disappeared${pod?.spec?.nodeName ? ` from node ${pod.spec.nodeName}` : ''} before finishing (node lost or pod deleted)` };
   if (o.jobGone) return { state: 'failed', failureClass: 'node-lost', message: 'the job was deleted before its pod finished' };
   if (jobCondition(o.job, 'Complete')) return { state: 'succeeded', message: 'job complete (pod not seen)' };
+  // With backoffLimit 0 a failed pod stays until the Job is collected: a failed Job without one lost it.
+  if (failedCond && !pod && failedCond.reason === 'BackoffLimitExceeded')
+    return { state: 'failed', failureClass: 'node-lost', message: `job failed (${failedCond.reason}) and its pod is gone (node lost or pod deleted)` };
   if (failedCond) return { state: 'failed', failureClass: 'unknown', message: `job failed: ${failedCond.reason ?? ''} ${failedCond.message ?? ''}`.trim() };
 
   if (!pod) {

@@ -46,7 +46,8 @@ function gpuSecondsOf(pod: V1Pod | undefined, gpus: number): number {
   const term = st?.state?.terminated;
   const started = term?.startedAt ?? st?.state?.running?.startedAt;
   if (!started) return 0;
-  return secondsBetween(started, term?.finishedAt ?? new Date()) * gpus;
+  // A pod deleted while running ends at its deletion; one still running, now.
+  return secondsBetween(started, term?.finishedAt ?? pod?.metadata?.deletionTimestamp ?? new Date()) * gpus;
 }
 
 /** Runs attempts as batch/v1 Jobs through the Kubernetes API (see DESIGN.md, Contracts). */
