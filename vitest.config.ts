@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration tests each run their own Temporal dev server; on 2 cores run files one at a time.
     fileParallelism: false,
     reporters: ['default'],
+    setupFiles: ['test/setup.ts'],
+    env: { SWEEP_LOG_LEVEL: 'warn' },
   },
 });

@@ -16,7 +16,8 @@ import { RunState } from './searchAttributes';
 import { runCurrentDetails } from './text';
 
 const quick = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
+  // Short: after a worker crash, a lost launch is retried (and adopts its job) this soon.
+  startToCloseTimeout: '10s',
   retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['NoExecutor'] },
 });
 

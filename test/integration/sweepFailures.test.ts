@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from '@temporalio/worker';
+import type { Worker as WorkerT } from '@temporalio/worker';
+import { LocalExecutor } from '../../activities/executors/local';
+import { SqliteStore } from '../../store/sqlite';
+import { expandGrid, SweepSpecSchema, type SweepSpecInput } from '../../spec';
+import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
+import { createSweepWorker } from '../../worker';
+import { workflowBundlePath } from '../../worker/bundle';
+import { startDevServer } from '../../worker/devServer';
+import { REPO_ROOT } from '../../worker/settings';
+import type { SweepSummary } from '../../workflows/api';
+
+const TRAINER_ARGS = [
+  '--seconds-per-eflop=0.5',
+  '--max-seconds=1.2',
+  '--min-seconds=0.2',
+  '--p-preempt=0.2',
+  '--p-oom=0.1',
+  '--p-user-error=0.1',
+  '--p-bad-output=0.07',
+  '--fault-seed=11',
+];
+
+const SPEC: SweepSpecInput = {
+  name: 'failures',
+  grid: {
+    arch: ['alexnet', 'resnet18', 'resnet34', 'efficientnet_b0', 'convnext_tiny'],
+    dataset: ['imagenet'],
+    samples_per_class: [10, 30, 100],
+    epochs: [10],
+    seed: [0, 1],
+  },
+  job: {
+    image: 'trainer:test',
+    command: ['node', '--import', 'tsx', 'sim/trainer/main.ts'],
+    args: TRAINER_ARGS,
+    resources: { gpus: 1 },
+  },
+  concurrency: { maxRuns: 8 },
+  retry: { maxAttempts: 3, backoff: { initial: '500ms', max: '1s' }, nonRetryableExitCodes: [3] },
+  timeouts: { run: '1m', pending: '1m' },
+  metrics: ['V1', 'V2', 'V4', 'IT', 'Behavioral'],
+};
+
+/** What the sweep must end with, from the trainer's own (deterministic) fault plan. */
+function expected(runId: string, axes: Record<string, string | number | boolean>) {
+  const fault = planTraining({ sweep: 'failures', runId, attempt: 1, axes }, parseTrainerArgs(TRAINER_ARGS)).fault;
+  switch (fault) {
+    case 'none':
+      return { state: 'succeeded', classes: [] as string[] };
+    case 'preempt':
+      return { state: 'succeeded', classes: ['preempted'] };
+    case 'oom':
+      return { state: 'failed', classes: ['oom'] };
+    case 'user-error':
+      return { state: 'failed', classes: ['user-error'] };
+    case 'bad-output':
+      return { state: 'failed', classes: ['bad-result'] };
+    default:
+      throw new Error(`unexpected fault ${fault}`);
+  }
+}
+
+describe('a sweep of 30 runs with injected failures, on a real dev server', () => {
+  let server: Awaited<ReturnType<typeof startDevServer>>;
+  let store: SqliteStore;
+  let worker: WorkerT;
+  let running: Promise<void>;
+  let dir: string;
+  let summary: SweepSummary;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sweep-failures-'));
+    server = await startDevServer();
+    store = new SqliteStore(join(dir, 'results.db'));
+    ({ worker } = await createSweepWorker({
+      connection: server.env.nativeConnection,
+      clientConnection: server.env.connection,
+      namespace: 'default',
+      store,
+      executors: { local: new LocalExecutor({ dir: join(dir, 'local'), cwd: REPO_ROOT, launchLog: join(dir, 'launches.log') }) },
+      reportDir: join(dir, 'out'),
+    }));
+    running = worker.run();
+    const spec = SweepSpecSchema.parse(SPEC);
+    const handle = await server.env.client.workflow.start('sweep', {
+      taskQueue: 'scaling-sweeps',
+      workflowId: 'sweep/failures',
+      args: [spec],
+    });
+    summary = (await handle.result()) as SweepSummary;
+  }, 240_000);
+
+  afterAll(async () => {
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    await running?.catch(() => undefined);
+    await store?.close();
+    await server?.env.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ends every retryable run succeeded and every non-retryable run failed with its class', async () => {
+    const cells = expandGrid(SweepSpecSchema.parse(SPEC));
+    expect(cells.length).toBe(30);
+    const runs = new Map((await store.listRuns('failures')).map((r) => [r.runId, r]));
+    const attempts = await store.listAttempts('failures');
+    const seen = { none: 0, retried: 0, failed: 0 };
+    for (const c of cells) {
+      const want = expected(c.runId, c.axes);
+      const run = runs.get(c.runId);
+      expect(run?.state, c.runId).toBe(want.state);
+      const classes = attempts.filter((a) => a.runId === c.runId && a.failureClass).map((a) => a.failureClass);
+      expect(classes, c.runId).toEqual(want.classes);
+      if (want.state === 'failed') expect(run?.failureClass).toBe(want.classes[0]);
+      if (want.state === 'failed') seen.failed++;
+      else if (want.classes.length) seen.retried++;
+      else seen.none++;
+    }
+    // The fault seed must exercise every path, or this test proves less than it claims.
+    expect(seen.retried).toBeGreaterThan(0);
+    expect(seen.failed).toBeGreaterThan(0);
+    expect(summary.byState.succeeded + summary.byState.failed).toBe(30);
+    expect(summary.byState.succeeded).toBe([...runs.values()].filter((r) => r.state === 'succeeded').length);
+  });
+
+  it('records results for succeeded runs only, and each attempt was launched once', async () => {
+    const results = await store.listResults('failures');
+    const succeeded = (await store.listRuns('failures', { state: 'succeeded' })).map((r) => r.runId).sort();
+    expect(results.map((r) => r.runId).sort()).toEqual(succeeded);
+    for (const r of results) expect(Object.keys(r.result.metrics)).toEqual(expect.arrayContaining(['V1', 'IT', 'Behavioral']));
+    const launches = readFileSync(join(dir, 'launches.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { runId: string; attempt: number });
+    const keys = launches.map((l) => `${l.runId}#${l.attempt}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.length).toBe((await store.listAttempts('failures')).length);
+  });
+
+  it('replays the recorded histories of sweep and sweepRun without determinism errors', async () => {
+    const client = server.env.client;
+    const ids = ['sweep/failures'];
+    for await (const wf of client.workflow.list({ query: `SweepId="sweep/failures" AND WorkflowType="sweepRun"` })) {
+      ids.push(wf.workflowId);
+      if (ids.length >= 8) break;
+    }
+    expect(ids.length).toBeGreaterThan(5);
+    const histories = await Promise.all(
+      ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })),
+    );
+    let replayed = 0;
+    for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: await workflowBundlePath() } }, histories)) {
+      expect(r.error, r.workflowId).toBeUndefined();
+      replayed++;
+    }
+    expect(replayed).toBe(ids.length);
+  });
+});
