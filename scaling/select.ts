@@ -116,7 +116,6 @@ export function selectPoints(rows: readonly LongRow[], cfg: NormalizedFitConfig,
 
   // Required columns: a missing one is an error naming it (boolean columns may be absent: False).
   const required = new Set<string>([...cfg.x, yColumn, metricColumn, ...Object.keys(sel.sets), ...Object.keys(sel.ranges)]);
-  if (sel.groupBy) sel.groupBy.forEach((c) => required.add(c));
   if (sel.combineArchFamilies || sel.archFamiliesSamples) required.add('arch_family');
   if (sel.archFamiliesSamples) required.add('samples_per_class');
   for (const c of required) {
@@ -127,7 +126,9 @@ export function selectPoints(rows: readonly LongRow[], cfg: NormalizedFitConfig,
       );
     }
   }
-  const groupBy = (sel.groupBy ?? DEFAULT_GROUP_BY.filter((c) => columns.has(c))).slice();
+  // Group-by columns only identify a model: one absent from the data (e.g. acc or flops in a
+  // sweep's rows) is constant, so it is skipped rather than an error.
+  const groupBy = (sel.groupBy ?? DEFAULT_GROUP_BY).filter((c) => columns.has(c));
   const recipeColumn = cfg.recipeCompute && columns.has(cfg.recipeCompute) ? cfg.recipeCompute : null;
 
   const missing: Record<string, number> = {};
@@ -180,13 +181,9 @@ export function selectPoints(rows: readonly LongRow[], cfg: NormalizedFitConfig,
       countMissing(missingCol);
       continue;
     }
-    // 4. group-by mean; pandas drops rows with a missing key value, so do we (counted).
+    // 4. group-by mean. An empty key cell is a value of its own (pandas would drop the row; the
+    // paper's data has none, and a sweep's rows may lack e.g. acc, which must not lose the point).
     const key = groupBy.map((c) => (c === 'arch_family' ? mergedFamily : cellString(row[c])));
-    const missingKey = groupBy.find((c) => isMissing(c === 'arch_family' ? mergedFamily : row[c]));
-    if (missingKey) {
-      countMissing(missingKey);
-      continue;
-    }
     const compute = recipeColumn ? cellNumber(row[recipeColumn], recipeColumn, where) : NaN;
     const id = key.join('\u0000');
     let g = groups.get(id);
