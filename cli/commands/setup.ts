@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { temporal } from '@temporalio/proto';
+// @temporalio/proto is CommonJS: Node's ESM loader cannot see its named exports, so take the default.
+import proto from '@temporalio/proto';
 import { SearchAttributeType } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import { temporalSettings } from '../../worker/settings';
 import { connectClient } from '../client';
 
-const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
+const IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
 
 /** Registers our search attributes on a namespace (idempotent) and says what it did. */
 export async function registerSearchAttributes(namespace: string): Promise<{ added: string[]; present: string[] }> {
