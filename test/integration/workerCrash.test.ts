@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../store/sqlite';
+import { SweepSpecSchema } from '../../spec';
+import { startDevServer } from '../../worker/devServer';
+import { REPO_ROOT } from '../../worker/settings';
+import { progressQuery, type SweepSummary } from '../../workflows/api';
+import { workflowBundlePath } from '../../worker/bundle';
+
+const SPEC = SweepSpecSchema.parse({
+  name: 'crash',
+  grid: { arch: ['alexnet', 'resnet18', 'resnet50', 'efficientnet_b0'], dataset: ['imagenet'], samples_per_class: [10, 30, 100], epochs: [10], seed: [0, 1] },
+  job: {
+    image: 'trainer:test',
+    command: ['node', '--import', 'tsx', 'sim/trainer/main.ts'],
+    args: ['--seconds-per-eflop=2', '--min-seconds=2', '--max-seconds=4'],
+  },
+  concurrency: { maxRuns: 6 },
+  timeouts: { run: '2m' },
+  metrics: ['V1', 'IT', 'Behavioral'],
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the worker is killed with SIGKILL during a sweep', () => {
+  let server: Awaited<ReturnType<typeof startDevServer>>;
+  let dir: string;
+  let worker: ChildProcess | undefined;
+  const env = () => ({
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    SWEEP_DB: join(dir, 'results.db'),
+    SWEEP_LOCAL_DIR: join(dir, 'local'),
+    SWEEP_LAUNCH_LOG: join(dir, 'launches.log'),
+    SWEEP_LOG_LEVEL: 'warn',
+  });
+  const startWorker = () => {
+    const p = spawn(process.execPath, ['bin/sweep.js', 'worker'], { cwd: REPO_ROOT, env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    p.stderr?.on('data', (d: Buffer) => writeFileSync(join(dir, 'worker.err'), d, { flag: 'a' }));
+    return p;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sweep-crash-'));
+    await workflowBundlePath(); // build once, so every restart is quick
+    server = await startDevServer();
+  }, 120_000);
+
+  afterAll(async () => {
+    worker?.kill('SIGKILL');
+    await server?.env.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('completes after 3 kills: one result per run, no attempt launched twice', async () => {
+    worker = startWorker();
+    const handle = await server.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/crash', args: [SPEC] });
+    let kills = 0;
+    while (kills < 3) {
+      // Kill while jobs are running, so there is something to re-attach to.
+      for (let i = 0; i < 200; i++) {
+        const p = await handle.query(progressQuery).catch(() => undefined);
+        if (p && p.byState.running >= 3) break;
+        await sleep(250);
+      }
+      await sleep(1500);
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker?.once('exit', r));
+      kills++;
+      worker = startWorker();
+    }
+    const summary = (await handle.result()) as SweepSummary;
+    expect(kills).toBe(3);
+    expect(summary.byState.succeeded).toBe(24);
+
+    const store = new SqliteStore(join(dir, 'results.db'));
+    try {
+      const results = await store.listResults('crash');
+      expect(results.length).toBe(24);
+      expect(new Set(results.map((r) => r.runId)).size).toBe(24);
+      const launches = readFileSync(join(dir, 'launches.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { runId: string; attempt: number });
+      const keys = launches.map((l) => `${l.runId}#${l.attempt}`);
+      expect(new Set(keys).size).toBe(keys.length); // no attempt launched twice
+      expect(keys.length).toBe(24); // and no run needed a second attempt
+    } finally {
+      await store.close();
+    }
+  }, 420_000);
+});
