@@ -33,12 +33,20 @@ const MIN_PARALLEL_RESAMPLE_STARTS = 200;
 
 type Runner = (task: FitTask) => Promise<FitTaskResult>;
 
-async function pointFitParallel(prep: PreparedFit, run: Runner, workers: number) {
+async function pointFitParallel(prep: PreparedFit, run: Runner, workers: number, onProgress?: FitOptions['onProgress']) {
   const starts = prep.pointStarts;
   const chunk = Math.max(16, Math.ceil(starts.length / (workers * 8)));
   const parts: Promise<FitTaskResult>[] = [];
+  let done = 0;
   for (let i = 0; i < starts.length; i += chunk) {
-    parts.push(run({ kind: 'starts', data: prep.data, starts: starts.slice(i, i + chunk), search: prep.search }));
+    const size = Math.min(chunk, starts.length - i);
+    parts.push(
+      run({ kind: 'starts', data: prep.data, starts: starts.slice(i, i + chunk), search: prep.search }).then((r) => {
+        done += size;
+        onProgress?.(done, starts.length, 'starts');
+        return r;
+      }),
+    );
   }
   const outcomes = (await Promise.all(parts)).map((r) => {
     if (r.kind !== 'starts') throw new Error('unexpected worker reply');
@@ -52,7 +60,7 @@ async function resamplesParallel(
   starts: number[][],
   run: Runner,
   workers: number,
-  onProgress?: (done: number, total: number) => void,
+  onProgress?: FitOptions['onProgress'],
 ): Promise<BestFit[]> {
   const total = prep.bootstrap;
   // Chunks small enough for an even load and a live progress bar, large enough to amortise messaging.
@@ -67,7 +75,7 @@ async function resamplesParallel(
         if (r.kind !== 'resamples') throw new Error('unexpected worker reply');
         r.fits.forEach((fit, k) => (out[from + k] = fit));
         done += to - from;
-        onProgress?.(done, total);
+        onProgress?.(done, total, 'bootstrap');
       }),
     );
   }
@@ -88,7 +96,7 @@ export async function fitDatasetParallel(rows: readonly LongRow[], config: FitCo
   try {
     const point =
       prep.pointStarts.length >= MIN_PARALLEL_STARTS
-        ? await pointFitParallel(prep, getRunner().run, getRunner().workers)
+        ? await pointFitParallel(prep, getRunner().run, getRunner().workers, opts.onProgress)
         : await pointFitParallel(prep, inProcess, 1);
     const starts = resampleStarts(prep, point);
     let resamples: BestFit[] = [];

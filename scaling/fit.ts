@@ -30,8 +30,8 @@ export interface FitOptions {
   /** Column names (CSV header) and row labels for error messages. */
   columns?: readonly string[];
   rowLabel?: (i: number) => string;
-  /** Called after each resample. */
-  onProgress?: (done: number, total: number) => void;
+  /** Called as work completes: grid starts of the point fit (parallel runner only), then resamples. */
+  onProgress?: (done: number, total: number, phase: 'starts' | 'bootstrap') => void;
 }
 
 export const DEFAULT_MAX_BASINS = 12;
@@ -247,7 +247,7 @@ export function fitDataset(rows: readonly LongRow[], config: FitConfig, opts: Fi
   const resamples: BestFit[] = [];
   for (let b = 0; b < prep.bootstrap; b++) {
     resamples.push(fitResample(prep.data, prep.seed, b, starts, prep.search));
-    opts.onProgress?.(b + 1, prep.bootstrap);
+    opts.onProgress?.(b + 1, prep.bootstrap, 'bootstrap');
   }
   return assembleResult(prep, point, resamples, opts);
 }

@@ -95,14 +95,22 @@ export async function runFitCommand(o: FitCommandOptions, io: FitCommandIo): Pro
   const fits: FitResult[] = [];
   try {
     for (const spec of specs) {
-      const n = bootstrap ?? spec.bootstrap;
-      const bar =
-        showProgress && n >= 20
-          ? new cliProgress.SingleBar(
-              { stream: process.stderr, format: `${spec.name} bootstrap [{bar}] {value}/{total} {duration_formatted}`, hideCursor: true },
-              cliProgress.Presets.shades_classic,
-            )
-          : null;
+      // One bar per phase: the grid starts of the point fit, then the resamples.
+      let bar: cliProgress.SingleBar | null = null;
+      let barPhase = '';
+      const progress = (done: number, total: number, phase: 'starts' | 'bootstrap') => {
+        if (!showProgress || total < 20) return;
+        if (phase !== barPhase) {
+          bar?.stop();
+          barPhase = phase;
+          bar = new cliProgress.SingleBar(
+            { stream: process.stderr, format: `${spec.name} ${phase} [{bar}] {value}/{total} {duration_formatted}`, hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(total, 0);
+        }
+        bar?.update(done);
+      };
       let fit: FitResult;
       try {
         fit = await fitDatasetParallel(csv.rows, spec, {
@@ -112,20 +120,13 @@ export async function runFitCommand(o: FitCommandOptions, io: FitCommandIo): Pro
           exhaustive: o.exhaustive,
           columns: csv.columns,
           rowLabel,
-          onProgress: bar
-            ? (done, total) => {
-                if (done === total || done % 10 === 0 || total < 100) {
-                  if (!bar.isActive) bar.start(total, 0);
-                  bar.update(done);
-                }
-              }
-            : undefined,
+          onProgress: progress,
         });
       } catch (e) {
         if (e instanceof FitInputError) throw new UsageError(`${dataFile}: ${e.message}`);
         throw e;
       } finally {
-        bar?.stop();
+        (bar as cliProgress.SingleBar | null)?.stop();
       }
       for (const w of fit.warnings ?? []) io.stderr(`warning: ${w}\n`);
       fits.push(fit);
