@@ -15,15 +15,25 @@
  *       warmStart?: FitResult | Record<string, number>
  *                               restart from a previous fit (its lse_params and search.basins)
  *                               instead of the grid: the live refit (~ms for 1,000 points)
- *       keepPoints?, keepSamples?, onProgress?(done, total), columns?, rowLabel?
+ *       keepPoints?, keepSamples?, columns?, rowLabel?
  *     Throws FitInputError (with .column / .row) on bad input; excluded NaN rows are counted in
  *     result.warnings.
  *
  *   fitDatasetParallel (fitting/parallel.ts) is the same computation on worker threads (async);
  *   use it for 1,000-resample analyses. Both give identical results for the same seed.
  *
- *   predict(fit, xs, level?) -> PredictionPoint[]  curve with a bootstrap band (unscaled x)
+ *       onProgress?(done, total, phase: 'starts' | 'bootstrap')
+ *
+ *   For the report (all pure):
+ *   predict(fit, xs: number[][], level = 0.95) -> { x, y, score, lo?, hi? }[]
+ *                               curve at unscaled x with the bootstrap band on the score
+ *                               (needs fit.bootstrap.lse_samples, kept by default)
+ *   predictY(fit, lse, rawX)    predicted y (misalignment) for any LSE parameter vector
+ *   logSpace(lo, hi, n)         x grid for curves
+ *   computeOptimalFrontier(fit, budgets) -> { C, N, D, y, score }[]
+ *                               compute-optimal (N, D) per FLOP budget of a chinchilla fit
  *   parseCsv(text) -> { columns, rows, lines }    the paper's CSV layout, from a string
+ *   synthesizeRows({ form, lse, n, seed, noise }) rows drawn from a known law (tests, demos)
  */
 export * from './types';
 export * from './forms';
@@ -32,7 +42,7 @@ export { minimize, minimizeBfgs, minimizeLbfgs, type MinimizeOptions, type Minim
 export { gridStarts, runStarts, polishBest, distinctBasins, type BestFit, type SearchOptions, type StartsOutcome } from './multistart';
 export { mulberry32, resampleIndices, resampleCounts, percentile, percentiles } from './bootstrap';
 export { computeRecipe, computeFlopsFit, linearRegression, RECIPE_KEYS, type ChinchillaLinear } from './recipe';
-export { predict, predictY, logSpace, type PredictionPoint } from './predict';
+export { predict, predictY, logSpace, computeOptimalFrontier, type PredictionPoint, type AllocationPoint } from './predict';
 export { selectPoints, FitInputError, type LongRow, type SelectedPoint, type Selection } from './select';
 export { parseCsv, CsvError, type ParsedCsv } from './csv';
 export {

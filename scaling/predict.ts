@@ -53,3 +53,34 @@ export function logSpace(lo: number, hi: number, n: number): number[] {
   const b = Math.log10(hi);
   return Array.from({ length: n }, (_, i) => Math.pow(10, a + ((b - a) * i) / Math.max(1, n - 1)));
 }
+
+export interface AllocationPoint {
+  /** Compute budget (FLOPs, the recipe's compute column). */
+  C: number;
+  /** Compute-optimal parameters and samples seen (unscaled). */
+  N: number;
+  D: number;
+  /** Predicted y and score there. */
+  y: number;
+  score: number;
+}
+
+/**
+ * Compute-optimal (N, D) of a chinchilla fit for each budget C: on the iso-compute line
+ * N D = (C / m)^(1/n) (the recipe's FLOPs fit), minimise A N^-alpha + B D^-beta, which gives
+ * N_s = G (N_s D_s)^a in the fit's scaled units (a, G as in the recipe).
+ */
+export function computeOptimalFrontier(fit: FitResult, budgets: readonly number[]): AllocationPoint[] {
+  if (fit.form !== 'chinchilla' || !fit.recipe) throw new Error(`fit "${fit.name}" has no chinchilla recipe`);
+  const { a, G, m, n } = fit.recipe;
+  const [sN, sD] = fit.scalers;
+  const lse = paramVector(LSE_PARAM_NAMES.chinchilla, fit.lse_params);
+  return budgets.map((C) => {
+    const product = Math.pow(C / m, 1 / n);
+    const scaledProduct = product / (sN * sD);
+    const N = sN * G * Math.pow(scaledProduct, a);
+    const D = product / N;
+    const y = predictY(fit, lse, [N, D]);
+    return { C, N, D, y, score: fit.y.invert ? 1 - y : y };
+  });
+}

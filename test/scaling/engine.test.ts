@@ -143,3 +143,29 @@ describe('bootstrap, recipe, prediction', () => {
     }
   });
 });
+
+describe('compute-optimal frontier', () => {
+  it('each frontier point minimises the predicted y along its iso-compute line', async () => {
+    const { computeOptimalFrontier, predictY } = await import('../../scaling');
+    const lse = [-0.9, 0.8, 0.35, 0.6, 0.25];
+    const rows = synthesizeRows({ form: 'chinchilla', lse, n: 300, seed: 4, noise: 0.005 });
+    const spec = FitSpecSchema.parse({
+      name: 'frontier',
+      form: 'chinchilla',
+      x: ['n_params', 'n_samples_seen'],
+      y: { metrics: ['IT'] },
+      init: { e: [-1], a: [0, 1], alpha: [0.5], b: [0, 1], beta: [0.5] },
+      bootstrap: 0,
+    });
+    const fit = fitDataset(rows, spec);
+    const r = fit.recipe;
+    expect(r).toBeDefined();
+    const fitLse = LSE_PARAM_NAMES.chinchilla.map((k) => fit.lse_params[k]);
+    for (const p of computeOptimalFrontier(fit, [1e15, 1e18, 1e21])) {
+      const product = p.N * p.D;
+      for (const f of [0.5, 2]) {
+        expect(predictY(fit, fitLse, [p.N * f, product / (p.N * f)])).toBeGreaterThan(p.y);
+      }
+    }
+  });
+});
