@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runFitCommand } from '../../cli/commands/fit';
 import { REPO_ROOT } from '../../fitting';
-import type { FitOutput } from '../../scaling';
+import { synthesizeRows, type FitOutput } from '../../scaling';
 import { hasPaperData } from './helpers';
 
 const run = promisify(execFile);
@@ -61,6 +61,23 @@ describe.skipIf(!hasPaperData)('sweep fit', () => {
     );
     expect(stdout).toMatch(/compute_chinchilla: chinchilla .* \(444 points, loss 0\.01517811/);
     expect(stdout).toMatch(/a_over_n/);
+  }, 60_000);
+
+  it("fits a sweep export's CSV (paper layout, empty acc/flops cells) with a paper spec", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sweep-fit-export-'));
+    const cols = ['model_id', 'arch', 'dataset', 'n_params', 'flops', 'region', 'n_samples', 'samples_per_class', 'n_epochs', 'n_samples_seen', 'total_flops', 'score', 'arch_family', 'acc', 'is_pretrained', 'is_random', 'is_ssl', 'is_ablation', 'is_adv'];
+    const rows = synthesizeRows({ form: 'power_law', lse: [-0.7, 0.4, 0.2], n: 60, seed: 5, noise: 0.01, region: 'V1' });
+    const lines = rows.flatMap((r) =>
+      ['V1', 'IT'].map((region) => cols.map((c) => (c === 'region' ? region : c.startsWith('is_') ? 'False' : ['acc', 'flops', 'n_samples', 'n_epochs'].includes(c) ? '' : String(r[c] ?? ''))).join(',')),
+    );
+    writeFileSync(path.join(dir, 'export.csv'), [cols.join(','), ...lines].join('\n'));
+    const res = await runFitCommand(
+      { data: path.join(dir, 'export.csv'), spec: [path.join(specDir, 'compute_neuro.yaml')], bootstrap: '20' },
+      { stdout: () => undefined, stderr: () => undefined, progress: false },
+    );
+    expect(res.fits[0].n_points).toBe(60);
+    expect(res.fits[0].warnings).toBeUndefined();
+    expect(res.fits[0].params.alpha).toBeCloseTo(0.2, 1);
   }, 60_000);
 
   it('bad input exits with code 2 and names the column and row', async () => {
