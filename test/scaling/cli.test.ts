@@ -54,13 +54,21 @@ describe.skipIf(!hasPaperData)('sweep fit', () => {
   }, 60_000);
 
   it('prints a readable table with the recipe for chinchilla', async () => {
+    // The paper's spec with a small init grid (the full grid is exercised in agreement.test.ts).
+    const dir = mkdtempSync(path.join(tmpdir(), 'sweep-fit-table-'));
+    const yaml = readFileSync(path.join(specDir, 'compute_chinchilla.yaml'), 'utf8').replace(
+      /init:\n( {2}.*\n)+/,
+      'init: { e: [-0.5], a: [0, 5], alpha: [0.5], b: [0, 5], beta: [0.5] }\n',
+    );
+    writeFileSync(path.join(dir, 'chinchilla.yaml'), yaml);
     let stdout = '';
     await runFitCommand(
-      { spec: [path.join(specDir, 'compute_chinchilla.yaml')], bootstrap: '0' },
+      { spec: [path.join(dir, 'chinchilla.yaml')], bootstrap: '10' },
       { stdout: (t) => (stdout += t), stderr: () => undefined, progress: false },
     );
-    expect(stdout).toMatch(/compute_chinchilla: chinchilla .* \(444 points, loss 0\.01517811/);
-    expect(stdout).toMatch(/a_over_n/);
+    expect(stdout).toMatch(/compute_chinchilla: chinchilla .* \(444 points, loss 0\.01517811194, 10 bootstraps, seed 42\)/);
+    expect(stdout).toMatch(/param +value +2\.5% +median +97\.5%/);
+    expect(stdout).toMatch(/a_over_n +0\.2698/);
   }, 60_000);
 
   it("fits a sweep export's CSV (paper layout, empty acc/flops cells) with a paper spec", async () => {
