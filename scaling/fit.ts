@@ -76,15 +76,17 @@ export function prepareFit(rows: readonly LongRow[], config: FitConfig, opts: Fi
   let warmBasins: number[][] = [];
   let pointStarts: number[][];
   let pointMode: PreparedFit['pointMode'] = 'exhaustive';
-  if (opts.warmStart && !exhaustive) {
-    const prior = opts.warmStart as Partial<FitResult>;
-    const isResult = typeof prior.lse_params === 'object' && prior.lse_params !== null;
-    const lse = isResult ? (prior.lse_params as Record<string, number>) : (opts.warmStart as Record<string, number>);
-    if (isResult && prior.form && prior.form !== cfg.form) {
-      throw new Error(`fit "${cfg.name}": warm start is a ${prior.form} fit, the spec asks for ${cfg.form}`);
-    }
-    warmBasins = (isResult ? (prior.search?.basins ?? []) : []).filter((b) => b.length === names.length);
-    pointStarts = [paramVector(names, lse), ...warmBasins];
+  const prior = opts.warmStart as Partial<FitResult> | undefined;
+  const isResult = typeof prior?.lse_params === 'object' && prior.lse_params !== null;
+  const warmLse = isResult ? (prior?.lse_params as Record<string, number>) : (opts.warmStart as Record<string, number> | undefined);
+  const warmUsable = warmLse && names.every((n) => Number.isFinite(warmLse[n])) && (!isResult || !prior?.form || prior.form === cfg.form);
+  if (opts.warmStart && !exhaustive && !warmUsable) {
+    // A live refit must not fail because the spec changed under it: fall back to the grid.
+    selection.warnings.push(`fit "${cfg.name}": the warm start does not match form ${cfg.form}; fitted from the init grid`);
+  }
+  if (warmLse && warmUsable && !exhaustive) {
+    warmBasins = (isResult ? (prior?.search?.basins ?? []) : []).filter((b) => b.length === names.length);
+    pointStarts = [paramVector(names, warmLse), ...warmBasins];
     pointMode = 'warm';
   } else {
     pointStarts = gridStarts(cfg.form, cfg.init);

@@ -13,6 +13,7 @@ import {
   resampleCounts,
   synthesizeRows,
   type FitData,
+  type FitResult,
   type FormName,
   type Objective,
 } from '../../scaling';
@@ -167,5 +168,26 @@ describe('compute-optimal frontier', () => {
         expect(predictY(fit, fitLse, [p.N * f, product / (p.N * f)])).toBeGreaterThan(p.y);
       }
     }
+  });
+});
+
+describe('warm-started refits (live refit)', () => {
+  const spec = FitSpecSchema.parse({ name: 'live', form: 'power_law', x: 'total_flops', y: { metrics: ['IT'] }, bootstrap: 0 });
+  const rows = synthesizeRows({ form: 'power_law', lse: [-0.7, 0.5, 0.25], n: 500, seed: 8, noise: 0.02 });
+  it('restart from the previous fit and its minima, reaching the grid answer', () => {
+    const previous = fitDataset(rows.slice(0, 400), spec);
+    const warm = fitDataset(rows, spec, { warmStart: previous });
+    const grid = fitDataset(rows, spec);
+    expect(warm.search?.mode).toBe('warm');
+    expect(warm.search?.starts).toBeLessThan(20);
+    expect(Math.abs(warm.loss - grid.loss) / grid.loss).toBeLessThanOrEqual(1e-9);
+  });
+  it('fall back to the grid, with a warning, when the warm start does not fit the form', () => {
+    const chinchillaFit = { name: 'old', form: 'chinchilla', lse_params: { e: 0, a: 1, alpha: 0.5, b: 1, beta: 0.2 } } as unknown as FitResult;
+    const fit = fitDataset(rows, spec, { warmStart: chinchillaFit });
+    expect(fit.search?.mode).toBe('exhaustive');
+    const other = fitDataset(rows, spec, { warmStart: { x: 1 } });
+    expect(other.search?.starts).toBe(150);
+    expect(other.warnings?.join()).toMatch(/warm start does not match/);
   });
 });
