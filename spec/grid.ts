@@ -31,9 +31,15 @@ const TEMPLATE_RE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 /** Template variables every job gets besides its axes. */
 export const BUILTIN_TEMPLATE_VARS = ['sweep', 'runId', 'attempt'] as const;
 
-/** Readable, DNS-friendly slug of a cell's axis values. */
+/**
+ * Readable, DNS-friendly slug of a cell's axis values, taken in axis-name order so that the
+ * same cell gives the same slug however its keys are ordered (as the hash does).
+ */
 function slugOf(axes: Record<string, AxisValue>): string {
-  const slug = Object.values(axes)
+  const slug = Object.keys(axes)
+    .sort()
+    .filter((k) => axes[k] !== undefined)
+    .map((k) => axes[k])
     .map((v) =>
       String(v)
         .toLowerCase()

@@ -21,15 +21,23 @@ const quantity = z.union([
   z.string().regex(/^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'a quantity such as "8", "500m" or "16Gi"'),
 ]);
 
+const gpus = z.number().int().min(0, 'gpus cannot be negative');
+const gpuType = z.string().describe('GPU product, e.g. NVIDIA-A100-SXM4-80GB (node selector)');
+
 export const ResourcesSchema = z
   .object({
-    gpus: z.number().int().min(0, 'gpus cannot be negative').default(1),
+    gpus: gpus.default(1),
     cpu: quantity.default(4),
     memory: quantity.default('16Gi'),
-    gpuType: z.string().optional().describe('GPU product, e.g. NVIDIA-A100-SXM4-80GB (node selector)'),
+    gpuType: gpuType.optional(),
   })
   .strict();
 export type Resources = z.infer<typeof ResourcesSchema>;
+
+/** Resources an override changes: only the fields it names (no defaults, which would reset the job's). */
+export const ResourcesOverrideSchema = z
+  .object({ gpus: gpus.optional(), cpu: quantity.optional(), memory: quantity.optional(), gpuType: gpuType.optional() })
+  .strict();
 
 export const JobSchema = z
   .object({
@@ -39,7 +47,7 @@ export const JobSchema = z
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and "_"'), z.string()).default({}),
     resources: ResourcesSchema.default({ gpus: 1, cpu: 4, memory: '16Gi' }),
     overrides: z
-      .array(z.object({ when: MatchRuleSchema, resources: ResourcesSchema.partial() }).strict())
+      .array(z.object({ when: MatchRuleSchema, resources: ResourcesOverrideSchema }).strict())
       .default([])
       .describe('resources for the cells a rule matches; later rules win'),
   })

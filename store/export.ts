@@ -20,6 +20,9 @@ const BENCHMARK_NAMES: Record<string, string> = {
   Behavioral: 'dicarlo.Rajalingham2018public-i2n',
 };
 
+/** The paper's benchmark_id of each region (fixed, whatever order a result lists its metrics in). */
+const BENCHMARK_IDS: Record<string, number> = { V1: 0, V2: 1, V4: 2, IT: 3, Behavioral: 4 };
+
 /** Metrics that are not alignment scores (kept as columns, not as rows). */
 const NON_SCORE_METRICS = new Set(['acc']);
 
@@ -29,6 +32,12 @@ const NON_SCORE_METRICS = new Set(['acc']);
  */
 export function dataPointsToPaperRows(points: DataPoint[]): PaperRow[] {
   const rows: PaperRow[] = [];
+  // Metrics the paper does not have get ids after its five, in name order, the same in every row.
+  const extra = [
+    ...new Set(points.flatMap((p) => Object.keys(p.metrics)).filter((k) => !NON_SCORE_METRICS.has(k) && !Object.hasOwn(BENCHMARK_IDS, k))),
+  ].sort();
+  const benchmarkId = (region: string) =>
+    Object.hasOwn(BENCHMARK_IDS, region) ? BENCHMARK_IDS[region] : Object.keys(BENCHMARK_IDS).length + extra.indexOf(region);
   for (const p of points) {
     const archName = String(p.axes.arch ?? '');
     const arch = lookupArchitecture(archName);
@@ -39,10 +48,10 @@ export function dataPointsToPaperRows(points: DataPoint[]): PaperRow[] {
     const nSamples = dataset ? datasetSamples(dataset, spc) : undefined;
     const modelId = p.epoch === undefined ? p.runId : `${p.runId}-ep${p.epoch}`;
     const scores = Object.entries(p.metrics).filter(([k]) => !NON_SCORE_METRICS.has(k));
-    scores.forEach(([region, score], i) => {
+    for (const [region, score] of scores) {
       rows.push({
         model_id: modelId,
-        benchmark_id: i,
+        benchmark_id: benchmarkId(region),
         arch: archName,
         dataset: datasetName,
         n_params: p.n_params,
@@ -69,7 +78,7 @@ export function dataPointsToPaperRows(points: DataPoint[]): PaperRow[] {
         is_adv: false,
         adv_method: undefined,
       });
-    });
+    }
   }
   return rows;
 }
