@@ -141,7 +141,7 @@ export function resampleStarts(prep: PreparedFit, point: PointFit): number[][] {
 export function fitResample(data: FitData, seed: number, b: number, starts: readonly ArrayLike<number>[], search: SearchOptions): BestFit {
   const counts = resampleCounts(data.y.length, seed, b);
   const obj = new HuberLseObjective(data, counts);
-  return polishBest(obj, runStarts(obj, starts, search), search);
+  return polishBest(obj, runStarts(obj, starts, { ...search, keepHessians: true }), search);
 }
 
 /** Run the point fit in-process. */

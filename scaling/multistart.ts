@@ -9,6 +9,8 @@ import { minimize, type MinimizerName } from './optimize';
 
 export interface SearchOptions {
   method?: MinimizerName;
+  /** Keep each start's final inverse Hessian (BFGS), so polishing continues instead of restarting. */
+  keepHessians?: boolean;
   /** Per-start stopping tolerance on max |gradient| (scipy's BFGS default 1e-5). */
   gtol?: number;
   maxIter?: number;
@@ -33,6 +35,8 @@ export interface StartsOutcome {
   finals: Float64Array;
   losses: Float64Array;
   evaluations: number;
+  /** Final inverse Hessians, flattened (start k at k * dim * dim), when asked for. */
+  hessInvs?: Float64Array;
 }
 
 /** Run the minimiser from each start (no polishing). Non-finite outcomes get loss +Infinity. */
@@ -40,6 +44,7 @@ export function runStarts(obj: Objective, starts: readonly ArrayLike<number>[], 
   const dim = obj.dim;
   const finals = new Float64Array(starts.length * dim);
   const losses = new Float64Array(starts.length);
+  const hessInvs = opts.keepHessians ? new Float64Array(starts.length * dim * dim) : undefined;
   let evaluations = 0;
   starts.forEach((x0, k) => {
     const r = minimize(opts.method ?? 'bfgs', obj, x0, { gtol: opts.gtol ?? 1e-5, maxIter: opts.maxIter });
@@ -47,8 +52,9 @@ export function runStarts(obj: Objective, starts: readonly ArrayLike<number>[], 
     const ok = Number.isFinite(r.f) && r.x.every(Number.isFinite);
     finals.set(ok ? r.x : Float64Array.from(x0), k * dim);
     losses[k] = ok ? r.f : Infinity;
+    if (hessInvs && ok && r.hessInv) hessInvs.set(r.hessInv, k * dim * dim);
   });
-  return { finals, losses, evaluations };
+  return { finals, losses, evaluations, hessInvs };
 }
 
 /** Polishing: tight gradient tolerance, stopping only when the loss stops moving. */
@@ -89,7 +95,9 @@ export function polishBest(obj: Objective, outcome: StartsOutcome, opts: SearchO
   }
   let answer: BestFit | null = null;
   for (const k of candidates) {
-    const r = minimize(opts.method ?? 'bfgs', obj, outcome.finals.subarray(k * dim, (k + 1) * dim), POLISH);
+    const hessInv0 = outcome.hessInvs?.subarray(k * dim * dim, (k + 1) * dim * dim);
+    const usable = hessInv0 && hessInv0.some((v) => v !== 0) ? Float64Array.from(hessInv0) : undefined;
+    const r = minimize(opts.method ?? 'bfgs', obj, outcome.finals.subarray(k * dim, (k + 1) * dim), { ...POLISH, hessInv0: usable });
     const f = Number.isFinite(r.f) && r.f <= outcome.losses[k] ? r.f : outcome.losses[k];
     const x = f === r.f ? Array.from(r.x) : Array.from(outcome.finals.subarray(k * dim, (k + 1) * dim));
     if (!answer || f < answer.f) answer = { x, f };
@@ -99,9 +107,16 @@ export function polishBest(obj: Objective, outcome: StartsOutcome, opts: SearchO
 
 /** Two minima whose predictions differ by less than this (RMS, in log y) are one basin. */
 const BASIN_RMS = 1e-3;
+/**
+ * Minima whose loss exceeds the best by more than this factor are not kept: a resample moves
+ * every loss by a few per cent, so they cannot become the best (on the paper's data the kept
+ * minima are within 1.2x and the dropped ones beyond 2.7x; bench/fit.ts checks the outcome).
+ */
+export const BASIN_MAX_LOSS_RATIO = 1.5;
 
 /**
- * Distinct minima reached by the starts, best first (the polished best in front), at most `max`.
+ * Distinct minima reached by the starts, best first (the polished best in front), at most `max`,
+ * within BASIN_MAX_LOSS_RATIO of the best loss.
  * Minima are told apart by what they predict (RMS difference of Lhat over the points), so the
  * many end points along one flat valley (e.g. an exponent running off to infinity) count once.
  */
@@ -122,7 +137,7 @@ export function distinctBasins(
     return Math.sqrt(s / Math.max(1, p.length));
   };
   for (const k of order) {
-    if (basins.length >= max) break;
+    if (basins.length >= max || outcome.losses[k] > BASIN_MAX_LOSS_RATIO * best.f) break;
     const x = Array.from(outcome.finals.subarray(k * dim, (k + 1) * dim));
     const pred = predictions(x);
     if (!pred.every(Number.isFinite)) continue;

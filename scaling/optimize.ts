@@ -13,6 +13,8 @@ export interface MinimizeOptions {
   stallIters?: number;
   /** L-BFGS memory. */
   memory?: number;
+  /** BFGS: initial inverse Hessian (row-major dim x dim), e.g. from a previous run at this point. */
+  hessInv0?: Float64Array;
 }
 
 export interface MinimizeResult {
@@ -23,6 +25,8 @@ export interface MinimizeResult {
   evaluations: number;
   /** Why it stopped. */
   status: 'gtol' | 'ftol' | 'maxiter' | 'linesearch' | 'nonfinite';
+  /** BFGS: the final inverse-Hessian approximation (lets a polishing run continue where this stopped). */
+  hessInv?: Float64Array;
 }
 
 const C1 = 1e-4;
@@ -158,14 +162,15 @@ export function minimizeBfgs(obj: Objective, x0: ArrayLike<number>, opts: Minimi
   if (!Number.isFinite(f)) return { x, f, grad: g, iterations: 0, evaluations: counter.evals, status: 'nonfinite' };
 
   const H = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) H[i * n + i] = 1;
+  if (opts.hessInv0 && opts.hessInv0.length === n * n && opts.hessInv0.every(Number.isFinite)) H.set(opts.hessInv0);
+  else for (let i = 0; i < n; i++) H[i * n + i] = 1;
   const p = new Float64Array(n);
   let xNew = new Float64Array(n);
   let gNew = new Float64Array(n);
   const s = new Float64Array(n);
   const y = new Float64Array(n);
   const Hy = new Float64Array(n);
-  let firstUpdate = true;
+  let firstUpdate = !opts.hessInv0;
   let stalls = 0;
   let status: MinimizeResult['status'] = 'maxiter';
   let iter = 0;
@@ -236,7 +241,7 @@ export function minimizeBfgs(obj: Objective, x0: ArrayLike<number>, opts: Minimi
       }
     }
   }
-  return { x, f, grad: g, iterations: iter, evaluations: counter.evals, status };
+  return { x, f, grad: g, iterations: iter, evaluations: counter.evals, status, hessInv: H };
 }
 
 /** Limited-memory BFGS (two-loop recursion). */
