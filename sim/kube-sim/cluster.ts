@@ -81,6 +81,8 @@ export interface JobRecord {
 }
 
 interface PodRuntime {
+  /** Creation order: the scheduler's queue is FIFO, like the real one within a priority. */
+  seq: number;
   record: PodRecord;
   gpus: number;
   timers: NodeJS.Timeout[];
@@ -133,6 +135,7 @@ export class SimCluster extends EventEmitter {
   private readonly used = new Map<string, number>();
   private readonly lostNodes = new Map<string, Node>();
   private scheduleQueued = false;
+  private podSeq = 0;
   private nodeLossTimer?: NodeJS.Timeout;
   private stopped = false;
 
@@ -145,6 +148,15 @@ export class SimCluster extends EventEmitter {
     for (const n of opts.nodes) this.addNode(n);
     this.store.subscribe(() => this.emit('change'));
     this.armNodeLoss();
+  }
+
+  /** The simulated clock, as an RFC 3339 timestamp. */
+  now(): string {
+    return this.clock.iso();
+  }
+
+  get timeScale(): number {
+    return this.clock.timeScale;
   }
 
   // ---- nodes -------------------------------------------------------------------------------
@@ -196,13 +208,13 @@ export class SimCluster extends EventEmitter {
   loseNode(name: string, mode: 'delete' | 'notready' = 'delete'): void {
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new Error(`no node ${name}`);
-    const victims = this.store.list<Pod>('Pod').filter((p) => p.spec.nodeName === name && !isTerminal(p));
+    const victims = this.store.list<Pod>('Pod', undefined, (p) => p.spec.nodeName === name && !isTerminal(p));
     if (mode === 'delete') {
       this.lostNodes.set(name, node);
       this.store.delete('Node', undefined, name);
       for (const p of victims) this.removePod(p, { phase: 'Deleted', reason: 'NodeLost' });
       // Terminal pods on the node are garbage collected too.
-      for (const p of this.store.list<Pod>('Pod').filter((p) => p.spec.nodeName === name)) this.removePod(p, { phase: 'Deleted', reason: 'NodeLost' });
+      for (const p of this.store.list<Pod>('Pod', undefined, (p) => p.spec.nodeName === name)) this.removePod(p, { phase: 'Deleted', reason: 'NodeLost' });
     } else {
       const now = this.clock.iso();
       node.status.conditions = setCondition(node.status.conditions, {
@@ -248,7 +260,7 @@ export class SimCluster extends EventEmitter {
     if (rate <= 0 || this.stopped) return;
     const waitSeconds = (-Math.log(1 - this.rnd()) / rate) * 3600;
     this.nodeLossTimer = this.clock.after(waitSeconds, () => {
-      const busy = [...new Set(this.store.list<Pod>('Pod').filter((p) => p.status.phase === 'Running').map((p) => p.spec.nodeName!))];
+      const busy = [...new Set(this.store.list<Pod>('Pod', undefined, (p) => p.status.phase === 'Running').map((p) => p.spec.nodeName!))];
       if (busy.length > 0) {
         const victim = busy[Math.floor(this.rnd() * busy.length)];
         this.loseNode(victim, 'delete');
@@ -322,7 +334,8 @@ export class SimCluster extends EventEmitter {
   }
 
   private ownedPods(job: Job): Pod[] {
-    return this.store.list<Pod>('Pod', job.metadata.namespace).filter((p) => p.metadata.ownerReferences?.some((o) => o.uid === job.metadata.uid));
+    const uid = job.metadata.uid;
+    return this.store.list<Pod>('Pod', job.metadata.namespace, (p) => p.metadata.ownerReferences?.some((o) => o.uid === uid) ?? false);
   }
 
   private isFinished(job: Job): boolean {
@@ -372,7 +385,7 @@ export class SimCluster extends EventEmitter {
     }
     const counts = { active: activeCount, failed: rt.failed || undefined, succeeded: rt.succeeded || undefined };
     if (changed || job.status.active !== counts.active || job.status.failed !== counts.failed) {
-      job.status = { ...job.status, ...counts, ready: this.ownedPods(job).filter((p) => p.status.phase === 'Running').length };
+      job.status = { ...job.status, ...counts, ready: pods.filter((p) => p.status.phase === 'Running').length };
       this.store.put(job);
     }
   }
@@ -409,7 +422,8 @@ export class SimCluster extends EventEmitter {
   /** Kueue in miniature: unsuspend queued jobs, oldest first, while their GPUs fit the quota. */
   private admitQueued(): void {
     const quota = this.opts.kueueQuotaGpus ?? this.totalGpus();
-    const jobs = this.store.list<Job>('Job').filter((j) => j.metadata.labels?.[KUEUE_QUEUE_LABEL] !== undefined && !this.isFinished(j));
+    const jobs = this.store.list<Job>('Job', undefined, (j) => j.metadata.labels?.[KUEUE_QUEUE_LABEL] !== undefined && !this.isFinished(j));
+    if (jobs.length === 0) return;
     let used = jobs.filter((j) => !j.spec.suspend).reduce((s, j) => s + gpuRequest(j.spec.template.spec) * (j.spec.parallelism ?? 1), 0);
     for (const j of jobs.filter((j) => j.spec.suspend).sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp))) {
       const need = gpuRequest(j.spec.template.spec) * (j.spec.parallelism ?? 1);
@@ -454,7 +468,7 @@ export class SimCluster extends EventEmitter {
     };
     const record: PodRecord = { name, plan };
     rt.record.pods.push(record);
-    this.pods.set(ObjectStore.key(pod.metadata.namespace, name), { record, gpus: gpuRequest(pod.spec), timers: [], log: [] });
+    this.pods.set(ObjectStore.key(pod.metadata.namespace, name), { seq: this.podSeq++, record, gpus: gpuRequest(pod.spec), timers: [], log: [] });
     this.store.put(pod);
     this.scheduleSoon();
   }
@@ -475,7 +489,9 @@ export class SimCluster extends EventEmitter {
   /** One scheduler pass: bind pending pods, oldest first, best fit by free GPUs. */
   private schedule(): void {
     const nodes = this.readyNodes();
-    const pending = this.store.list<Pod>('Pod').filter((p) => p.status.phase === 'Pending' && !p.spec.nodeName && !p.metadata.deletionTimestamp);
+    const pending = this.store
+      .list<Pod>('Pod', undefined, (p) => p.status.phase === 'Pending' && !p.spec.nodeName && !p.metadata.deletionTimestamp)
+      .sort((a, b) => (this.runtime(a)?.seq ?? 0) - (this.runtime(b)?.seq ?? 0));
     for (const pod of pending) {
       const rt = this.runtime(pod);
       if (!rt) continue;
@@ -666,13 +682,13 @@ export class SimCluster extends EventEmitter {
   /** A pod by name, in `namespace` or (when absent) in any namespace. */
   findPod(name: string, namespace?: string): Pod | undefined {
     if (namespace !== undefined) return this.store.get<Pod>('Pod', namespace, name);
-    return this.store.list<Pod>('Pod').find((p) => p.metadata.name === name);
+    return this.store.list<Pod>('Pod', undefined, (p) => p.metadata.name === name)[0];
   }
 
   /** Pods (live objects) of one attempt, found through the job the sim recorded for it. */
   podsOf(runId: string, attempt: number): Pod[] {
     const names = new Set(this.jobsForAttempt(runId, attempt).flatMap((j) => j.pods.map((p) => p.name)));
-    return this.store.list<Pod>('Pod').filter((p) => names.has(p.metadata.name));
+    return this.store.list<Pod>('Pod', undefined, (p) => names.has(p.metadata.name));
   }
 
   /** Delete a pod as `kubectl delete pod` would (it counts as failed for its job). */

@@ -4,6 +4,8 @@ import { SimApiServer, type ApiFaults } from './server';
 import { ObjectStore } from './store';
 import { trainerWorkload, type Workload } from './workload';
 
+export { axisDurationWorkload, trainerWorkload } from './workload';
+
 export type { ClusterFaults, JobRecord, PodOutcome, PodRecord, SimNodeSpec } from './cluster';
 export type { ApiFaults, InjectedErrorRule } from './server';
 export type { SimRun, Workload, WorkloadFault, WorkloadInput, WorkloadPlan } from './workload';
@@ -56,6 +58,8 @@ export interface KubeSim {
   store: ObjectStore;
   /** Simulated seconds per real second. */
   timeScale: number;
+  /** The cluster's (simulated) clock: timestamps the sim writes are on it. */
+  simNow(): Date;
   stop(): Promise<void>;
 }
 
@@ -129,6 +133,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
     api,
     store,
     timeScale: clock.timeScale,
+    simNow: () => new Date(clock.nowMs()),
     async stop() {
       cluster.stop();
       await api.close();

@@ -234,6 +234,8 @@ export class SimApiServer {
     const q = url.searchParams;
     if (method === 'GET' && path in DISCOVERY) return this.send(res, 200, DISCOVERY[path]);
     if (path === '/healthz' || path === '/readyz' || path === '/livez') return this.send(res, 200, 'ok');
+    // Not Kubernetes: the simulated clock, so out-of-process observers can relate its timestamps to theirs.
+    if (path === '/kube-sim/clock') return this.send(res, 200, { now: this.cluster.now(), timeScale: this.cluster.timeScale });
 
     const f = this.opts.faults;
     const latency = (f.latencyMs ?? 0) + this.rnd() * (f.latencyJitterMs ?? 0);
@@ -258,7 +260,7 @@ export class SimApiServer {
 
     if (method === 'GET' && !r.name) {
       if (watch) return this.watch(req, res, r, q, matches);
-      const items = this.store.list(r.kind, r.namespace).filter(matches);
+      const items = this.store.list(r.kind, r.namespace, matches);
       const meta = RESOURCE[r.kind];
       return this.send(res, 200, { kind: meta.list, apiVersion: meta.apiVersion, metadata: { resourceVersion: String(this.store.resourceVersion) }, items });
     }
@@ -391,7 +393,7 @@ export class SimApiServer {
       lastRv = Math.max(lastRv, ev.rv);
       if (inScope(ev.object)) write({ type: ev.type, object: ev.object });
     };
-    if (fromRv === undefined) for (const o of this.store.list(r.kind, r.namespace).filter(matches)) write({ type: 'ADDED', object: o });
+    if (fromRv === undefined) for (const o of this.store.list(r.kind, r.namespace, matches)) write({ type: 'ADDED', object: o });
     else for (const ev of replay) deliver(ev);
     const unsubscribe = this.store.subscribe((ev) => {
       if (ev.rv > lastRv) {

@@ -51,11 +51,17 @@ export class ObjectStore {
     return o ? (clone(o) as T) : undefined;
   }
 
-  list<T extends KubeObject>(kind: T['kind'], namespace?: string): T[] {
+  /** Objects of a kind (in a namespace), filtered before they are copied: lists stay cheap. */
+  list<T extends KubeObject>(kind: T['kind'], namespace?: string, filter?: (o: T) => boolean): T[] {
     const out: T[] = [];
     for (const o of this.bucket(kind).values())
-      if (namespace === undefined || o.metadata.namespace === namespace) out.push(clone(o) as T);
+      if ((namespace === undefined || o.metadata.namespace === namespace) && (!filter || filter(o as T))) out.push(clone(o) as T);
     return out.sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion));
+  }
+
+  /** Read-only view of a stored object (no copy): callers must not mutate it. */
+  peek<T extends KubeObject>(kind: T['kind'], namespace: string | undefined, name: string): Readonly<T> | undefined {
+    return this.bucket(kind).get(ObjectStore.key(namespace, name)) as T | undefined;
   }
 
   /** Store a new or changed object; stamps its resourceVersion and records the event. */
@@ -84,7 +90,12 @@ export class ObjectStore {
 
   private emit(ev: StoredEvent): void {
     this.history.push(ev);
-    while (this.history.length > this.historyLimit) this.compactedThrough = this.history.shift()!.rv;
+    // Trim in batches: shifting a long array on every event is quadratic.
+    if (this.history.length > this.historyLimit + (this.historyLimit >> 4)) {
+      const drop = this.history.length - this.historyLimit;
+      this.compactedThrough = this.history[drop - 1].rv;
+      this.history.splice(0, drop);
+    }
     for (const w of this.watchers) w(ev);
   }
 
@@ -94,7 +105,17 @@ export class ObjectStore {
    */
   since(kind: Kind, fromRv: number): StoredEvent[] {
     if (fromRv < this.compactedThrough) throw new GoneError(fromRv, this.compactedThrough + 1);
-    return this.history.filter((e) => e.rv > fromRv && e.kind === kind).map((e) => ({ ...e, object: clone(e.object) }));
+    // History is ordered by rv: binary-search the first event after fromRv.
+    let lo = 0;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.history[mid].rv <= fromRv) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: StoredEvent[] = [];
+    for (let i = lo; i < this.history.length; i++) if (this.history[i].kind === kind) out.push(this.history[i]);
+    return out;
   }
 
   /** Forget history up to now (tests use it to force 410 Gone). */

@@ -69,3 +69,15 @@ export function trainerWorkload(): Workload {
     }
   };
 }
+
+/**
+ * A workload that runs for the simulated seconds named by one of its axes (benchmarks: the
+ * durations a compute estimate predicts) and reports a fixed, valid result.
+ */
+export function axisDurationWorkload(axis = 'duration_s'): Workload {
+  return ({ run }) => ({
+    durationSeconds: Number(run?.axes[axis] ?? 60),
+    fault: 'none',
+    resultText: JSON.stringify({ metrics: { acc: 0.5 }, n_params: 1e6 }),
+  });
+}
