@@ -9,7 +9,7 @@
  *
  * Run: npx tsx bench/fit.ts [--data file.csv] [--check N]
  */
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { loadFitSpec } from '../spec/load';
 import {
@@ -43,12 +43,17 @@ const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Ma
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 let failures = 0;
 
-function report(label: string, ms: number, targetMs: number, unit: 's' | 'ms', check: string, checkOk: boolean): void {
+/** The machine is shared: print the 1-minute load average next to each wall time. */
+const load = () => `load avg ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores`;
+
+function report(label: string, ms: number, targetMs: number, unit: 's' | 'ms', check: string, checkOk: boolean, note = ''): void {
   const within = ms <= targetMs;
   if (!within || !checkOk) failures++;
   const shown = unit === 's' ? secs(ms) : `${ms.toFixed(1)} ms`;
   const target = unit === 's' ? `${targetMs / 1000} s` : `${targetMs} ms`;
-  console.log(`${label}\n    wall ${shown}  (target <= ${target}: ${within ? 'MET' : 'MISSED'})\n    check: ${check} -> ${checkOk ? 'OK' : 'FAILED'}`);
+  console.log(
+    `${label}\n    wall ${shown}${note}  (target <= ${target}: ${within ? 'MET' : 'MISSED'}; ${load()})\n    check: ${check} -> ${checkOk ? 'OK' : 'FAILED'}`,
+  );
 }
 
 /** Best loss of resample b fitted from every grid start (the reference), on the pool. */
@@ -82,6 +87,8 @@ async function main(): Promise<void> {
   // (a) one exhaustive 4,500-start chinchilla point fit; includes starting the worker pool.
   let t = performance.now();
   const pool = new FitPool();
+  await pool.ready();
+  const msStartup = performance.now() - t;
   const a = await fitDatasetParallel(csv.rows, chinchilla, { ...base, pool, bootstrap: 0, keepPoints: false });
   const msA = performance.now() - t;
   const prep = prepareFit(csv.rows, chinchilla, base);
@@ -96,6 +103,7 @@ async function main(): Promise<void> {
     's',
     `loss ${a.loss.toPrecision(12)} re-evaluated ${lossAt.toPrecision(12)}, max|grad| ${gmax.toExponential(2)} at the optimum, ${a.search?.basins.length} distinct minima`,
     rel(lossAt, a.loss) < 1e-12 && gmax < 1e-7,
+    ` (worker start-up ${secs(msStartup)} + fit ${secs(msA - msStartup)})`,
   );
 
   // (b) 1,000 bootstraps, basins mode (the point fit runs the whole grid again, as a user's run would).

@@ -33,6 +33,17 @@ export class FitPool {
     }
   }
 
+  /** Resolves when every worker has loaded the engine (start-up takes a few hundred ms). */
+  async ready(): Promise<void> {
+    const tiny: FitTask = {
+      kind: 'starts',
+      data: { form: 'power_law', x1: new Float64Array([1, 10]), y: new Float64Array([0.5, 0.4]), delta: 1e-3 },
+      starts: [[0, 0, 0]],
+      search: { maxIter: 1 },
+    };
+    await Promise.all(this.workers.map(() => this.run(tiny)));
+  }
+
   run(task: FitTask): Promise<FitTaskResult> {
     if (this.closed) return Promise.reject(new Error('the fit pool is closed'));
     return new Promise((resolve, reject) => {
