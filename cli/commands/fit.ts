@@ -4,7 +4,14 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadFitSpec, SpecError } from '../../spec/load';
 import type { FitSpec } from '../../spec/fitSpec';
-import { CsvError, FitInputError, LINEAR_PARAM_NAMES, LSE_PARAM_NAMES, type FitOutput, type FitResult } from '../../scaling';
+import {
+  CsvError,
+  FitInputError,
+  LINEAR_PARAM_NAMES,
+  LSE_PARAM_NAMES,
+  type FitOutput,
+  type FitResult,
+} from '../../scaling';
 import { DEFAULT_PAPER_CSV, FitPool, fitDatasetParallel, readCsvFile } from '../../fitting';
 import { UsageError } from '../errors';
 
@@ -28,7 +35,8 @@ export interface FitCommandIo {
 
 function intOption(value: string | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value.trim()) || Number(value) < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${value}"`);
+  if (!/^-?\d+$/.test(value.trim()) || Number(value) < min)
+    throw new UsageError(`${flag} must be an integer >= ${min}, got "${value}"`);
   return Number(value);
 }
 
@@ -40,7 +48,8 @@ function fmt(v: number | undefined): string {
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -52,7 +61,10 @@ export function formatFit(fit: FitResult): string {
     `${fit.name}: ${fit.form} of ${fit.y.invert ? '1 - ' : ''}mean(${fit.y.metrics.join(', ')}) on ${fit.x.join(', ')}` +
       `  (${fit.n_points} points, loss ${fit.loss.toPrecision(10)}${boot ? `, ${boot.n} bootstraps, seed ${boot.seed}` : ''})`,
   );
-  const names = [...LINEAR_PARAM_NAMES[fit.form], ...LSE_PARAM_NAMES[fit.form].filter((n) => !LINEAR_PARAM_NAMES[fit.form].includes(n))];
+  const names = [
+    ...LINEAR_PARAM_NAMES[fit.form],
+    ...LSE_PARAM_NAMES[fit.form].filter((n) => !LINEAR_PARAM_NAMES[fit.form].includes(n)),
+  ];
   const rows = names.map((n) => {
     const value = fit.params[n] ?? fit.lse_params[n];
     const p = boot?.percentiles[n];
@@ -82,6 +94,24 @@ export async function runFitCommand(o: FitCommandOptions, io: FitCommandIo): Pro
   const workers = intOption(o.workers, '--workers', 1);
   const dataFile = o.data ?? DEFAULT_PAPER_CSV;
   const specs: FitSpec[] = o.spec.map((f) => loadFitSpec(f));
+  // Start the workers now: their start-up overlaps reading and parsing the CSV.
+  const pool = new FitPool(workers);
+  try {
+    return await fitAll(o, io, specs, dataFile, pool, { bootstrap, seed });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function fitAll(
+  o: FitCommandOptions,
+  io: FitCommandIo,
+  specs: FitSpec[],
+  dataFile: string,
+  pool: FitPool,
+  overrides: { bootstrap?: number; seed?: number },
+): Promise<FitOutput> {
+  const { bootstrap, seed } = overrides;
   let csv;
   try {
     csv = readCsvFile(dataFile);
@@ -91,49 +121,48 @@ export async function runFitCommand(o: FitCommandOptions, io: FitCommandIo): Pro
   }
   const rowLabel = (i: number) => `${path.basename(dataFile)} line ${csv.lines[i]}`;
   const showProgress = io.progress ?? Boolean(process.stderr.isTTY);
-  const pool = new FitPool(workers);
   const fits: FitResult[] = [];
-  try {
-    for (const spec of specs) {
-      // One bar per phase: the grid starts of the point fit, then the resamples.
-      let bar: cliProgress.SingleBar | null = null;
-      let barPhase = '';
-      const progress = (done: number, total: number, phase: 'starts' | 'bootstrap') => {
-        if (!showProgress || total < 20) return;
-        if (phase !== barPhase) {
-          bar?.stop();
-          barPhase = phase;
-          bar = new cliProgress.SingleBar(
-            { stream: process.stderr, format: `${spec.name} ${phase} [{bar}] {value}/{total} {duration_formatted}`, hideCursor: true },
-            cliProgress.Presets.shades_classic,
-          );
-          bar.start(total, 0);
-        }
-        bar?.update(done);
-      };
-      let fit: FitResult;
-      try {
-        fit = await fitDatasetParallel(csv.rows, spec, {
-          pool,
-          bootstrap,
-          seed,
-          exhaustive: o.exhaustive,
-          columns: csv.columns,
-          rowLabel,
-          onProgress: progress,
-        });
-      } catch (e) {
-        if (e instanceof FitInputError) throw new UsageError(`${dataFile}: ${e.message}`);
-        throw e;
-      } finally {
-        (bar as cliProgress.SingleBar | null)?.stop();
+  for (const spec of specs) {
+    // One bar per phase: the grid starts of the point fit, then the resamples.
+    let bar: cliProgress.SingleBar | null = null;
+    let barPhase = '';
+    const progress = (done: number, total: number, phase: 'starts' | 'bootstrap') => {
+      if (!showProgress || total < 20) return;
+      if (phase !== barPhase) {
+        bar?.stop();
+        barPhase = phase;
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            format: `${spec.name} ${phase} [{bar}] {value}/{total} {duration_formatted}`,
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, 0);
       }
-      for (const w of fit.warnings ?? []) io.stderr(`warning: ${w}\n`);
-      fits.push(fit);
-      if (!o.json) io.stdout(`${formatFit(fit)}\n\n`);
+      bar?.update(done);
+    };
+    let fit: FitResult;
+    try {
+      fit = await fitDatasetParallel(csv.rows, spec, {
+        pool,
+        bootstrap,
+        seed,
+        exhaustive: o.exhaustive,
+        columns: csv.columns,
+        rowLabel,
+        onProgress: progress,
+      });
+    } catch (e) {
+      if (e instanceof FitInputError) throw new UsageError(`${dataFile}: ${e.message}`);
+      throw e;
+    } finally {
+      (bar as cliProgress.SingleBar | null)?.stop();
     }
-  } finally {
-    await pool.close();
+    for (const w of fit.warnings ?? []) io.stderr(`warning: ${w}\n`);
+    fits.push(fit);
+    if (!o.json) io.stdout(`${formatFit(fit)}\n\n`);
   }
   const output: FitOutput = { fits };
   if (o.json) io.stdout(`${JSON.stringify(output, null, 2)}\n`);
