@@ -94,6 +94,10 @@ describe('classifyAttempt', () => {
     expect(classify({ pod: p, unschedulableSince: 60_000 })).toMatchObject({ failureClass: 'unschedulable' });
   });
 
+  it('a complete job whose pod is gone -> node-lost (the result cannot be read)', () => {
+    expect(classify({ job: job([{ type: 'Complete' }]), pod: undefined })).toMatchObject({ state: 'failed', failureClass: 'node-lost' });
+  });
+
   it('a failed job without a telling pod -> unknown', () => {
     expect(classify({ job: job([{ type: 'Failed', reason: 'PodFailurePolicy' }]), pod: undefined })).toMatchObject({ failureClass: 'unknown' });
     // Its one pod failed and then vanished: the pod is gone.

@@ -6,7 +6,7 @@ import { JobNameConflictError, KubernetesExecutor } from '../../activities/execu
 import type { JobOutcome, JobPhase, LaunchRequest } from '../../activities/executors/types';
 import { startKubeSim, type KubeSim, type KubeSimOptions } from '../../sim/kube-sim';
 import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
-import { parseJobResult } from '../../spec';
+import { DEFAULT_RETRY_ON, parseJobResult, type FailureClass } from '../../spec';
 import { kubeConfigFrom, kubeSpec, launchRequest } from './helpers';
 
 let sim: KubeSim | undefined;
@@ -190,7 +190,7 @@ describe('KubernetesExecutor against kube-sim', () => {
     }, 700);
     try {
       const outcomes = await Promise.all(reqs.map((r) => runAttempt(ex, r)));
-      for (const [i, { outcome }] of outcomes.entries()) expect(outcome).toMatchObject({ status: 'succeeded', resultText: expectedText(reqs[i]) });
+      for (const [i, { outcome }] of outcomes.entries()) expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'succeeded', resultText: expectedText(reqs[i]) });
     } finally {
       clearInterval(compactor);
     }
@@ -248,5 +248,66 @@ describe('KubernetesExecutor against kube-sim', () => {
     const outcomes = await Promise.all(reqs.map(async (r) => (await ex.launch(r), ex.watch(r, (p) => phases.push(p), new AbortController().signal))));
     for (const o of outcomes) expect(o.status).toBe('succeeded');
     expect(phases.some((p) => p.message?.includes('queued'))).toBe(true);
+  });
+
+  it('a mini sweep with cluster faults, flaky API and worker restarts: retryable runs succeed with the trainer\'s results, no attempt has two Jobs', async () => {
+    await start({
+      gpus: 8,
+      gpusPerNode: 2,
+      timeScale: 20,
+      faults: { preemptProbability: 0.1, nodeLossPerHour: 150, nodeRestoreSeconds: 5 },
+      apiFaults: { errorRate: 0.05, throttleRate: 0.05, retryAfterSeconds: 0, watchDropMeanSeconds: 0.5 },
+    });
+    const base = kubeSpec();
+    const spec = kubeSpec({
+      job: { ...base.job, args: ['--seconds-per-eflop=1', '--min-seconds=3', '--max-seconds=8', '--p-preempt=0.2', '--p-oom=0.1', '--p-user-error=0.1', '--p-bad-output=0.1', '--fault-seed=3'] },
+    });
+    const maxAttempts = 8;
+    const runOne = async (i: number) => {
+      const axes = { arch: 'resnet18', dataset: 'imagenet', samples_per_class: 10, epochs: 1, seed: i };
+      const classes: (FailureClass | 'succeeded')[] = [];
+      const messages: string[] = [];
+      let req = launchRequest(spec, `mini-${i}`, 1, axes);
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        req = launchRequest(spec, `mini-${i}`, attempt, axes);
+        let ex = executor();
+        await ex.launch(req);
+        if (i % 4 === 0) {
+          // The worker dies mid-attempt; a new one adopts and re-attaches.
+          const dying = new AbortController();
+          const w = ex.watch(req, () => undefined, dying.signal).catch(() => undefined);
+          await new Promise((r) => setTimeout(r, 100));
+          dying.abort(new Error('SIGKILL'));
+          await w;
+          ex = executor();
+          expect((await ex.launch(req)).adopted).toBe(true);
+        }
+        const outcome = await ex.watch(req, () => undefined, new AbortController().signal);
+        if (outcome.status === 'succeeded') {
+          const parsed = parseJobResult(outcome.resultText, spec.metrics);
+          expect(outcome.resultText).toBe(sim!.cluster.attemptOutcome(req.runId, attempt)!.pod.plan.resultText.trim());
+          classes.push(parsed.ok ? 'succeeded' : 'bad-result');
+          return { req, classes };
+        }
+        classes.push(outcome.failureClass);
+        messages.push(outcome.message);
+        if (!DEFAULT_RETRY_ON.includes(outcome.failureClass)) return { req, classes };
+        await ex.cancel(req);
+      }
+      throw new Error(`${req.runId}: ${maxAttempts} retryable failures: ${messages.join(' / ')}`);
+    };
+    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => runOne(i)));
+    const args = parseTrainerArgs(spec.job.args);
+    for (const { req, classes } of results) {
+      const last = classes[classes.length - 1];
+      const attempt = classes.length;
+      const fault = planTraining({ sweep: req.sweep, runId: req.runId, attempt, axes: req.axes as Record<string, string | number> }, args).fault;
+      // A final failure is the trainer's own, non-retryable fault of that attempt; everything else succeeds.
+      const expected = { oom: 'oom', 'user-error': 'user-error', 'bad-output': 'bad-result' } as Record<string, string>;
+      if (last !== 'succeeded') expect(`${req.runId}: ${last}`).toBe(`${req.runId}: ${expected[fault] ?? 'succeeded'}`);
+      for (let a = 1; a <= attempt; a++) expect(sim!.cluster.jobsForAttempt(req.runId, a), `${req.runId} attempt ${a}`).toHaveLength(1);
+    }
+    expect(results.filter((r) => r.classes.includes('succeeded')).length).toBeGreaterThan(8);
+    expect(results.some((r) => r.classes.length > 1)).toBe(true);
   });
 });

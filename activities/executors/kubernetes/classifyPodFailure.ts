@@ -59,7 +59,9 @@ export function classifyAttempt(o: AttemptObservation): AttemptVerdict {
   if (o.podGone)
     return { state: 'failed', failureClass: 'node-lost', message: `pod ${pod?.metadata?.name ?? '?'} disappeared${pod?.spec?.nodeName ? ` from node ${pod.spec.nodeName}` : ''} before finishing (node lost or pod deleted)` };
   if (o.jobGone) return { state: 'failed', failureClass: 'node-lost', message: 'the job was deleted before its pod finished' };
-  if (jobCondition(o.job, 'Complete')) return { state: 'succeeded', message: 'job complete (pod not seen)' };
+  // Complete, but the pod (and with it the termination message) is gone, e.g. collected with its node.
+  if (jobCondition(o.job, 'Complete'))
+    return { state: 'failed', failureClass: 'node-lost', message: 'job complete but its pod is gone (collected with a lost node?): the result cannot be read' };
   // With backoffLimit 0 a failed pod stays until the Job is collected: a failed Job without one lost it.
   if (failedCond && !pod && failedCond.reason === 'BackoffLimitExceeded')
     return { state: 'failed', failureClass: 'node-lost', message: `job failed (${failedCond.reason}) and its pod is gone (node lost or pod deleted)` };

@@ -96,6 +96,10 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
 
   const relist = async () => {
     await readJob();
+    await listPods();
+  };
+
+  const listPods = async () => {
     const list = await withApiRetry(`list pods of ${o.jobName}`, () => o.core.listNamespacedPod({ namespace: o.namespace, labelSelector: selector }), retry);
     const seen = new Set<string>();
     for (const p of list.items) {
@@ -199,6 +203,12 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
     const pollEvery = pod ? jobPoll.withPod : jobPoll.noPod;
     if (needJobRead || now - jobReadAt >= pollEvery) {
       await readJob();
+      ({ pod, podGone } = current());
+    }
+    // The Job says it is over but our view of its pod is older (a missed or late event): re-read the pods.
+    const finished = job?.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+    if (finished && pod?.status?.phase !== 'Succeeded' && pod?.status?.phase !== 'Failed') {
+      await listPods();
       ({ pod, podGone } = current());
     }
     const waiting = pod?.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting?.reason;
