@@ -117,7 +117,7 @@ export function normalizeFitConfig(cfg: FitConfig): NormalizedFitConfig {
     },
     delta: cfg.loss?.delta ?? 1e-3,
     init: { ...DEFAULT_INIT_GRID, ...(cfg.init ?? {}) },
-    optimizer: { method: cfg.optimizer?.method ?? 'bfgs', gtol: cfg.optimizer?.gtol ?? 1e-5, maxIter: cfg.optimizer?.maxIter },
+    optimizer: { method: cfg.optimizer?.method ?? 'bfgs', gtol: cfg.optimizer?.gtol ?? 1e-4, maxIter: cfg.optimizer?.maxIter },
     starts: cfg.starts ?? 'basins',
     recipeCompute: cfg.form === 'chinchilla' ? (cfg.recipe?.compute ?? 'total_flops') : null,
     bootstrap: cfg.bootstrap ?? 1000,

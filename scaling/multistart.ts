@@ -7,11 +7,17 @@ import { LSE_PARAM_NAMES, type FormName } from './forms';
 import type { Objective } from './objective';
 import { minimize, type MinimizerName } from './optimize';
 
+/**
+ * Screening tolerance of each start. Looser than scipy's 1e-5 because every answer is polished
+ * afterwards; it saves ~30% of the work and the answers agree with 1e-5 screening (bench/fit.ts).
+ */
+export const DEFAULT_SCREEN_GTOL = 1e-4;
+
 export interface SearchOptions {
   method?: MinimizerName;
   /** Keep each start's final inverse Hessian (BFGS), so polishing continues instead of restarting. */
   keepHessians?: boolean;
-  /** Per-start stopping tolerance on max |gradient| (scipy's BFGS default 1e-5). */
+  /** Per-start (screening) tolerance on max |gradient|; the best candidates are then polished to 1e-11. */
   gtol?: number;
   maxIter?: number;
 }
@@ -47,7 +53,7 @@ export function runStarts(obj: Objective, starts: readonly ArrayLike<number>[], 
   const hessInvs = opts.keepHessians ? new Float64Array(starts.length * dim * dim) : undefined;
   let evaluations = 0;
   starts.forEach((x0, k) => {
-    const r = minimize(opts.method ?? 'bfgs', obj, x0, { gtol: opts.gtol ?? 1e-5, maxIter: opts.maxIter });
+    const r = minimize(opts.method ?? 'bfgs', obj, x0, { gtol: opts.gtol ?? DEFAULT_SCREEN_GTOL, maxIter: opts.maxIter });
     evaluations += r.evaluations;
     const ok = Number.isFinite(r.f) && r.x.every(Number.isFinite);
     finals.set(ok ? r.x : Float64Array.from(x0), k * dim);
@@ -59,13 +65,16 @@ export function runStarts(obj: Objective, starts: readonly ArrayLike<number>[], 
 
 /** Polishing: tight gradient tolerance, stopping only when the loss stops moving. */
 const POLISH = { gtol: 1e-11, ftol: 1e-15, stallIters: 4, maxIter: 5000 };
-/** Candidates within this relative loss of the best are all polished (they may be distinct minima). */
-const CANDIDATE_GAP = 1e-6;
+/**
+ * Candidates within this relative loss of the best are all polished: starts stop at a screening
+ * tolerance, so a near-tied distinct minimum may turn out lower once polished.
+ */
+const CANDIDATE_GAP = 1e-4;
 const MAX_CANDIDATES = 4;
 
-function sameBasin(x: ArrayLike<number>, fx: number, y: ArrayLike<number>, fy: number): boolean {
-  if (Math.abs(fx - fy) > 1e-9 * Math.max(Math.abs(fx), Math.abs(fy), 1e-300)) return false;
-  for (let i = 0; i < x.length; i++) if (Math.abs(x[i] - y[i]) > 1e-3 * (1 + Math.abs(y[i]))) return false;
+/** End points this close in every parameter are the same candidate (polishing one suffices). */
+function samePoint(x: ArrayLike<number>, y: ArrayLike<number>): boolean {
+  for (let i = 0; i < x.length; i++) if (Math.abs(x[i] - y[i]) > 1e-2 * (1 + Math.abs(y[i]))) return false;
   return true;
 }
 
@@ -89,7 +98,7 @@ export function polishBest(obj: Objective, outcome: StartsOutcome, opts: SearchO
   for (const k of order) {
     if (outcome.losses[k] > best + CANDIDATE_GAP * Math.abs(best)) break;
     const xk = outcome.finals.subarray(k * dim, (k + 1) * dim);
-    if (candidates.some((c) => sameBasin(outcome.finals.subarray(c * dim, (c + 1) * dim), outcome.losses[c], xk, outcome.losses[k]))) continue;
+    if (candidates.some((c) => samePoint(outcome.finals.subarray(c * dim, (c + 1) * dim), xk))) continue;
     candidates.push(k);
     if (candidates.length >= MAX_CANDIDATES) break;
   }

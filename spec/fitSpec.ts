@@ -101,11 +101,15 @@ export const FitSpecSchema = z
     optimizer: z
       .object({
         method: z.enum(['bfgs', 'lbfgs']).default('bfgs'),
-        gtol: z.number().positive().default(1e-5).describe('stop a start when max |gradient| <= gtol'),
+        gtol: z
+          .number()
+          .positive()
+          .default(1e-4)
+          .describe('screening: stop a start when max |gradient| <= gtol (the best candidates are then polished to 1e-11)'),
         maxIter: z.number().int().positive().optional(),
       })
       .strict()
-      .default({ method: 'bfgs', gtol: 1e-5 }),
+      .default({ method: 'bfgs', gtol: 1e-4 }),
     starts: z
       .enum(['basins', 'exhaustive'])
       .default('basins')
