@@ -3,12 +3,14 @@ import { EventEmitter } from 'node:events';
 import { mulberry32 } from '../../spec/hash';
 import { SimClock } from './clock';
 import { ObjectStore } from './store';
-import type { Condition, ContainerStatus, Job, Node, Pod, PodSpec } from './types';
-import { containerEnv, parseRun, USER_ERROR_EXIT_CODE, type SimRun, type Workload, type WorkloadPlan } from './workload';
+import { containerStatus, GPU, GPU_PRODUCT_LABEL, gpuRequest, IMAGE_REF, isTerminal, KUEUE_QUEUE_LABEL, rand5, setCondition, toleratesAll } from './podSpec';
+import type { AttemptSummary, JobRecord, PodOutcome, PodRecord } from './records';
+import type { Job, Node, Pod } from './types';
+import { containerEnv, parseRun, USER_ERROR_EXIT_CODE, type Workload } from './workload';
 
-export const GPU = 'nvidia.com/gpu';
-export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
-export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
+export { GPU, GPU_PRODUCT_LABEL, gpuRequest, isTerminal, KUEUE_QUEUE_LABEL } from './podSpec';
+export type { AttemptSummary, JobRecord, PodOutcome, PodRecord } from './records';
+
 
 export interface SimNodeSpec {
   name: string;
@@ -45,41 +47,6 @@ export interface ClusterOptions {
   seed: number;
 }
 
-export interface PodOutcome {
-  phase: 'Succeeded' | 'Failed' | 'Deleted';
-  reason: string;
-  exitCode?: number;
-  /** Termination message written to the container status. */
-  message?: string;
-  /** Reason of the DisruptionTarget condition, when the pod was disrupted. */
-  disruption?: string;
-}
-
-/** Everything the sim knows about one pod it ever created (for test assertions). */
-export interface PodRecord {
-  name: string;
-  node?: string;
-  plan: WorkloadPlan;
-  /** Simulated ISO timestamps. */
-  startedAt?: string;
-  finishedAt?: string;
-  outcome?: PodOutcome;
-}
-
-/** Everything the sim knows about one job it ever created. */
-export interface JobRecord {
-  namespace: string;
-  name: string;
-  uid: string;
-  createdAt: string;
-  labels: Record<string, string>;
-  /** The run from the pod template's SWEEP_RUN env, when present. */
-  run?: SimRun;
-  pods: PodRecord[];
-  finished?: { type: 'Complete' | 'Failed'; reason: string; at: string };
-  deletedAt?: string;
-}
-
 interface PodRuntime {
   /** Creation order: the scheduler's queue is FIFO, like the real one within a priority. */
   seq: number;
@@ -98,27 +65,6 @@ interface JobRuntime {
   failed: number;
   succeeded: number;
 }
-
-const IMAGE_REF =
-  /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-
-export function gpuRequest(spec: PodSpec): number {
-  let n = 0;
-  for (const c of spec.containers) {
-    const q = c.resources?.limits?.[GPU] ?? c.resources?.requests?.[GPU];
-    if (q !== undefined) n += Number(q) || 0;
-  }
-  return n;
-}
-
-function setCondition(conds: Condition[] | undefined, c: Condition): Condition[] {
-  const out = (conds ?? []).filter((x) => x.type !== c.type);
-  out.push(c);
-  return out;
-}
-
-const rand5 = (rnd: () => number) =>
-  Array.from({ length: 5 }, () => 'bcdfghjklmnpqrstvwxz2456789'[Math.floor(rnd() * 27)]).join('');
 
 /**
  * The simulated cluster behind the API: nodes with GPUs, a scheduler, the job controller, the
@@ -813,6 +759,30 @@ export class SimCluster extends EventEmitter {
     return job && pod ? { job: job.name, pod } : undefined;
   }
 
+  /**
+   * Every attempt the sim ever saw (from the jobs' SWEEP_RUN), in first-launch order: the
+   * integration test compares these with what the orchestrator recorded.
+   */
+  attemptSummaries(): AttemptSummary[] {
+    const byKey = new Map<string, AttemptSummary>();
+    for (const j of this.jobRecords) {
+      if (!j.run) continue;
+      const key = `${j.run.runId}\u0000${j.run.attempt}`;
+      const pod = j.pods[j.pods.length - 1];
+      const prev = byKey.get(key);
+      byKey.set(key, {
+        sweep: j.run.sweep,
+        runId: j.run.runId,
+        attempt: j.run.attempt,
+        jobs: (prev?.jobs ?? 0) + 1,
+        jobName: j.name,
+        ...(pod ? { fault: pod.plan.fault, resultText: pod.plan.resultText } : {}),
+        ...(pod?.outcome ? { outcome: { ...pod.outcome } } : {}),
+      });
+    }
+    return [...byKey.values()];
+  }
+
   gpuUsage(): { total: number; used: number } {
     let used = 0;
     for (const v of this.used.values()) used += v;
@@ -870,25 +840,4 @@ export class SimCluster extends EventEmitter {
     this.clock.stop();
     this.removeAllListeners();
   }
-}
-
-export function isTerminal(p: Pod): boolean {
-  return p.status.phase === 'Succeeded' || p.status.phase === 'Failed';
-}
-
-function containerStatus(name: string, image: string, state: ContainerStatus['state']): ContainerStatus {
-  return { name, image, imageID: state.waiting ? '' : `${image}@sha256:${'0'.repeat(64)}`, ready: false, restartCount: 0, started: false, state };
-}
-
-function toleratesAll(spec: PodSpec, node: Node): boolean {
-  const tolerations = (spec.tolerations as { key?: string; operator?: string; value?: string; effect?: string }[] | undefined) ?? [];
-  return (node.spec.taints ?? [])
-    .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
-    .every((t) =>
-      tolerations.some(
-        (tol) =>
-          (tol.effect === undefined || tol.effect === t.effect) &&
-          (tol.operator === 'Exists' ? tol.key === undefined || tol.key === t.key : tol.key === t.key && (tol.value ?? '') === (t.value ?? '')),
-      ),
-    );
 }

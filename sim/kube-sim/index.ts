@@ -6,7 +6,7 @@ import { trainerWorkload, type Workload } from './workload';
 
 export { axisDurationWorkload, trainerWorkload } from './workload';
 
-export type { ClusterFaults, JobRecord, PodOutcome, PodRecord, SimNodeSpec } from './cluster';
+export type { AttemptSummary, ClusterFaults, JobRecord, PodOutcome, PodRecord, SimNodeSpec } from './cluster';
 export type { ApiFaults, InjectedErrorRule } from './server';
 export type { SimRun, Workload, WorkloadFault, WorkloadInput, WorkloadPlan } from './workload';
 export { SimCluster } from './cluster';

@@ -308,6 +308,10 @@ describe('KubernetesExecutor against kube-sim', () => {
       for (let a = 1; a <= attempt; a++) expect(sim!.cluster.jobsForAttempt(req.runId, a), `${req.runId} attempt ${a}`).toHaveLength(1);
     }
     expect(results.filter((r) => r.classes.includes('succeeded')).length).toBeGreaterThan(8);
+    // The sim's own summary agrees: one Job per attempt, and the attempts the loop made.
+    const summaries = sim!.cluster.attemptSummaries();
+    expect(summaries.every((a) => a.jobs === 1)).toBe(true);
+    expect(summaries.length).toBe(results.reduce((n, r) => n + r.classes.length, 0));
     expect(results.some((r) => r.classes.length > 1)).toBe(true);
   });
 });
