@@ -597,7 +597,7 @@ export class SimCluster extends EventEmitter {
       default:
         // The trainer writes its result to SWEEP_RESULT_FILE (= the termination message) and logs it.
         rt.log.push(text);
-        return this.terminatePod(pod, { phase: 'Succeeded', reason: 'Completed', exitCode: 0, message: text });
+        return this.terminatePod(pod, { phase: 'Succeeded', reason: 'Completed', exitCode: 0, ...(plan.writesResultFile === false ? {} : { message: text }) });
     }
   }
 

@@ -23,6 +23,8 @@ export interface WorkloadPlan {
   resultText: string;
   /** Exit code of a `user-error` fault (default: the trainer's USER_ERROR_EXIT_CODE, 3). */
   exitCode?: number;
+  /** false: the result goes to the log only, not to SWEEP_RESULT_FILE (readers fall back to the log). */
+  writesResultFile?: boolean;
 }
 
 export interface WorkloadInput {

@@ -112,6 +112,13 @@ describe('KubernetesExecutor against kube-sim', () => {
     for (const id of ['f-image', 'f-unsched']) expect(sim!.cluster.jobsForAttempt(id, 1)[0].deletedAt).toBeTruthy();
   });
 
+  it('without a termination message the result is the last line of the pod log', async () => {
+    await start({ workload: ({ run }) => ({ durationSeconds: 2, fault: 'none', resultText: `{"metrics":{"acc":0.9},"run":"${run?.runId}"}`, writesResultFile: false }) });
+    const { outcome } = await runAttempt(executor(), launchRequest(kubeSpec(), 'log-only'));
+    expect(outcome).toMatchObject({ status: 'succeeded', resultText: '{"metrics":{"acc":0.9},"run":"log-only"}' });
+    expect(sim!.cluster.attemptOutcome('log-only', 1)!.pod.outcome!.message).toBeUndefined();
+  });
+
   it('a malformed result still succeeds at the executor; validation (the caller) rejects it', async () => {
     await start();
     const base = kubeSpec();
