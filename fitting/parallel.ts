@@ -4,7 +4,10 @@
  * so the result is identical to fitDataset's (same seed -> same output, any pool size).
  */
 import {
+  applyVerification,
   assembleResult,
+  verifyIds,
+  type Verification,
   finishPointFit,
   mergeOutcomes,
   prepareFit,
@@ -12,7 +15,7 @@ import {
   type FitOptions,
   type PreparedFit,
 } from '../scaling/fit';
-import type { BestFit, StartsOutcome } from '../scaling/multistart';
+import { gridStarts, type BestFit, type StartsOutcome } from '../scaling/multistart';
 import type { FitConfig } from '../scaling/config';
 import type { LongRow } from '../scaling/select';
 import type { FitResult } from '../scaling/types';
@@ -105,7 +108,22 @@ export async function fitDatasetParallel(rows: readonly LongRow[], config: FitCo
       const runner = heavy ? getRunner() : { run: inProcess, workers: 1 };
       resamples = await resamplesParallel(prep, starts, runner.run, runner.workers, opts.onProgress);
     }
-    return assembleResult(prep, point, resamples, opts);
+    let verification: Verification | undefined;
+    if (opts.verify && !prep.exhaustive && resamples.length) {
+      const grid = gridStarts(prep.cfg.form, prep.cfg.init);
+      const { run } = getRunner();
+      const ids = verifyIds(resamples.length, opts.verify);
+      const fits = await Promise.all(
+        ids.map((b) => run({ kind: 'resamples', data: prep.data, seed: prep.seed, from: b, to: b + 1, starts: grid, search: prep.search })),
+      );
+      const full = new Map<number, BestFit>();
+      ids.forEach((b, k) => {
+        const r = fits[k];
+        if (r.kind === 'resamples') full.set(b, r.fits[0]);
+      });
+      verification = applyVerification(resamples, full);
+    }
+    return assembleResult(prep, point, resamples, opts, verification);
   } finally {
     if (ownPool && pool) await pool.close();
   }

@@ -23,6 +23,11 @@ export interface FitOptions {
   warmStart?: FitResult | Record<string, number>;
   /** How many distinct minima of the point fit each resample restarts from (basins mode). */
   maxBasins?: number;
+  /**
+   * Refit this many resamples (spread over the range) from the whole grid and compare with the
+   * reduced starts; a resample where the grid does better takes the grid's answer and is reported.
+   */
+  verify?: number;
   /** Include the fitted points in the result (default true). */
   keepPoints?: boolean;
   /** Include each resample's parameters and loss (default true; needed for prediction bands). */
@@ -50,6 +55,35 @@ export interface PreparedFit {
   pointMode: 'exhaustive' | 'warm';
   /** Prior minima carried over from a warm start (added to the resample starts). */
   warmBasins: number[][];
+}
+
+export interface Verification {
+  n: number;
+  agree: number;
+  worst_rel: number;
+}
+
+/** Agreement tolerance of FitOptions.verify (relative loss). */
+export const VERIFY_REL_TOL = 1e-9;
+
+/** Which resamples to verify: `count` spread evenly over [0, total). */
+export function verifyIds(total: number, count: number): number[] {
+  const k = Math.min(total, Math.max(0, Math.floor(count)));
+  return Array.from({ length: k }, (_, i) => Math.floor((i * total) / k));
+}
+
+/** Compare reduced-start resample fits with whole-grid refits; the lower loss is kept in `resamples`. */
+export function applyVerification(resamples: BestFit[], full: ReadonlyMap<number, BestFit>): Verification {
+  let agree = 0;
+  let worst = 0;
+  for (const [b, ref] of full) {
+    const mine = resamples[b];
+    const d = Math.abs(mine.f - ref.f) / Math.max(Math.abs(mine.f), Math.abs(ref.f), 1e-300);
+    worst = Math.max(worst, d);
+    if (d <= VERIFY_REL_TOL) agree++;
+    if (ref.f < mine.f) resamples[b] = ref;
+  }
+  return { n: full.size, agree, worst_rel: worst };
 }
 
 export interface PointFit {
@@ -165,7 +199,13 @@ function recipeFor(prep: PreparedFit, lse: readonly number[], indices?: ArrayLik
 }
 
 /** Build the FitResult from the point fit and the resample fits (index = resample number). */
-export function assembleResult(prep: PreparedFit, point: PointFit, resamples: readonly BestFit[], opts: FitOptions = {}): FitResult {
+export function assembleResult(
+  prep: PreparedFit,
+  point: PointFit,
+  resamples: readonly BestFit[],
+  opts: FitOptions = {},
+  verification?: Verification,
+): FitResult {
   const { cfg } = prep;
   const lseNames = LSE_PARAM_NAMES[cfg.form];
   const linNames = LINEAR_PARAM_NAMES[cfg.form];
@@ -196,6 +236,15 @@ export function assembleResult(prep: PreparedFit, point: PointFit, resamples: re
       percentiles: pct,
       starts: prep.exhaustive ? 'exhaustive' : prep.pointMode === 'warm' ? 'warm' : 'basins',
     };
+    if (verification) {
+      result.bootstrap.verified = verification;
+      if (verification.agree < verification.n) {
+        warnings.push(
+          `fit "${cfg.name}": ${verification.n - verification.agree} of ${verification.n} verified resamples found a lower loss from the whole grid ` +
+            `(worst relative difference ${verification.worst_rel.toExponential(1)}); those use the grid's answer — consider starts: exhaustive`,
+        );
+      }
+    }
     if (opts.keepSamples ?? true) {
       result.bootstrap.losses = resamples.map((r) => r.f);
       result.bootstrap.lse_samples = resamples.map((r) => r.x.slice());
@@ -251,5 +300,11 @@ export function fitDataset(rows: readonly LongRow[], config: FitConfig, opts: Fi
     resamples.push(fitResample(prep.data, prep.seed, b, starts, prep.search));
     opts.onProgress?.(b + 1, prep.bootstrap, 'bootstrap');
   }
-  return assembleResult(prep, point, resamples, opts);
+  let verification: Verification | undefined;
+  if (opts.verify && !prep.exhaustive && resamples.length) {
+    const grid = gridStarts(prep.cfg.form, prep.cfg.init);
+    const full = new Map(verifyIds(resamples.length, opts.verify).map((b) => [b, fitResample(prep.data, prep.seed, b, grid, prep.search)] as const));
+    verification = applyVerification(resamples, full);
+  }
+  return assembleResult(prep, point, resamples, opts, verification);
 }

@@ -15,6 +15,8 @@
  *       warmStart?: FitResult | Record<string, number>
  *                               restart from a previous fit (its lse_params and search.basins)
  *                               instead of the grid: the live refit (~ms for 1,000 points)
+ *       verify?: number         refit this many resamples from the whole grid as a check of the
+ *                               reduced starts (result.bootstrap.verified; a warning if any differ)
  *       keepPoints?, keepSamples?, columns?, rowLabel?
  *     Throws FitInputError (with .column / .row) on bad input; excluded NaN rows are counted in
  *     result.warnings.
@@ -63,7 +65,11 @@ export {
   resampleStarts,
   mergeOutcomes,
   assembleResult,
+  applyVerification,
+  verifyIds,
+  VERIFY_REL_TOL,
   DEFAULT_MAX_BASINS,
+  type Verification,
   type FitOptions,
   type PreparedFit,
   type PointFit,

@@ -52,6 +52,8 @@ export interface FitResult {
     losses?: number[];
     /** Fitted LSE parameter vector of each resample, in lse_params' key order (for prediction bands). */
     lse_samples?: number[][];
+    /** Resamples refitted from the whole grid to check the reduced starts (FitOptions.verify). */
+    verified?: { n: number; agree: number; worst_rel: number };
   };
   recipe?: RecipeResult;
   /** How the point fit was searched, and its distinct minima (best first) for warm-started refits. */

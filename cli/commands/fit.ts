@@ -24,6 +24,7 @@ export interface FitCommandOptions {
   json?: boolean;
   out?: string;
   workers?: string;
+  verify?: string;
 }
 
 export interface FitCommandIo {
@@ -71,6 +72,12 @@ export function formatFit(fit: FitResult): string {
     return [n, fmt(value), p ? fmt(p['p2.5']) : '-', p ? fmt(p.p50) : '-', p ? fmt(p['p97.5']) : '-'];
   });
   out.push(table(['param', 'value', '2.5%', 'median', '97.5%'], rows));
+  const v = boot?.verified;
+  if (v) {
+    out.push(
+      `reduced starts checked: ${v.agree}/${v.n} resamples refitted from the whole grid agree (worst relative difference ${v.worst_rel.toExponential(1)})`,
+    );
+  }
   if (fit.recipe) {
     const r = fit.recipe;
     const rp = r.bootstrap?.percentiles;
@@ -92,12 +99,13 @@ export async function runFitCommand(o: FitCommandOptions, io: FitCommandIo): Pro
   const bootstrap = intOption(o.bootstrap, '--bootstrap', 0);
   const seed = intOption(o.seed, '--seed', -(2 ** 31));
   const workers = intOption(o.workers, '--workers', 1);
+  const verify = intOption(o.verify, '--verify', 0);
   const dataFile = o.data ?? DEFAULT_PAPER_CSV;
   const specs: FitSpec[] = o.spec.map((f) => loadFitSpec(f));
   // Start the workers now: their start-up overlaps reading and parsing the CSV.
   const pool = new FitPool(workers);
   try {
-    return await fitAll(o, io, specs, dataFile, pool, { bootstrap, seed });
+    return await fitAll(o, io, specs, dataFile, pool, { bootstrap, seed, verify });
   } finally {
     await pool.close();
   }
@@ -109,9 +117,9 @@ async function fitAll(
   specs: FitSpec[],
   dataFile: string,
   pool: FitPool,
-  overrides: { bootstrap?: number; seed?: number },
+  overrides: { bootstrap?: number; seed?: number; verify?: number },
 ): Promise<FitOutput> {
-  const { bootstrap, seed } = overrides;
+  const { bootstrap, seed, verify } = overrides;
   let csv;
   try {
     csv = readCsvFile(dataFile);
@@ -150,6 +158,7 @@ async function fitAll(
         bootstrap,
         seed,
         exhaustive: o.exhaustive,
+        verify,
         columns: csv.columns,
         rowLabel,
         onProgress: progress,
@@ -186,6 +195,7 @@ export function registerFitCommand(program: Command): void {
     .option('--exhaustive', 'run the whole init grid on every resample too (the reference procedure; slow)')
     .option('--json', 'print {"fits": [...]} as JSON instead of tables')
     .option('--out <dir>', 'also write <dir>/fit.json')
+    .option('--verify <n>', 'also refit n resamples from the whole grid to check the reduced starts')
     .option('--workers <n>', 'worker threads (default: available cores)')
     .action(async (o: FitCommandOptions) => {
       try {

@@ -51,6 +51,14 @@ describe.skipIf(!hasPaperData)('reduced starts give the exhaustive answer on the
     }
   });
 
+  it('verify: resamples refitted from the whole grid are reported (model_resnet_neuro)', () => {
+    const csv = paperCsv();
+    const fit = fitDataset(csv.rows, paperSpec('model_resnet_neuro'), { columns: csv.columns, bootstrap: 30, verify: 6 });
+    expect(fit.bootstrap?.verified).toMatchObject({ n: 6, agree: 6 });
+    expect(fit.bootstrap?.verified?.worst_rel).toBeLessThanOrEqual(REL_TOL);
+    expect(fit.warnings).toBeUndefined();
+  });
+
   it('same seed -> identical output, in-process and on the pool; another seed differs', async () => {
     const csv = paperCsv();
     const spec = paperSpec('compute_behavior');
