@@ -51,6 +51,14 @@ describe.skipIf(!hasPaperData)('reduced starts give the exhaustive answer on the
     }
   });
 
+  it('L-BFGS reaches the BFGS answer (region_v1_group1)', () => {
+    const csv = paperCsv();
+    const spec = paperSpec('region_v1_group1');
+    const bfgs = fitDataset(csv.rows, spec, { columns: csv.columns, bootstrap: 0 });
+    const lbfgs = fitDataset(csv.rows, { ...spec, optimizer: { ...spec.optimizer, method: 'lbfgs' } }, { columns: csv.columns, bootstrap: 0 });
+    expect(rel(lbfgs.loss, bfgs.loss)).toBeLessThanOrEqual(REL_TOL);
+  });
+
   it('verify: resamples refitted from the whole grid are reported (model_resnet_neuro)', () => {
     const csv = paperCsv();
     const fit = fitDataset(csv.rows, paperSpec('model_resnet_neuro'), { columns: csv.columns, bootstrap: 30, verify: 6 });
