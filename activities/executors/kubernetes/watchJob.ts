@@ -84,6 +84,7 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
     try {
       job = await withApiRetry(`read job ${o.jobName}`, () => o.batch.readNamespacedJob({ name: o.jobName, namespace: o.namespace }), retry);
       jobSeen = true;
+      jobGone = false;
     } catch (e) {
       if (apiCode(e) !== 404) throw e;
       // Never seen: it was never created (or already garbage collected). Seen: someone deleted it.
