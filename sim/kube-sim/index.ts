@@ -147,6 +147,8 @@ export type RunSimClusterOptions = KubeSimOptions & {
   kubeconfigPath?: string;
   /** Where to print (default: stdout). */
   print?: (text: string) => void;
+  /** Stop and exit on SIGINT / SIGTERM (default true; tests embedding it say false). */
+  handleSignals?: boolean;
 };
 
 /** Standalone sim (the `sweep sim-cluster` command): start, print a kubeconfig, run until signalled. */
@@ -161,10 +163,12 @@ export async function runSimCluster(opts: RunSimClusterOptions): Promise<KubeSim
   print(`# kube-sim: ${total} simulated GPUs at ${sim.url} (time scale ${sim.timeScale}x)\n`);
   if (opts.kubeconfigPath) print(`# kubeconfig written to ${opts.kubeconfigPath}: export KUBECONFIG=${opts.kubeconfigPath}\n`);
   print(sim.kubeconfig);
-  const shutdown = () => {
-    void sim.stop().then(() => process.exit(0));
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  if (opts.handleSignals !== false) {
+    const shutdown = () => {
+      void sim.stop().then(() => process.exit(0));
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  }
   return sim;
 }

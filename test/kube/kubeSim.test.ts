@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
-import { startKubeSim, type KubeSim, type KubeSimOptions } from '../../sim/kube-sim';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSimCluster, startKubeSim, type KubeSim, type KubeSimOptions } from '../../sim/kube-sim';
 import type { Job, Pod, StatusBody } from '../../sim/kube-sim/types';
 
 let sim: KubeSim | undefined;
@@ -399,5 +403,19 @@ describe('kube-sim cluster', () => {
     sim!.cluster.loseNode(p.spec.nodeName!, 'notready');
     const after = await podOf('nr');
     expect(after.status).toMatchObject({ phase: 'Failed', reason: 'NodeLost' });
+  });
+});
+
+describe('runSimCluster (sweep sim-cluster)', () => {
+  it('prints a kubeconfig the real client loads, and writes it to a file when asked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kube-sim-'));
+    let out = '';
+    sim = await runSimCluster({ gpus: 16, gpusPerNode: 8, kubeconfigPath: join(dir, 'kubeconfig'), print: (t) => (out += t), handleSignals: false });
+    expect(out).toContain('16 simulated GPUs');
+    expect(readFileSync(join(dir, 'kubeconfig'), 'utf8')).toBe(sim.kubeconfig);
+    const kc = new KubeConfig();
+    kc.loadFromString(out.split('\n').filter((l) => !l.startsWith('#')).join('\n'));
+    const nodes = await kc.makeApiClient(CoreV1Api).listNode();
+    expect(nodes.items.map((n) => n.status?.capacity?.['nvidia.com/gpu'])).toEqual(['8', '8']);
   });
 });
