@@ -64,6 +64,8 @@ interface JobRuntime {
   counted: Set<string>;
   failed: number;
   succeeded: number;
+  /** Being deleted: the controller must not replace the pods it is losing. */
+  deleting?: boolean;
 }
 
 /**
@@ -260,6 +262,7 @@ export class SimCluster extends EventEmitter {
     const job = this.store.get<Job>('Job', namespace, name);
     if (!job) return undefined;
     const pods = this.ownedPods(job);
+    if (rt) rt.deleting = true;
     if (propagation === 'Foreground') for (const p of pods) this.removePod(p, { phase: 'Deleted', reason: 'Deleted' });
     const gone = this.store.delete<Job>('Job', namespace, name);
     if (rt) {
@@ -292,7 +295,7 @@ export class SimCluster extends EventEmitter {
   private syncJob(namespace: string, name: string): void {
     const job = this.store.get<Job>('Job', namespace, name);
     const rt = this.jobs.get(ObjectStore.key(namespace, name));
-    if (!job || !rt || this.isFinished(job)) return;
+    if (!job || !rt || rt.deleting || this.isFinished(job)) return;
     const pods = this.ownedPods(job);
     const active = pods.filter((p) => !isTerminal(p));
     const now = this.clock.iso();

@@ -351,6 +351,12 @@ describe('kube-sim cluster', () => {
     await sim!.cluster.waitFor(async () => (await listPods()).length === 2);
     expect((await api('DELETE', `${JOBS}/bg`, { propagationPolicy: 'Background' })).status).toBe(200);
     expect((await api('DELETE', `${JOBS}/or?propagationPolicy=Orphan`)).status).toBe(200);
+    // Foreground with retries left: the controller must not replace the pods it is deleting.
+    await api('POST', JOBS, { ...(jobBody({ name: 'fg', duration: 100 }) as { spec: object; metadata: object }), spec: { ...(jobBody({ name: 'fg', duration: 100 }) as { spec: object }).spec, backoffLimit: 3 } });
+    await sim!.cluster.waitFor(async () => (await listPods('job-name=fg')).length === 1);
+    expect((await api('DELETE', `${JOBS}/fg?propagationPolicy=Foreground`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await listPods('job-name=fg')).toHaveLength(0);
     const left = await listPods();
     expect(left.map((p) => p.metadata.labels!['job-name'])).toEqual(['or']);
     expect(left[0].metadata.ownerReferences).toEqual([]);
