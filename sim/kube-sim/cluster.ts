@@ -301,6 +301,15 @@ export class SimCluster extends EventEmitter {
     const now = this.clock.iso();
     if (job.spec.suspend) {
       for (const p of active) this.removePod(p, { phase: 'Deleted', reason: 'JobSuspended' });
+      if (job.status.startTime) {
+        // Suspending stops the deadline clock; resuming starts it afresh (startTime is reset).
+        this.clock.cancel(rt.deadline);
+        const cur = this.store.get<Job>('Job', namespace, name) ?? job;
+        cur.status.startTime = undefined;
+        cur.status.active = undefined;
+        cur.status.conditions = setCondition(cur.status.conditions, { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended', lastTransitionTime: now });
+        this.store.put(cur);
+      }
       return;
     }
     let changed = false;
