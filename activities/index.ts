@@ -1,13 +1,7 @@
 import { ApplicationFailure, Context, heartbeat, cancellationSignal } from '@temporalio/activity';
 import type { Connection } from '@temporalio/client';
-import {
-  canonicalJson,
-  parseJobResult,
-  shortHash,
-  SweepSpecSchema,
-  type FailureClass,
-  type SweepSpec,
-} from '../spec';
+import { CancelledFailure } from '@temporalio/common';
+import { canonicalJson, parseJobResult, shortHash, SweepSpecSchema, type FailureClass, type SweepSpec } from '../spec';
 import type { ResultsStore, RunState } from '../store/types';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from './executors/types';
 import type { FitSummary, SweepSummary } from '../workflows/api';
@@ -48,11 +42,132 @@ export function createActivities(deps: ActivityDeps) {
     return ex;
   };
 
+  const launchJob = async (req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> => {
+    const ex = executorFor(req);
+    const launched = await ex.launch(req);
+    await deps.store.upsertAttempt({
+      sweep: req.sweep,
+      runId: req.runId,
+      attempt: req.attempt,
+      jobName: launched.jobName,
+      state: 'running',
+      startedAt: now(),
+      gpuSeconds: 0,
+    });
+    await deps.store.upsertRun({
+      sweep: req.sweep,
+      runId: req.runId,
+      axes: req.axes,
+      state: 'running',
+      attempts: req.attempt,
+      gpus: req.resources.gpus,
+      gpuSeconds: 0,
+      updatedAt: now(),
+    });
+    log.info({ runId: req.runId, attempt: req.attempt, job: launched.jobName, adopted: launched.adopted }, 'launched');
+    return launched;
+  };
+
+  /** Waits for the attempt's job to end, heartbeating its phase (the UI and retries see it). */
+  const watchJob = async (req: LaunchRequest): Promise<JobOutcome> => {
+    const ex = executorFor(req);
+    let last: JobPhase = { phase: 'pending' };
+    const beat = setInterval(() => heartbeat(last), 1000);
+    try {
+      heartbeat(last);
+      return await ex.watch(
+        req,
+        (p) => {
+          last = p;
+          heartbeat(p);
+        },
+        cancellationSignal(),
+      );
+    } finally {
+      clearInterval(beat);
+    }
+  };
+
+  /**
+   * Records how an attempt ended; on success validates and stores the result (a bad
+   * result fails the run as `bad-result`, never the sweep). Says whether to retry.
+   */
+  const finishAttempt = async (req: LaunchRequest, outcome: JobOutcome): Promise<AttemptResult> => {
+    let res: AttemptResult;
+    if (outcome.status === 'succeeded') {
+      const parsed = parseJobResult(outcome.resultText, req.spec.metrics);
+      if (parsed.ok) {
+        await deps.store.recordResult({
+          sweep: req.sweep,
+          runId: req.runId,
+          attempt: req.attempt,
+          axes: req.axes,
+          result: parsed.result,
+          gpuSeconds: outcome.gpuSeconds,
+          recordedAt: now(),
+        });
+        res = { ok: true, retryable: false, gpuSeconds: outcome.gpuSeconds };
+      } else {
+        res = {
+          ok: false,
+          failureClass: 'bad-result',
+          message: parsed.reason,
+          retryable: req.spec.retry.retryOn.includes('bad-result'),
+          gpuSeconds: outcome.gpuSeconds,
+        };
+      }
+    } else {
+      res = {
+        ok: false,
+        failureClass: outcome.failureClass,
+        message: outcome.message,
+        retryable: req.spec.retry.retryOn.includes(outcome.failureClass),
+        gpuSeconds: outcome.gpuSeconds,
+      };
+    }
+    const prior = await deps.store.listAttempts(req.sweep, req.runId);
+    const started = prior.find((a) => a.attempt === req.attempt)?.startedAt ?? now();
+    await deps.store.upsertAttempt({
+      sweep: req.sweep,
+      runId: req.runId,
+      attempt: req.attempt,
+      jobName: prior.find((a) => a.attempt === req.attempt)?.jobName ?? `${req.runId}-a${req.attempt}`,
+      state: res.ok ? 'succeeded' : 'failed',
+      failureClass: res.failureClass,
+      message: res.message,
+      exitCode: outcome.status === 'failed' ? outcome.exitCode : 0,
+      startedAt: started,
+      finishedAt: now(),
+      gpuSeconds: outcome.gpuSeconds,
+    });
+    const gpuSeconds =
+      prior.reduce((s, a) => s + (a.attempt === req.attempt ? 0 : a.gpuSeconds), 0) + outcome.gpuSeconds;
+    await deps.store.upsertRun({
+      sweep: req.sweep,
+      runId: req.runId,
+      axes: req.axes,
+      state: res.ok ? 'succeeded' : res.retryable ? 'running' : 'failed',
+      attempts: req.attempt,
+      failureClass: res.failureClass,
+      message: res.message,
+      gpus: req.resources.gpus,
+      gpuSeconds,
+      updatedAt: now(),
+    });
+    log.info(
+      { runId: req.runId, attempt: req.attempt, ok: res.ok, failureClass: res.failureClass, retryable: res.retryable },
+      'attempt finished',
+    );
+    return res;
+  };
+
   return {
     /** Fails fast, with the fix, when the namespace lacks our search attributes. */
     async checkSearchAttributes(): Promise<void> {
       if (!deps.connection) return;
-      const res = await deps.connection.operatorService.listSearchAttributes({ namespace: deps.namespace ?? 'default' });
+      const res = await deps.connection.operatorService.listSearchAttributes({
+        namespace: deps.namespace ?? 'default',
+      });
       const have = new Set(Object.keys(res.customAttributes ?? {}));
       const missing = SEARCH_ATTRIBUTES.filter((k) => !have.has(k.name));
       if (missing.length)
@@ -73,123 +188,28 @@ export function createActivities(deps: ActivityDeps) {
       return { specHash, succeeded };
     },
 
-    async launchJob(req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> {
-      const ex = executorFor(req);
-      const launched = await ex.launch(req);
-      await deps.store.upsertAttempt({
-        sweep: req.sweep,
-        runId: req.runId,
-        attempt: req.attempt,
-        jobName: launched.jobName,
-        state: 'running',
-        startedAt: now(),
-        gpuSeconds: 0,
-      });
-      await deps.store.upsertRun({
-        sweep: req.sweep,
-        runId: req.runId,
-        axes: req.axes,
-        state: 'running',
-        attempts: req.attempt,
-        gpus: req.resources.gpus,
-        gpuSeconds: 0,
-        updatedAt: now(),
-      });
-      log.info({ runId: req.runId, attempt: req.attempt, job: launched.jobName, adopted: launched.adopted }, 'launched');
-      return launched;
-    },
-
-    /** Waits for the attempt's job to end, heartbeating its phase (the UI and retries see it). */
-    async watchJob(req: LaunchRequest): Promise<JobOutcome> {
-      const ex = executorFor(req);
-      let last: JobPhase = { phase: 'pending' };
-      const beat = setInterval(() => heartbeat(last), 1000);
+    /**
+     * One attempt, start to end: launch the job (idempotent: after a worker crash the retried
+     * activity adopts the running job), watch it while heartbeating its phase, then validate
+     * and record how it ended. One activity per attempt keeps the per-run overhead small.
+     */
+    async runAttempt(req: LaunchRequest): Promise<AttemptResult & { jobName: string }> {
+      // Heartbeat from the start: a launch may wait for a free slot (a queued GPU job).
+      const beat = setInterval(() => heartbeat({ phase: 'pending' }), 1000);
+      let jobName: string;
       try {
-        heartbeat(last);
-        return await ex.watch(
-          req,
-          (p) => {
-            last = p;
-            heartbeat(p);
-          },
-          cancellationSignal(),
-        );
+        ({ jobName } = await launchJob(req));
       } finally {
         clearInterval(beat);
       }
+      const outcome = await watchJob(req);
+      // Cancelled (the sweep is being cancelled): the workflow records the run as cancelled.
+      if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');
+      return { ...(await finishAttempt(req, outcome)), jobName };
     },
 
     async cancelJob(req: LaunchRequest): Promise<void> {
       await executorFor(req).cancel(req);
-    },
-
-    /**
-     * Records how an attempt ended; on success validates and stores the result (a bad
-     * result fails the run as `bad-result`, never the sweep). Says whether to retry.
-     */
-    async finishAttempt(req: LaunchRequest, outcome: JobOutcome): Promise<AttemptResult> {
-      let res: AttemptResult;
-      if (outcome.status === 'succeeded') {
-        const parsed = parseJobResult(outcome.resultText, req.spec.metrics);
-        if (parsed.ok) {
-          await deps.store.recordResult({
-            sweep: req.sweep,
-            runId: req.runId,
-            attempt: req.attempt,
-            axes: req.axes,
-            result: parsed.result,
-            gpuSeconds: outcome.gpuSeconds,
-            recordedAt: now(),
-          });
-          res = { ok: true, retryable: false, gpuSeconds: outcome.gpuSeconds };
-        } else {
-          res = {
-            ok: false,
-            failureClass: 'bad-result',
-            message: parsed.reason,
-            retryable: req.spec.retry.retryOn.includes('bad-result'),
-            gpuSeconds: outcome.gpuSeconds,
-          };
-        }
-      } else {
-        res = {
-          ok: false,
-          failureClass: outcome.failureClass,
-          message: outcome.message,
-          retryable: req.spec.retry.retryOn.includes(outcome.failureClass),
-          gpuSeconds: outcome.gpuSeconds,
-        };
-      }
-      const prior = await deps.store.listAttempts(req.sweep, req.runId);
-      const started = prior.find((a) => a.attempt === req.attempt)?.startedAt ?? now();
-      await deps.store.upsertAttempt({
-        sweep: req.sweep,
-        runId: req.runId,
-        attempt: req.attempt,
-        jobName: prior.find((a) => a.attempt === req.attempt)?.jobName ?? `${req.runId}-a${req.attempt}`,
-        state: res.ok ? 'succeeded' : 'failed',
-        failureClass: res.failureClass,
-        message: res.message,
-        exitCode: outcome.status === 'failed' ? outcome.exitCode : 0,
-        startedAt: started,
-        finishedAt: now(),
-        gpuSeconds: outcome.gpuSeconds,
-      });
-      const gpuSeconds = prior.reduce((s, a) => s + (a.attempt === req.attempt ? 0 : a.gpuSeconds), 0) + outcome.gpuSeconds;
-      await deps.store.upsertRun({
-        sweep: req.sweep,
-        runId: req.runId,
-        axes: req.axes,
-        state: res.ok ? 'succeeded' : res.retryable ? 'running' : 'failed',
-        attempts: req.attempt,
-        failureClass: res.failureClass,
-        message: res.message,
-        gpus: req.resources.gpus,
-        gpuSeconds,
-        updatedAt: now(),
-      });
-      log.info({ runId: req.runId, attempt: req.attempt, ok: res.ok, failureClass: res.failureClass, retryable: res.retryable }, 'attempt finished');
-      return res;
     },
 
     /** Final state of a run that ended without a result of this attempt (cancelled). */
@@ -209,7 +229,12 @@ export function createActivities(deps: ActivityDeps) {
       });
       const attempts = await deps.store.listAttempts(req.sweep, req.runId);
       for (const a of attempts.filter((x) => x.state === 'running'))
-        await deps.store.upsertAttempt({ ...a, state: 'cancelled', finishedAt: now(), message: message ?? 'cancelled' });
+        await deps.store.upsertAttempt({
+          ...a,
+          state: 'cancelled',
+          finishedAt: now(),
+          message: message ?? 'cancelled',
+        });
     },
 
     /** Refits the sweep's laws from the store (DESIGN step 5). */

@@ -56,7 +56,12 @@ export const JobSchema = z
 export const LocalExecutorSchema = z
   .object({
     kind: z.literal('local'),
-    slots: z.number().int().positive().optional().describe('processes at once on this worker (default: maxRuns)'),
+    slots: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('jobs at once on the machine; runs beyond it wait for a slot, so set maxRuns a little higher to overlap orchestration with jobs'),
     gpus: z.number().int().nonnegative().optional().describe('GPUs this machine offers (default: unlimited)'),
   })
   .strict();

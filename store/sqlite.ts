@@ -69,97 +69,121 @@ export class SqliteStore implements ResultsStore {
     this.db.exec(SCHEMA);
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per SQL text: compiling a statement costs more than running it. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
   static async open(file: string): Promise<SqliteStore> {
     return new SqliteStore(file);
   }
 
   async upsertSweep(row: SweepRow): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO sweeps (name, spec_hash, spec, created_at) VALUES (?, ?, ?, ?)
+    this.sql(
+      `INSERT INTO sweeps (name, spec_hash, spec, created_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET spec_hash = excluded.spec_hash, spec = excluded.spec`,
-      )
-      .run(row.name, row.specHash, JSON.stringify(row.spec), row.createdAt);
+    ).run(row.name, row.specHash, JSON.stringify(row.spec), row.createdAt);
   }
 
   async upsertRun(row: RunRow): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
+    this.sql(
+      `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
          VALUES (@sweep, @runId, @axes, @state, @attempts, @failureClass, @message, @gpus, @gpuSeconds, @updatedAt)
          ON CONFLICT (sweep, run_id) DO UPDATE SET axes = excluded.axes, state = excluded.state,
            attempts = excluded.attempts, failure_class = excluded.failure_class, message = excluded.message,
            gpus = excluded.gpus, gpu_seconds = excluded.gpu_seconds, updated_at = excluded.updated_at`,
-      )
-      .run({
-        ...row,
-        axes: JSON.stringify(row.axes),
-        failureClass: row.failureClass ?? null,
-        message: row.message ?? null,
-      });
+    ).run({
+      ...row,
+      axes: JSON.stringify(row.axes),
+      failureClass: row.failureClass ?? null,
+      message: row.message ?? null,
+    });
   }
 
   async upsertAttempt(row: AttemptRow): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
+    this.sql(
+      `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
            started_at, finished_at, gpu_seconds)
          VALUES (@sweep, @runId, @attempt, @jobName, @state, @failureClass, @message, @exitCode, @startedAt,
            @finishedAt, @gpuSeconds)
          ON CONFLICT (sweep, run_id, attempt) DO UPDATE SET job_name = excluded.job_name, state = excluded.state,
            failure_class = excluded.failure_class, message = excluded.message, exit_code = excluded.exit_code,
            finished_at = excluded.finished_at, gpu_seconds = excluded.gpu_seconds`,
-      )
-      .run({
-        ...row,
-        failureClass: row.failureClass ?? null,
-        message: row.message ?? null,
-        exitCode: row.exitCode ?? null,
-        finishedAt: row.finishedAt ?? null,
-      });
+    ).run({
+      ...row,
+      failureClass: row.failureClass ?? null,
+      message: row.message ?? null,
+      exitCode: row.exitCode ?? null,
+      finishedAt: row.finishedAt ?? null,
+    });
   }
 
   async recordResult(row: ResultRow): Promise<void> {
     const axes = JSON.stringify(row.axes);
     const write = this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      this.sql(
+        `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (sweep, run_id) DO UPDATE SET attempt = excluded.attempt, axes = excluded.axes,
              result = excluded.result, gpu_seconds = excluded.gpu_seconds, recorded_at = excluded.recorded_at`,
-        )
-        .run(row.sweep, row.runId, row.attempt, axes, JSON.stringify(row.result), row.gpuSeconds, row.recordedAt);
-      this.db.prepare(`DELETE FROM data_points WHERE sweep = ? AND run_id = ?`).run(row.sweep, row.runId);
-      const insert = this.db.prepare(
+      ).run(row.sweep, row.runId, row.attempt, axes, JSON.stringify(row.result), row.gpuSeconds, row.recordedAt);
+      this.sql(`DELETE FROM data_points WHERE sweep = ? AND run_id = ?`).run(row.sweep, row.runId);
+      const insert = this.sql(
         `INSERT INTO data_points (sweep, run_id, epoch, axes, metrics, n_params, n_samples_seen, total_flops)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       const r = row.result;
-      insert.run(row.sweep, row.runId, FINAL_EPOCH, axes, JSON.stringify(r.metrics), r.n_params ?? null,
-        r.n_samples_seen ?? null, r.total_flops ?? null);
+      insert.run(
+        row.sweep,
+        row.runId,
+        FINAL_EPOCH,
+        axes,
+        JSON.stringify(r.metrics),
+        r.n_params ?? null,
+        r.n_samples_seen ?? null,
+        r.total_flops ?? null,
+      );
       for (const c of r.checkpoints ?? []) {
-        insert.run(row.sweep, row.runId, c.epoch, axes, JSON.stringify(c.metrics), r.n_params ?? null,
-          c.n_samples_seen ?? null, c.total_flops ?? null);
+        insert.run(
+          row.sweep,
+          row.runId,
+          c.epoch,
+          axes,
+          JSON.stringify(c.metrics),
+          r.n_params ?? null,
+          c.n_samples_seen ?? null,
+          c.total_flops ?? null,
+        );
       }
     });
     write.immediate();
   }
 
   async getSweep(name: string): Promise<SweepRow | undefined> {
-    const r = this.db.prepare(`SELECT * FROM sweeps WHERE name = ?`).get(name) as
-      | { name: string; spec_hash: string; spec: string; created_at: string }
-      | undefined;
+    const r = this.sql(`SELECT * FROM sweeps WHERE name = ?`).get(name) as
+      { name: string; spec_hash: string; spec: string; created_at: string } | undefined;
     return r && { name: r.name, specHash: r.spec_hash, spec: JSON.parse(r.spec), createdAt: r.created_at };
   }
 
   async listSweeps(): Promise<SweepRow[]> {
-    const rows = this.db.prepare(`SELECT * FROM sweeps ORDER BY created_at`).all() as {
+    const rows = this.sql(`SELECT * FROM sweeps ORDER BY created_at`).all() as {
       name: string;
       spec_hash: string;
       spec: string;
       created_at: string;
     }[];
-    return rows.map((r) => ({ name: r.name, specHash: r.spec_hash, spec: JSON.parse(r.spec), createdAt: r.created_at }));
+    return rows.map((r) => ({
+      name: r.name,
+      specHash: r.spec_hash,
+      spec: JSON.parse(r.spec),
+      createdAt: r.created_at,
+    }));
   }
 
   private toRun(r: RunDb): RunRow {
@@ -178,15 +202,15 @@ export class SqliteStore implements ResultsStore {
   }
 
   async getRun(sweep: string, runId: string): Promise<RunRow | undefined> {
-    const r = this.db.prepare(`SELECT * FROM runs WHERE sweep = ? AND run_id = ?`).get(sweep, runId) as RunDb | undefined;
+    const r = this.sql(`SELECT * FROM runs WHERE sweep = ? AND run_id = ?`).get(sweep, runId) as RunDb | undefined;
     return r && this.toRun(r);
   }
 
   async listRuns(sweep: string, filter: { state?: RunState } = {}): Promise<RunRow[]> {
     const rows = (
       filter.state
-        ? this.db.prepare(`SELECT * FROM runs WHERE sweep = ? AND state = ? ORDER BY run_id`).all(sweep, filter.state)
-        : this.db.prepare(`SELECT * FROM runs WHERE sweep = ? ORDER BY run_id`).all(sweep)
+        ? this.sql(`SELECT * FROM runs WHERE sweep = ? AND state = ? ORDER BY run_id`).all(sweep, filter.state)
+        : this.sql(`SELECT * FROM runs WHERE sweep = ? ORDER BY run_id`).all(sweep)
     ) as RunDb[];
     return rows.map((r) => this.toRun(r));
   }
@@ -194,8 +218,8 @@ export class SqliteStore implements ResultsStore {
   async listAttempts(sweep: string, runId?: string): Promise<AttemptRow[]> {
     const rows = (
       runId
-        ? this.db.prepare(`SELECT * FROM attempts WHERE sweep = ? AND run_id = ? ORDER BY attempt`).all(sweep, runId)
-        : this.db.prepare(`SELECT * FROM attempts WHERE sweep = ? ORDER BY run_id, attempt`).all(sweep)
+        ? this.sql(`SELECT * FROM attempts WHERE sweep = ? AND run_id = ? ORDER BY attempt`).all(sweep, runId)
+        : this.sql(`SELECT * FROM attempts WHERE sweep = ? ORDER BY run_id, attempt`).all(sweep)
     ) as AttemptDb[];
     return rows.map((r) => ({
       sweep: r.sweep,
@@ -213,7 +237,7 @@ export class SqliteStore implements ResultsStore {
   }
 
   async listResults(sweep: string): Promise<ResultRow[]> {
-    const rows = this.db.prepare(`SELECT * FROM results WHERE sweep = ? ORDER BY run_id`).all(sweep) as {
+    const rows = this.sql(`SELECT * FROM results WHERE sweep = ? ORDER BY run_id`).all(sweep) as {
       sweep: string;
       run_id: string;
       attempt: number;
@@ -234,7 +258,7 @@ export class SqliteStore implements ResultsStore {
   }
 
   async listDataPoints(sweep: string): Promise<DataPoint[]> {
-    const rows = this.db.prepare(`SELECT * FROM data_points WHERE sweep = ? ORDER BY run_id, epoch`).all(sweep) as {
+    const rows = this.sql(`SELECT * FROM data_points WHERE sweep = ? ORDER BY run_id, epoch`).all(sweep) as {
       sweep: string;
       run_id: string;
       epoch: number;
@@ -258,24 +282,23 @@ export class SqliteStore implements ResultsStore {
 
   async saveFit(row: Omit<FitRow, 'version' | 'createdAt'>): Promise<number> {
     const save = this.db.transaction(() => {
-      const { v } = this.db
-        .prepare(`SELECT COALESCE(MAX(version), 0) + 1 AS v FROM fits WHERE sweep = ? AND name = ?`)
-        .get(row.sweep, row.name) as { v: number };
-      this.db
-        .prepare(`INSERT INTO fits (sweep, name, version, n_results, stage, fit, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-        .run(row.sweep, row.name, v, row.nResults, row.stage, JSON.stringify(row.fit), new Date().toISOString());
+      const { v } = this.sql(`SELECT COALESCE(MAX(version), 0) + 1 AS v FROM fits WHERE sweep = ? AND name = ?`).get(
+        row.sweep,
+        row.name,
+      ) as { v: number };
+      this.sql(
+        `INSERT INTO fits (sweep, name, version, n_results, stage, fit, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(row.sweep, row.name, v, row.nResults, row.stage, JSON.stringify(row.fit), new Date().toISOString());
       return v;
     });
     return save.immediate();
   }
 
   async latestFits(sweep: string): Promise<FitRow[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT f.* FROM fits f JOIN (SELECT name, MAX(version) AS v FROM fits WHERE sweep = ? GROUP BY name) m
+    const rows = this.sql(
+      `SELECT f.* FROM fits f JOIN (SELECT name, MAX(version) AS v FROM fits WHERE sweep = ? GROUP BY name) m
            ON f.name = m.name AND f.version = m.v WHERE f.sweep = ? ORDER BY f.name`,
-      )
-      .all(sweep, sweep) as {
+    ).all(sweep, sweep) as {
       sweep: string;
       name: string;
       version: number;

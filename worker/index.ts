@@ -42,6 +42,8 @@ export async function createSweepWorker(opts: SweepWorkerOptions = {}) {
     activities: createActivities({ store, executors, connection: clientConnection, namespace, reportDir: opts.reportDir }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 1000,
     maxCachedWorkflows: 2000,
+    maxConcurrentWorkflowTaskPolls: 8,
+    maxConcurrentActivityTaskPolls: 8,
     // Running watches heartbeat out on shutdown; their jobs keep running and are re-attached.
     shutdownGraceTime: '10s',
     ...opts.workerOptions,

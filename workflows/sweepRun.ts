@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   getExternalWorkflowHandle,
   isCancellation,
@@ -27,12 +28,12 @@ const quick = proxyActivities<Activities>({
  */
 export async function sweepRun(input: RunInput): Promise<RunOutcome> {
   const runTimeoutMs = durationMs(input.spec.timeouts.run) + durationMs(input.spec.timeouts.pending);
-  const watch = proxyActivities<Activities>({
+  const attempts = proxyActivities<Activities>({
     startToCloseTimeout: runTimeoutMs + 5 * 60_000,
     // A dead worker is noticed by its missing heartbeats; the retried watch finds the job again.
     heartbeatTimeout: '10s',
     retry: { initialInterval: '1s', maximumInterval: '5s', nonRetryableErrorTypes: ['NoExecutor'] },
-    summary: 'watch job',
+    summary: `${input.runId}: launch, watch and record the job`,
   });
   const started = Date.now();
   const classes: FailureClass[] = [];
@@ -68,6 +69,14 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
     } catch {
       // The sweep is gone (terminated or done): the run's result is in the store regardless.
     }
+    // A failed run closes as Failed, so the Web UI's failure filters list it (the sweep
+    // already has its outcome by signal; runs are abandoned children, nobody awaits them).
+    if (state === 'failed')
+      throw ApplicationFailure.nonRetryable(
+        `run failed: ${last.failureClass ?? 'unknown'} - ${last.message ?? ''}`,
+        last.failureClass ?? 'unknown',
+        outcome,
+      );
     return outcome;
   };
 
@@ -75,10 +84,7 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
     for (;;) {
       upsertSearchAttributes([{ key: RunState, value: 'running' }]);
       setCurrentDetails(runCurrentDetails(input, { phase: 'pending' }, attempt, last));
-      const launched = await quick.launchJob(req());
-      setCurrentDetails(runCurrentDetails(input, { phase: 'running', pod: launched.jobName }, attempt, last));
-      const outcome = await watch.watchJob(req());
-      const result = await quick.finishAttempt(req(), outcome);
+      const result = await attempts.runAttempt(req());
       gpuSeconds += result.gpuSeconds;
       if (result.ok) {
         last = {};

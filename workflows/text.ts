@@ -69,7 +69,7 @@ export function sweepCurrentDetails(p: Progress): string {
   const s = p.byState;
   const done = s.succeeded + s.failed + s.cancelled;
   const lines = [
-    `### ${p.sweep}: ${done}/${p.total} done${p.paused ? ' (paused)' : ''}${p.cancelling ? ' (cancelling)' : ''}`,
+    `### ${p.sweep}: ${done} of ${p.total} done${p.paused ? ' (paused)' : ''}${p.cancelling ? ' (cancelling)' : ''}`,
     '',
     `| pending | running | succeeded | failed | cancelled |`,
     `|---|---|---|---|---|`,

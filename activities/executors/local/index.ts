@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { durationMs, renderTemplate } from '../../../spec';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from '../types';
 import { classifyProcessExit, type ProcessExit } from './classify';
 
-const SUPERVISOR = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
-const POLL_MS = 100;
+const SUPERVISOR = fileURLToPath(new URL('./supervisor.sh', import.meta.url));
+const POLL_MS = 50;
 
 interface LaunchRecord {
   supervisorPid: number;
@@ -27,7 +27,7 @@ interface KillRecord {
 export interface LocalExecutorOptions {
   /** Registry of launched attempts (default: SWEEP_LOCAL_DIR or .sweep/local). */
   dir?: string;
-  /** Processes at once on this machine (default: unlimited; the sweep window bounds it). */
+  /** Jobs at once on this machine (default: the spec's executor.slots, else unlimited: the sweep window bounds it). */
   slots?: number;
   /** Working directory of jobs (default: the worker's). */
   cwd?: string;
@@ -35,16 +35,17 @@ export interface LocalExecutorOptions {
   launchLog?: string;
 }
 
-export class NoFreeSlotError extends Error {
-  constructor(slots: number) {
-    super(`all ${slots} local slots are busy`);
-    this.name = 'NoFreeSlot';
-  }
-}
-
 const readJson = <T>(file: string): T | undefined => {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+};
+
+const readTail = (file: string): string | undefined => {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-1)[0] || undefined;
   } catch {
     return undefined;
   }
@@ -96,23 +97,54 @@ export class LocalExecutor implements Executor {
     return `${req.runId}-a${req.attempt}`;
   }
 
-  private runningCount(): number {
-    let n = 0;
-    if (!existsSync(this.dir)) return 0;
-    for (const sweep of readdirSync(this.dir))
-      for (const run of readdirSync(join(this.dir, sweep)))
-        for (const attempt of readdirSync(join(this.dir, sweep, run))) {
-          const d = join(this.dir, sweep, run, attempt);
-          if (existsSync(join(d, 'lock')) && !existsSync(join(d, 'exit.json'))) n++;
+  /**
+   * Takes one of `slots` machine-wide job slots (a directory per slot, made atomically), waiting
+   * while all are busy. The supervisor frees its slot the moment its job exits, so a run that is
+   * already waiting starts its job within milliseconds: runs queue for slots as Kubernetes pods
+   * queue for GPUs, and the orchestration steps of the next run overlap the current job.
+   */
+  private async acquireSlot(slots: number, owner: string): Promise<string> {
+    const root = join(this.dir, '.slots');
+    mkdirSync(root, { recursive: true });
+    for (let round = 0; ; round++) {
+      for (let k = 0; k < slots; k++) {
+        const slot = join(root, String(k));
+        try {
+          mkdirSync(slot);
+          writeFileSync(join(slot, 'owner'), owner);
+          return slot;
+        } catch {
+          if (round % 50 === 49) this.reclaimIfStale(slot);
         }
-    return n;
+      }
+      await sleep(round < 200 ? 5 : 20);
+    }
+  }
+
+  /** A slot whose attempt has ended, or whose supervisor vanished, is free again. */
+  private reclaimIfStale(slot: string) {
+    let owner: string;
+    try {
+      owner = readFileSync(join(slot, 'owner'), 'utf8');
+    } catch {
+      try {
+        if (Date.now() - statSync(slot).mtimeMs > 10_000) rmSync(slot, { recursive: true, force: true });
+      } catch {
+        /* freed meanwhile */
+      }
+      return;
+    }
+    const launch = readJson<LaunchRecord>(join(owner, 'launch.json'));
+    const ended = existsSync(join(owner, 'exit.json'));
+    const orphan = !launch && Date.now() - statSync(join(slot, 'owner')).mtimeMs > 10_000;
+    if (ended || orphan || (launch && !alive(launch.supervisorPid))) rmSync(slot, { recursive: true, force: true });
   }
 
   async launch(req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> {
     const dir = this.attemptDir(req);
     const jobName = this.jobName(req);
     if (existsSync(join(dir, 'launch.json'))) return { jobName, adopted: true };
-    if (this.opts.slots !== undefined && this.runningCount() >= this.opts.slots) throw new NoFreeSlotError(this.opts.slots);
+    const slots = (req.spec.executor.kind === 'local' ? req.spec.executor.slots : undefined) ?? this.opts.slots;
     mkdirSync(dir, { recursive: true });
     const vars = { ...req.axes, sweep: req.sweep, runId: req.runId, attempt: req.attempt };
     const env: Record<string, string> = {
@@ -125,17 +157,25 @@ export class LocalExecutor implements Executor {
       SWEEP_GPUS: String(req.resources.gpus),
     };
     const command = [...req.spec.job.command, ...req.spec.job.args].map((a) => renderTemplate(a, vars));
-    writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, command, env, cwd: this.cwd, launchLog: this.opts.launchLog }),
-    );
-    const sup = spawn(process.execPath, [SUPERVISOR, dir], { detached: true, stdio: 'ignore' });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, command, cwd: this.cwd }));
+    const slot = slots !== undefined ? await this.acquireSlot(slots, dir) : undefined;
+    const sup = spawn('/bin/sh', [SUPERVISOR, dir, this.opts.launchLog ?? '-', slot ?? '-', ...command], {
+      detached: true,
+      stdio: 'ignore',
+      cwd: this.cwd,
+      env,
+    });
     sup.unref();
     // The supervisor writes launch.json once it owns the attempt (or exits if another one does).
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 1000; i++) {
       const rec = readJson<LaunchRecord>(join(dir, 'launch.json'));
-      if (rec) return { jobName, adopted: rec.supervisorPid !== sup.pid };
-      await sleep(25);
+      if (rec) {
+        const adopted = rec.supervisorPid !== sup.pid;
+        // Another supervisor owns the attempt and its own slot: give ours back.
+        if (adopted && slot) rmSync(slot, { recursive: true, force: true });
+        return { jobName, adopted };
+      }
+      await sleep(i < 100 ? 5 : 25);
     }
     throw new Error(`supervisor of ${jobName} did not start within 5 s`);
   }
@@ -158,8 +198,9 @@ export class LocalExecutor implements Executor {
         const end = Date.parse(exit.finishedAt);
         const pe: ProcessExit = { code: exit.code, signal: exit.signal, killedFor: killed?.reason };
         const failure = classifyProcessExit(pe, req.spec.retry.nonRetryableExitCodes);
-        if (exit.error) {
-          return { status: 'failed', failureClass: 'user-error', message: `cannot start the command: ${exit.error}`, exitCode: 127, gpuSeconds: 0 };
+        if (exit.error || exit.code === 126 || exit.code === 127) {
+          const why = exit.error ?? readTail(join(dir, 'stderr.log')) ?? `exit code ${exit.code}`;
+          return { status: 'failed', failureClass: 'user-error', message: `cannot start the command: ${why}`, exitCode: exit.code ?? 127, gpuSeconds: 0 };
         }
         if (failure) {
           onPhase({ phase: 'failed', pod: `pid ${launch.pid}`, node: 'local', message: failure.message });
