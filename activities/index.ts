@@ -196,13 +196,25 @@ export function createActivities(deps: ActivityDeps) {
     async runAttempt(req: LaunchRequest): Promise<AttemptResult & { jobName: string }> {
       // Heartbeat from the start: a launch may wait for a free slot (a queued GPU job).
       const beat = setInterval(() => heartbeat({ phase: 'pending' }), 1000);
-      let jobName: string;
+      let jobName = `${req.runId}-a${req.attempt}`;
+      let outcome: JobOutcome;
       try {
-        ({ jobName } = await launchJob(req));
-      } finally {
-        clearInterval(beat);
+        try {
+          ({ jobName } = await launchJob(req));
+        } finally {
+          clearInterval(beat);
+        }
+        outcome = await watchJob(req);
+      } catch (err) {
+        const e = err as Error & { failureClass?: FailureClass };
+        // The cluster refused the job (invalid spec, name taken by another run): retrying can't help.
+        if (e.name === 'JobRejectedError' || e.name === 'JobNameConflictError')
+          throw ApplicationFailure.nonRetryable(e.message, e.name);
+        // The API kept failing through the executor's own retries: an attempt failure of class
+        // infrastructure, retried (or not) by the sweep's policy like any other class.
+        if (e.failureClass !== 'infrastructure') throw err;
+        outcome = { status: 'failed', failureClass: 'infrastructure', message: e.message, gpuSeconds: 0 };
       }
-      const outcome = await watchJob(req);
       // Cancelled (the sweep is being cancelled): the workflow records the run as cancelled.
       if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');
       return { ...(await finishAttempt(req, outcome)), jobName };
@@ -213,7 +225,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Final state of a run that ended without a result of this attempt (cancelled). */
-    async markRun(req: LaunchRequest, state: RunState, message?: string): Promise<void> {
+    async markRun(req: LaunchRequest, state: RunState, message?: string, failureClass?: FailureClass): Promise<void> {
       const run = await deps.store.getRun(req.sweep, req.runId);
       await deps.store.upsertRun({
         sweep: req.sweep,
@@ -221,7 +233,7 @@ export function createActivities(deps: ActivityDeps) {
         axes: req.axes,
         state,
         attempts: Math.max(run?.attempts ?? 0, req.attempt),
-        failureClass: run?.failureClass,
+        failureClass: failureClass ?? run?.failureClass,
         message: message ?? run?.message,
         gpus: req.resources.gpus,
         gpuSeconds: run?.gpuSeconds ?? 0,

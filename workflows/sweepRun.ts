@@ -84,7 +84,19 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
     for (;;) {
       upsertSearchAttributes([{ key: RunState, value: 'running' }]);
       setCurrentDetails(runCurrentDetails(input, { phase: 'pending' }, attempt, last));
-      const result = await attempts.runAttempt(req());
+      let result;
+      try {
+        result = await attempts.runAttempt(req());
+      } catch (err) {
+        // The executor refused the job outright (rejected spec, name owned by another run).
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+          last = { failureClass: 'user-error', message: err.cause.message };
+          classes.push('user-error');
+          await quick.markRun(req(), 'failed', err.cause.message, 'user-error');
+          return await finish('failed');
+        }
+        throw err;
+      }
       gpuSeconds += result.gpuSeconds;
       if (result.ok) {
         last = {};
