@@ -240,7 +240,7 @@ export function createActivities(deps: ActivityDeps) {
         updatedAt: now(),
       });
       const attempts = await deps.store.listAttempts(req.sweep, req.runId);
-      for (const a of attempts.filter((x) => x.state === 'running'))
+      for (const a of attempts.filter((x) => x.state === 'running' || (state === 'cancelled' && x.attempt === req.attempt)))
         await deps.store.upsertAttempt({
           ...a,
           state: 'cancelled',

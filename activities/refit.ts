@@ -1,4 +1,5 @@
 import { fitDataset } from '../scaling';
+import { fitDatasetParallel } from '../fitting';
 import type { FitResult } from '../scaling/types';
 import type { SweepSpec } from '../spec';
 import { dataPointsToPaperRows } from '../store/export';
@@ -39,12 +40,15 @@ export async function refitSweep(
     heartbeat();
     const bootstrap = stage === 'point' ? 0 : stage === 'bootstrap' ? Math.min(spec.refit.bootstrap, fitSpec.bootstrap) : fitSpec.bootstrap;
     try {
-      const result = fitDataset(rows, fitSpec, {
+      const opts = {
         bootstrap,
         seed: fitSpec.seed,
-        warmStart: previous.get(fitSpec.name),
+        // Live refits start from the last fit (milliseconds); the final one searches the whole grid.
+        warmStart: stage === 'final' ? undefined : previous.get(fitSpec.name),
         onProgress: () => heartbeat(),
-      });
+      };
+      // Bootstraps run on worker threads, so the activity keeps heartbeating while they fit.
+      const result = bootstrap > 0 ? await fitDatasetParallel(rows, fitSpec, opts) : fitDataset(rows, fitSpec, opts);
       if (result.n_points < MIN_POINTS) throw new Error(`only ${result.n_points} points`);
       const version = await store.saveFit({
         sweep: spec.name,

@@ -1,28 +1,45 @@
 import { Command } from 'commander';
 import { exitWithError } from './errors';
-import { registerSpecCommands } from './commands/spec';
-import { registerControlCommands } from './commands/control';
-import { registerWorkerCommand } from './commands/worker';
-import { registerSetupCommand } from './commands/setup';
-import { registerExportCommand } from './commands/export';
-import { registerDemoCommand } from './commands/demo';
-import { registerFitCommand } from './commands/fit';
-import { registerReportCommand } from './commands/report';
-import { registerSimClusterCommand } from './commands/simCluster';
 
-const program = new Command('sweep')
-  .description('scaling-law sweeps on Temporal: grid -> GPU jobs -> scores -> fitted laws')
-  .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+type Register = (program: Command) => void;
 
-registerSpecCommands(program);
-registerControlCommands(program);
-registerWorkerCommand(program);
-registerSetupCommand(program);
-registerExportCommand(program);
-registerDemoCommand(program);
-registerFitCommand(program);
-registerReportCommand(program);
-registerSimClusterCommand(program);
+// Each command group loads only when used: `sweep validate` should not pay for Temporal,
+// Vega or the Kubernetes client. `sweep --help` loads them all.
+const spec = () => import('./commands/spec').then((m) => m.registerSpecCommands);
+const control = () => import('./commands/control').then((m) => m.registerControlCommands);
+const GROUPS: Record<string, () => Promise<Register>> = {
+  validate: spec,
+  plan: spec,
+  render: spec,
+  schema: spec,
+  start: control,
+  status: control,
+  watch: control,
+  runs: control,
+  pause: control,
+  resume: control,
+  cancel: control,
+  'retry-failed': control,
+  concurrency: control,
+  extend: control,
+  worker: () => import('./commands/worker').then((m) => m.registerWorkerCommand),
+  setup: () => import('./commands/setup').then((m) => m.registerSetupCommand),
+  export: () => import('./commands/export').then((m) => m.registerExportCommand),
+  demo: () => import('./commands/demo').then((m) => m.registerDemoCommand),
+  fit: () => import('./commands/fit').then((m) => m.registerFitCommand),
+  report: () => import('./commands/report').then((m) => m.registerReportCommand),
+  'sim-cluster': () => import('./commands/simCluster').then((m) => m.registerSimClusterCommand),
+};
 
-program.parseAsync(process.argv).catch(exitWithError);
+async function main() {
+  const program = new Command('sweep')
+    .description('scaling-law sweeps on Temporal: grid -> GPU jobs -> scores -> fitted laws')
+    .showHelpAfterError()
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  const wanted = process.argv[2];
+  const loaders = wanted && GROUPS[wanted] ? [GROUPS[wanted]] : [...new Set(Object.values(GROUPS))];
+  for (const register of await Promise.all(loaders.map((load) => load()))) register(program);
+  await program.parseAsync(process.argv);
+}
+
+main().catch(exitWithError);

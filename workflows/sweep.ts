@@ -43,7 +43,6 @@ import {
   runWorkflowId,
   setConcurrencyUpdate,
   type CarriedState,
-  type FitSummary,
   type Progress,
   type RunsPage,
   type RunStatus,

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -32,6 +33,8 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
     startToCloseTimeout: runTimeoutMs + 5 * 60_000,
     // A dead worker is noticed by its missing heartbeats; the retried watch finds the job again.
     heartbeatTimeout: '10s',
+    // On cancel, wait until the attempt has stopped watching: nothing records it after the run is marked cancelled.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1s', maximumInterval: '5s', nonRetryableErrorTypes: ['NoExecutor'] },
     summary: `${input.runId}: launch, watch and record the job`,
   });
