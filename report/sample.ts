@@ -4,20 +4,12 @@
  * Estimates are the true parameters; intervals are plausible widths, not fitted.
  */
 import type { FitPoint, FitResult, Percentiles } from '../scaling/types';
+import { mulberry32 } from '../scaling/bootstrap';
 import { predictY } from './laws';
 import type { ReportFit } from './types';
 
-/** mulberry32: tiny seeded PRNG, so the sample is identical on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The engine's seeded PRNG, so the sample is identical on every run. */
+const prng = mulberry32;
 
 function gauss(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
