@@ -644,8 +644,8 @@ export class SimCluster extends EventEmitter {
   }
 
   /** Pods (live objects) of one attempt, found through the job the sim recorded for it. */
-  podsOf(runId: string, attempt: number): Pod[] {
-    const names = new Set(this.jobsForAttempt(runId, attempt).flatMap((j) => j.pods.map((p) => p.name)));
+  podsOf(runId: string, attempt: number, sweep?: string): Pod[] {
+    const names = new Set(this.jobsForAttempt(runId, attempt, sweep).flatMap((j) => j.pods.map((p) => p.name)));
     return this.store.list<Pod>('Pod', undefined, (p) => names.has(p.metadata.name));
   }
 
@@ -715,6 +715,7 @@ export class SimCluster extends EventEmitter {
       rt.record.outcome = o;
       rt.record.finishedAt = this.clock.iso();
     }
+    if (rt && !rt.record.removed) rt.record.removed = { reason: o.reason, at: this.clock.iso() };
     // Deleted objects carry their deletionTimestamp in the DELETED event, as on a real server.
     const cur = this.store.get<Pod>('Pod', pod.metadata.namespace, pod.metadata.name);
     if (cur && !cur.metadata.deletionTimestamp) {
@@ -758,28 +759,31 @@ export class SimCluster extends EventEmitter {
     return this.jobRecords.map((r) => structuredClone(r));
   }
 
-  /** Jobs ever created for one attempt (more than one means a duplicate launch). */
-  jobsForAttempt(runId: string, attempt: number): JobRecord[] {
-    return this.jobHistory().filter((r) => r.run?.runId === runId && r.run.attempt === attempt);
+  /**
+   * Jobs ever created for one attempt (more than one means a duplicate launch). Run ids are the
+   * cell's, so two sweeps over the same cell share them: name the sweep to tell them apart.
+   */
+  jobsForAttempt(runId: string, attempt: number, sweep?: string): JobRecord[] {
+    return this.jobHistory().filter((r) => r.run?.runId === runId && r.run.attempt === attempt && (sweep === undefined || r.run.sweep === sweep));
   }
 
   /** The trainer's plan and the pod's outcome of one attempt (its last pod). */
-  attemptOutcome(runId: string, attempt: number): { job: string; pod: PodRecord } | undefined {
-    const jobs = this.jobsForAttempt(runId, attempt);
+  attemptOutcome(runId: string, attempt: number, sweep?: string): { job: string; pod: PodRecord } | undefined {
+    const jobs = this.jobsForAttempt(runId, attempt, sweep);
     const job = jobs[jobs.length - 1];
     const pod = job?.pods[job.pods.length - 1];
     return job && pod ? { job: job.name, pod } : undefined;
   }
 
   /**
-   * Every attempt the sim ever saw (from the jobs' SWEEP_RUN), in first-launch order: the
-   * integration test compares these with what the orchestrator recorded.
+   * Every attempt the sim ever saw (from the jobs' SWEEP_RUN), per (sweep, run, attempt), in
+   * first-launch order: the integration test compares these with what the orchestrator recorded.
    */
   attemptSummaries(): AttemptSummary[] {
     const byKey = new Map<string, AttemptSummary>();
     for (const j of this.jobRecords) {
       if (!j.run) continue;
-      const key = `${j.run.runId}\u0000${j.run.attempt}`;
+      const key = `${j.run.sweep}\u0000${j.run.runId}\u0000${j.run.attempt}`;
       const pod = j.pods[j.pods.length - 1];
       const prev = byKey.get(key);
       byKey.set(key, {
@@ -790,6 +794,7 @@ export class SimCluster extends EventEmitter {
         jobName: j.name,
         ...(pod ? { fault: pod.plan.fault, resultText: pod.plan.resultText } : {}),
         ...(pod?.outcome ? { outcome: { ...pod.outcome } } : {}),
+        ...(pod?.removed ? { removedReason: pod.removed.reason } : {}),
       });
     }
     return [...byKey.values()];

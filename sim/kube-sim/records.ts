@@ -20,6 +20,12 @@ export interface PodRecord {
   startedAt?: string;
   finishedAt?: string;
   outcome?: PodOutcome;
+  /**
+   * Why the pod object was removed, when it was (a pod that had already ended keeps its
+   * `outcome`, e.g. one garbage-collected with a lost node: a watcher that missed its end can
+   * only see it disappear).
+   */
+  removed?: { reason: string; at: string };
 }
 
 /** Everything the sim knows about one job it ever created. */
@@ -51,4 +57,6 @@ export interface AttemptSummary {
   resultText?: string;
   /** How the attempt's last pod ended (undefined while it runs). */
   outcome?: PodOutcome;
+  /** Why the attempt's last pod object was removed, if it was (NodeLost, Deleted, ...). */
+  removedReason?: string;
 }
