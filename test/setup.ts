@@ -1,4 +1,4 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
-// Keep test output readable: the SDK's worker state changes are not news.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Keep test output readable: worker state changes and expected run failures are not news.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
