@@ -1,41 +1,76 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LocalExecutor } from '../../activities/executors/local';
+import type { Executor } from '../../activities/executors/types';
+import type { KubeSim } from '../../sim/kube-sim';
 import { SqliteStore } from '../../store/sqlite';
 import { loadSweepSpec } from '../../spec/load';
-import { expandGrid } from '../../spec';
+import { expandGrid, KubernetesExecutorSchema, type SweepSpec } from '../../spec';
 import { sweepWorkflowId, type SweepSummary } from '../../workflows/api';
 import { SweepId, SweepName } from '../../workflows/searchAttributes';
 import { fitLine } from '../../workflows/text';
 import { createSweepWorker } from '../../worker';
 import { startDevServer } from '../../worker/devServer';
 import { REPO_ROOT } from '../../worker/settings';
+import { UsageError } from '../errors';
 import { formatProgress, watchSweep } from './control';
+
+/** kube-sim for `demo --cluster sim`: 8 GPUs on 2 nodes, 10 simulated seconds per real second. */
+const SIM = { gpus: 8, gpusPerNode: 4, timeScale: 10 } as const;
 
 const num = (v: number | undefined, d = 3) => (v === undefined ? '' : v >= 1e5 ? v.toExponential(2) : v.toFixed(d));
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('the embedded default end to end: dev server + Web UI, worker, local executor, synthetic trainer, fits, report')
-    .option('--spec <file>', 'sweep spec', resolve(REPO_ROOT, 'configs/demo.yaml'))
+    .description(
+      'the embedded default end to end: dev server + Web UI, worker, local executor (or Kubernetes Jobs on kube-sim with --cluster sim), synthetic trainer, fits, report',
+    )
+    .option('--spec <file>', 'sweep spec (default: configs/demo.yaml; with --cluster, configs/demo-cluster.yaml)')
+    .option('--cluster <kind>', '"sim": run the jobs as Kubernetes Jobs through the Kubernetes executor on kube-sim (8 simulated GPUs)')
     .option('--keep', 'keep the dev server and Web UI up after the sweep (Ctrl-C to stop)')
-    .action(async (o: { spec: string; keep?: boolean }) => {
+    .action(async (o: { spec?: string; cluster?: string; keep?: boolean }) => {
       const t0 = Date.now();
-      const spec = loadSweepSpec(o.spec);
+      if (o.cluster !== undefined && o.cluster !== 'sim') throw new UsageError(`--cluster: only "sim" (kube-sim) is supported, got "${o.cluster}"`);
+      const specFile = o.spec ?? resolve(REPO_ROOT, o.cluster ? 'configs/demo-cluster.yaml' : 'configs/demo.yaml');
+      let spec: SweepSpec = loadSweepSpec(specFile);
       const work = resolve(REPO_ROOT, '.sweep/demo');
       rmSync(work, { recursive: true, force: true }); // a fresh demo every time
+      mkdirSync(work, { recursive: true });
+      let sim: KubeSim | undefined;
+      let executors: Partial<Record<Executor['kind'], Executor>>;
+      if (o.cluster === 'sim') {
+        if (spec.executor.kind !== 'kubernetes') spec = { ...spec, executor: KubernetesExecutorSchema.parse({ kind: 'kubernetes' }) };
+        const namespace = spec.executor.kind === 'kubernetes' ? spec.executor.namespace : 'default';
+        const [{ startKubeSim }, { KubernetesExecutor }, { KubeConfig }] = await Promise.all([
+          import('../../sim/kube-sim'),
+          import('../../activities/executors/kubernetes'),
+          import('@kubernetes/client-node'),
+        ]);
+        sim = await startKubeSim({ ...SIM, namespace, seed: 7, faults: { nodeLossPerHour: 6, nodeRestoreSeconds: 120 } });
+        const kubeconfig = resolve(work, 'kubeconfig.yaml');
+        writeFileSync(kubeconfig, sim.kubeconfig, { mode: 0o600 });
+        console.log(`kube-sim: ${SIM.gpus} simulated GPUs on ${SIM.gpus / SIM.gpusPerNode} nodes at ${sim.url} (time x${SIM.timeScale}); KUBECONFIG=${kubeconfig} kubectl get jobs,pods`);
+        const kc = new KubeConfig();
+        kc.loadFromString(sim.kubeconfig);
+        executors = { kubernetes: new KubernetesExecutor(kc) };
+      } else {
+        executors = { local: new LocalExecutor({ dir: resolve(work, 'local'), cwd: REPO_ROOT }) };
+      }
       console.log(`starting a Temporal dev server (Web UI on) ...`);
-      const { env, uiUrl } = await startDevServer({ ui: true });
+      const { env, uiUrl } = await startDevServer({ ui: true }).catch(async (e: unknown) => {
+        await sim?.stop();
+        throw e;
+      });
       const store = new SqliteStore(resolve(work, 'results.db'));
       const { worker } = await createSweepWorker({
         connection: env.nativeConnection,
         clientConnection: env.connection,
         namespace: env.namespace ?? 'default',
         store,
-        executors: { local: new LocalExecutor({ dir: resolve(work, 'local'), cwd: REPO_ROOT }) },
+        executors,
         reportDir: resolve(REPO_ROOT, 'out'),
       });
       const running = worker.run();
@@ -47,13 +82,14 @@ export function registerDemoCommand(program: Command): void {
           taskQueue: 'scaling-sweeps',
           workflowId: id,
           args: [spec],
-          memo: { specSource: o.spec },
+          memo: { specSource: specFile },
           typedSearchAttributes: [
             { key: SweepName, value: spec.name },
             { key: SweepId, value: id },
           ],
         });
-        console.log(`sweep ${id}: ${expandGrid(spec).length} runs of the synthetic trainer, injected failures on`);
+        const where = sim ? 'as Kubernetes Jobs on kube-sim' : 'on the local executor';
+        console.log(`sweep ${id}: ${expandGrid(spec).length} runs of the synthetic trainer ${where}, injected failures on`);
         console.log(`Web UI: ${ui}`);
         const r = await watchSweep(env.client, id, { intervalMs: 1000 });
         const summary = (await env.client.workflow.getHandle(id).result()) as SweepSummary;
@@ -74,6 +110,7 @@ export function registerDemoCommand(program: Command): void {
         await running.catch(() => undefined);
         await store.close();
         await env.teardown();
+        await sim?.stop();
       }
       process.exit(ok ? 0 : 1);
     });
