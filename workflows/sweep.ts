@@ -277,7 +277,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       { key: SweepName, value: spec.name },
       { key: SweepId, value: sweepId },
       { key: RunId, value: cell.runId },
-      { key: RunState, value: 'pending' },
+      // Started = running (its job is launching or queued for a slot); the run itself only
+      // upserts its final state, one event fewer per run.
+      { key: RunState, value: 'running' },
       ...(cell.axes.arch !== undefined ? [{ key: Arch, value: String(cell.axes.arch) }] : []),
       ...(cell.axes.dataset !== undefined ? [{ key: Dataset, value: String(cell.axes.dataset) }] : []),
       ...(typeof cell.axes.samples_per_class === 'number' ? [{ key: SamplesPerClass, value: cell.axes.samples_per_class }] : []),

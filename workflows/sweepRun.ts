@@ -85,7 +85,6 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
 
   try {
     for (;;) {
-      upsertSearchAttributes([{ key: RunState, value: 'running' }]);
       setCurrentDetails(runCurrentDetails(input, { phase: 'pending' }, attempt, last));
       let result;
       try {
