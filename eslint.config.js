@@ -31,12 +31,17 @@ export default tseslint.config(
         {
           paths: [
             ...nodeBuiltins.flatMap((m) => [m, `node:${m}`]),
-            'better-sqlite3', 'pg', '@kubernetes/client-node', 'pino', '@temporalio/activity',
+            'better-sqlite3', 'pg', '@kubernetes/client-node', 'pino', '@temporalio/activity', 'zod',
             '@temporalio/client', '@temporalio/worker',
           ].map((name) => ({ name, message: 'Workflow code is deterministic: move I/O into an activity.' })),
           patterns: [
             { group: ['**/activities/*', '**/activities/**', '!**/activities/types'], message: 'Import activity types only (import type).', allowTypeImports: true },
             { group: ['**/store/**', '**/cli/**', '**/sim/**', '**/spec/load'], message: 'Workflow code must not import I/O modules.' },
+            {
+              regex: '/spec(/(index|sweepSpec|fitSpec|result))?$',
+              message: 'Import zod-free spec modules (grid, duration, failure, retry); schemas are validated in activities.',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

@@ -1,7 +1,16 @@
 import { ApplicationFailure, Context, heartbeat, cancellationSignal } from '@temporalio/activity';
 import type { Connection } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { canonicalJson, parseJobResult, shortHash, SweepSpecSchema, type FailureClass, type SweepSpec } from '../spec';
+import {
+  canonicalJson,
+  checkSpec,
+  expandGrid,
+  parseJobResult,
+  shortHash,
+  SweepSpecSchema,
+  type FailureClass,
+  type SweepSpec,
+} from '../spec';
 import type { ResultsStore, RunState } from '../store/types';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from './executors/types';
 import type { FitSummary, SweepSummary } from '../workflows/api';
@@ -45,13 +54,17 @@ export function createActivities(deps: ActivityDeps) {
   const launchJob = async (req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> => {
     const ex = executorFor(req);
     const launched = await ex.launch(req);
+    // An adopted job keeps the start time its first launch recorded.
+    const prior = launched.adopted
+      ? (await deps.store.listAttempts(req.sweep, req.runId)).find((a) => a.attempt === req.attempt)
+      : undefined;
     await deps.store.upsertAttempt({
       sweep: req.sweep,
       runId: req.runId,
       attempt: req.attempt,
       jobName: launched.jobName,
       state: 'running',
-      startedAt: now(),
+      startedAt: prior?.startedAt ?? now(),
       gpuSeconds: 0,
     });
     await deps.store.upsertRun({
@@ -179,6 +192,25 @@ export function createActivities(deps: ActivityDeps) {
         );
     },
 
+    /**
+     * Validates a sweep spec (schema, semantics, grid size) and applies its defaults: outside
+     * the workflow, so workflow code never loads the schema library.
+     */
+    async validateSpec(raw: unknown): Promise<SweepSpec> {
+      const parsed = SweepSpecSchema.safeParse(raw);
+      const problems = parsed.success
+        ? checkSpec(parsed.data).map((i) => `${i.path}: ${i.message}`)
+        : parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`);
+      if (!parsed.success || problems.length)
+        throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${problems.join('; ')}. Check it with \`sweep validate\`.`, 'InvalidSpec');
+      try {
+        expandGrid(parsed.data);
+      } catch (e) {
+        throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${(e as Error).message}`, 'InvalidSpec');
+      }
+      return parsed.data;
+    },
+
     /** Records the sweep; returns the runs already succeeded (a re-submitted sweep skips them). */
     async registerSweep(spec: SweepSpec): Promise<{ specHash: string; succeeded: string[] }> {
       const specHash = shortHash(canonicalJson(spec));
@@ -194,6 +226,18 @@ export function createActivities(deps: ActivityDeps) {
      * and record how it ended. One activity per attempt keeps the per-run overhead small.
      */
     async runAttempt(req: LaunchRequest): Promise<AttemptResult & { jobName: string }> {
+      // Already recorded (the worker died after recording, before reporting): never launch again.
+      const recorded = (await deps.store.listAttempts(req.sweep, req.runId)).find((a) => a.attempt === req.attempt);
+      if (recorded && (recorded.state === 'succeeded' || recorded.state === 'failed')) {
+        return {
+          ok: recorded.state === 'succeeded',
+          failureClass: recorded.failureClass,
+          message: recorded.message,
+          retryable: recorded.failureClass !== undefined && req.spec.retry.retryOn.includes(recorded.failureClass),
+          gpuSeconds: recorded.gpuSeconds,
+          jobName: recorded.jobName,
+        };
+      }
       // Heartbeat from the start: a launch may wait for a free slot (a queued GPU job).
       const beat = setInterval(() => heartbeat({ phase: 'pending' }), 1000);
       let jobName = `${req.runId}-a${req.attempt}`;

@@ -1,7 +1,5 @@
-import { z } from 'zod';
-
-/** Why an attempt failed. Every attempt of every run records one of these. */
-export const FailureClassSchema = z.enum([
+/** Why an attempt failed. Every attempt of every run records one of these. (No zod here: workflow code imports it.) */
+export const FAILURE_CLASSES = [
   'preempted',
   'node-lost',
   'oom',
@@ -12,8 +10,12 @@ export const FailureClassSchema = z.enum([
   'bad-result',
   'infrastructure',
   'unknown',
-]);
-export type FailureClass = z.infer<typeof FailureClassSchema>;
+] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+export function isFailureClass(value: unknown): value is FailureClass {
+  return typeof value === 'string' && (FAILURE_CLASSES as readonly string[]).includes(value);
+}
 
 /** Retried unless a sweep says otherwise (DESIGN: failure classes). */
 export const DEFAULT_RETRY_ON: FailureClass[] = ['preempted', 'node-lost', 'infrastructure', 'unknown'];

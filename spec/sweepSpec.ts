@@ -1,9 +1,16 @@
 import { z } from 'zod';
-import { DurationSchema } from './duration';
-import { DEFAULT_RETRY_ON, FailureClassSchema } from './failure';
+import { DURATION_RE } from './duration';
+import { DEFAULT_RETRY_ON, FAILURE_CLASSES } from './failure';
 import { FitSpecSchema } from './fitSpec';
 
 const AXIS_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const FailureClassSchema = z.enum(FAILURE_CLASSES);
+
+/** A duration as Temporal and humans write it: "500ms", "30s", "5m", "2h", "1d". */
+export const DurationSchema = z
+  .string()
+  .regex(DURATION_RE, { message: 'expected a duration such as "30s", "5m", "2h" or "500ms"' });
 
 export const AxisValueSchema = z.union([z.string(), z.number(), z.boolean()]);
 export type AxisValue = z.infer<typeof AxisValueSchema>;
@@ -89,7 +96,8 @@ export const KubernetesExecutorSchema = z
     datasetPvc: z.string().optional().describe('PersistentVolumeClaim mounted read-only at datasetMountPath'),
     datasetMountPath: z.string().default('/data'),
     shmSize: z.string().default('8Gi'),
-    ttlSecondsAfterFinished: z.number().int().nonnegative().default(3600),
+    // Long on purpose: a Job must outlive any worker outage, or a retried watch cannot find its result.
+    ttlSecondsAfterFinished: z.number().int().nonnegative().default(7 * 24 * 3600),
     imagePullGrace: DurationSchema.default('2m'),
   })
   .strict();

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AxisValue, FailureClass, Resources, SweepSpec, SweepSpecInput } from '../spec';
+import type { AxisValue, Resources, SweepSpec, SweepSpecInput } from '../spec/sweepSpec';
+import type { FailureClass } from '../spec/failure';
 
 export const TASK_QUEUE = 'scaling-sweeps';
 export const sweepWorkflowId = (name: string) => `sweep/${name}`;

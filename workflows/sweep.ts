@@ -18,18 +18,11 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
-import {
-  checkSpec,
-  durationMs,
-  expandGrid,
-  FailureClassSchema,
-  gridSize,
-  SweepSpecSchema,
-  type AxisValue,
-  type Cell,
-  type SweepSpec,
-  type SweepSpecInput,
-} from '../spec';
+// Zod-free modules only: workflow code is re-initialised for every run, and schema construction is costly.
+import { expandGrid, gridSize, type Cell } from '../spec/grid';
+import { durationMs } from '../spec/duration';
+import { FAILURE_CLASSES, isFailureClass } from '../spec/failure';
+import type { AxisValue, SweepSpec, SweepSpecInput } from '../spec/sweepSpec';
 import {
   cancelSignal,
   extendUpdate,
@@ -55,7 +48,7 @@ import { runDetails, runSummary, sweepCurrentDetails } from './text';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['MissingSearchAttributes'] },
+  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['MissingSearchAttributes', 'InvalidSpec'] },
 });
 const fitActs = proxyActivities<Activities>({
   startToCloseTimeout: '30m',
@@ -72,28 +65,14 @@ interface Queued {
   firstAttempt: number;
 }
 
-function parseSpec(raw: SweepSpecInput): SweepSpec {
-  const parsed = SweepSpecSchema.safeParse(raw);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ');
-    throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${msg}. Check it with \`sweep validate\`.`, 'InvalidSpec');
-  }
-  const issues = checkSpec(parsed.data);
-  if (issues.length)
-    throw ApplicationFailure.nonRetryable(
-      `invalid sweep spec: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-      'InvalidSpec',
-    );
-  return parsed.data;
-}
-
 /**
  * A sweep: expands the grid and runs every cell as a `sweepRun` child in a sliding window
  * bounded by maxRuns and maxGpus; refits laws as results arrive; continues-as-new with
  * compact state. Results live in the store, never in workflow state.
  */
 export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = {}): Promise<SweepSummary> {
-  let spec = parseSpec(rawSpec);
+  // A new sweep's spec is validated (and defaulted) by an activity; a continued one carries its normalised spec.
+  let spec: SweepSpec = carried.state ? (rawSpec as SweepSpec) : await acts.validateSpec(rawSpec);
   const info = workflowInfo();
   const sweepId = info.workflowId;
   let cells: Cell[];
@@ -228,8 +207,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     },
     {
       validator: (opts = {}) => {
-        if (opts.failureClass !== undefined && !FailureClassSchema.safeParse(opts.failureClass).success)
-          throw new Error(`unknown failure class "${opts.failureClass}": one of ${FailureClassSchema.options.join(', ')}`);
+        if (opts.failureClass !== undefined && !isFailureClass(opts.failureClass))
+          throw new Error(`unknown failure class "${opts.failureClass}": one of ${FAILURE_CLASSES.join(', ')}`);
         if (cancelling) throw new Error('the sweep is being cancelled');
       },
     },

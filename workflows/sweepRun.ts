@@ -12,7 +12,9 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { LaunchRequest } from '../activities/executors/types';
-import { backoffMs, durationMs, type FailureClass } from '../spec';
+import { backoffMs } from '../spec/retry';
+import { durationMs } from '../spec/duration';
+import type { FailureClass } from '../spec/failure';
 import { runFinishedSignal, type RunFinished, type RunInput, type RunOutcome } from './api';
 import { RunState } from './searchAttributes';
 import { runCurrentDetails } from './text';

@@ -1,4 +1,5 @@
-import type { AxisValue, FailureClass, Resources } from '../spec';
+import type { AxisValue, Resources } from '../spec/sweepSpec';
+import type { FailureClass } from '../spec/failure';
 import type { FitSummary, Progress, RunInput } from './api';
 
 const MAX_SUMMARY_BYTES = 200;

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { durationMs, renderTemplate } from '../../../spec';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from '../types';
 import { classifyProcessExit, type ProcessExit } from './classify';
+import { DetachedSpawner } from './detachedSpawner';
 
 const SUPERVISOR = fileURLToPath(new URL('./supervisor.sh', import.meta.url));
 const POLL_MS = 50;
@@ -83,6 +83,7 @@ export class LocalExecutor implements Executor {
   readonly kind = 'local' as const;
   private readonly dir: string;
   private readonly cwd: string;
+  private readonly spawner = new DetachedSpawner();
 
   constructor(private readonly opts: LocalExecutorOptions = {}) {
     this.dir = resolve(opts.dir ?? process.env.SWEEP_LOCAL_DIR ?? '.sweep/local');
@@ -159,18 +160,15 @@ export class LocalExecutor implements Executor {
     const command = [...req.spec.job.command, ...req.spec.job.args].map((a) => renderTemplate(a, vars));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, command, cwd: this.cwd }));
     const slot = slots !== undefined ? await this.acquireSlot(slots, dir) : undefined;
-    const sup = spawn('/bin/sh', [SUPERVISOR, dir, this.opts.launchLog ?? '-', slot ?? '-', ...command], {
-      detached: true,
-      stdio: 'ignore',
+    const supPid = await this.spawner.spawnDetached('/bin/sh', [SUPERVISOR, dir, this.opts.launchLog ?? '-', slot ?? '-', ...command], {
       cwd: this.cwd,
       env,
     });
-    sup.unref();
     // The supervisor writes launch.json once it owns the attempt (or exits if another one does).
     for (let i = 0; i < 1000; i++) {
       const rec = readJson<LaunchRecord>(join(dir, 'launch.json'));
       if (rec) {
-        const adopted = rec.supervisorPid !== sup.pid;
+        const adopted = rec.supervisorPid !== supPid;
         // Another supervisor owns the attempt and its own slot: give ours back.
         if (adopted && slot) rmSync(slot, { recursive: true, force: true });
         return { jobName, adopted };
