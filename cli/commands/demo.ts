@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { log } from '../../activities/logger';
 import Table from 'cli-table3';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -33,6 +35,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--keep', 'keep the dev server and Web UI up after the sweep (Ctrl-C to stop)')
     .action(async (o: { spec?: string; cluster?: string; keep?: boolean }) => {
       const t0 = Date.now();
+      // The demo's failures are injected on purpose: keep per-failure warnings out of its output.
+      Runtime.install({ logger: new DefaultLogger('ERROR') });
+      if (!process.env.SWEEP_LOG_LEVEL) log.level = 'warn';
       if (o.cluster !== undefined && o.cluster !== 'sim') throw new UsageError(`--cluster: only "sim" (kube-sim) is supported, got "${o.cluster}"`);
       const specFile = o.spec ?? resolve(REPO_ROOT, o.cluster ? 'configs/demo-cluster.yaml' : 'configs/demo.yaml');
       let spec: SweepSpec = loadSweepSpec(specFile);
