@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
-import { LocalExecutor } from '../../activities/executors/local';
-import { SqliteStore } from '../../store/sqlite';
 import { SweepSpecSchema } from '../../spec';
-import { createSweepWorker } from '../../worker';
-import { startDevServer } from '../../worker/devServer';
-import { REPO_ROOT } from '../../worker/settings';
 import type { SweepSummary } from '../../workflows/api';
+import { startHarness, type Harness } from './helpers/harness';
 
 const N = 220;
 const SPEC = SweepSpecSchema.parse({
@@ -21,39 +13,19 @@ const SPEC = SweepSpecSchema.parse({
 });
 
 describe('continue-as-new with a lowered history limit', () => {
-  let server: Awaited<ReturnType<typeof startDevServer>>;
-  let store: SqliteStore;
-  let worker: Worker;
-  let running: Promise<void>;
-  let dir: string;
+  let h: Harness;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sweep-can-'));
-    server = await startDevServer({
-      extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=300'],
-    });
-    store = new SqliteStore(join(dir, 'results.db'));
-    ({ worker } = await createSweepWorker({
-      connection: server.env.nativeConnection,
-      clientConnection: server.env.connection,
-      namespace: 'default',
-      store,
-      executors: { local: new LocalExecutor({ dir: join(dir, 'local'), cwd: REPO_ROOT }) },
-      reportDir: join(dir, 'out'),
-    }));
-    running = worker.run();
+    h = await startHarness({ extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=300'] });
   }, 120_000);
 
   afterAll(async () => {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running?.catch(() => undefined);
-    await store?.close();
-    await server?.env.teardown();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.stop();
   });
 
   it(`runs ${N} runs across several continue-as-new and records every result`, async () => {
-    const client = server.env.client;
+    const client = h.env.client;
+    const store = h.store;
     const handle = await client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/can', args: [SPEC] });
     const summary = (await handle.result()) as SweepSummary;
     expect(summary.byState.succeeded).toBe(N);

@@ -1,18 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Worker } from '@temporalio/worker';
-import type { Worker as WorkerT } from '@temporalio/worker';
-import { LocalExecutor } from '../../activities/executors/local';
-import { SqliteStore } from '../../store/sqlite';
+import type { SqliteStore } from '../../store/sqlite';
 import { expandGrid, SweepSpecSchema, type SweepSpecInput } from '../../spec';
 import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
-import { createSweepWorker } from '../../worker';
 import { workflowBundlePath } from '../../worker/bundle';
-import { startDevServer } from '../../worker/devServer';
-import { REPO_ROOT } from '../../worker/settings';
 import type { SweepSummary } from '../../workflows/api';
+import { startHarness, type Harness } from './helpers/harness';
 
 const TRAINER_ARGS = [
   '--seconds-per-eflop=0.5',
@@ -66,41 +60,23 @@ function expected(runId: string, axes: Record<string, string | number | boolean>
 }
 
 describe('a sweep of 30 runs with injected failures, on a real dev server', () => {
-  let server: Awaited<ReturnType<typeof startDevServer>>;
+  let h: Harness;
   let store: SqliteStore;
-  let worker: WorkerT;
-  let running: Promise<void>;
-  let dir: string;
   let summary: SweepSummary;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sweep-failures-'));
-    server = await startDevServer();
-    store = new SqliteStore(join(dir, 'results.db'));
-    ({ worker } = await createSweepWorker({
-      connection: server.env.nativeConnection,
-      clientConnection: server.env.connection,
-      namespace: 'default',
-      store,
-      executors: { local: new LocalExecutor({ dir: join(dir, 'local'), cwd: REPO_ROOT, launchLog: join(dir, 'launches.log') }) },
-      reportDir: join(dir, 'out'),
-    }));
-    running = worker.run();
-    const spec = SweepSpecSchema.parse(SPEC);
-    const handle = await server.env.client.workflow.start('sweep', {
+    h = await startHarness();
+    store = h.store;
+    const handle = await h.env.client.workflow.start('sweep', {
       taskQueue: 'scaling-sweeps',
       workflowId: 'sweep/failures',
-      args: [spec],
+      args: [SweepSpecSchema.parse(SPEC)],
     });
     summary = (await handle.result()) as SweepSummary;
   }, 240_000);
 
   afterAll(async () => {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running?.catch(() => undefined);
-    await store?.close();
-    await server?.env.teardown();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.stop();
   });
 
   it('ends every retryable run succeeded and every non-retryable run failed with its class', async () => {
@@ -132,14 +108,14 @@ describe('a sweep of 30 runs with injected failures, on a real dev server', () =
     const succeeded = (await store.listRuns('failures', { state: 'succeeded' })).map((r) => r.runId).sort();
     expect(results.map((r) => r.runId).sort()).toEqual(succeeded);
     for (const r of results) expect(Object.keys(r.result.metrics)).toEqual(expect.arrayContaining(['V1', 'IT', 'Behavioral']));
-    const launches = readFileSync(join(dir, 'launches.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { runId: string; attempt: number });
+    const launches = readFileSync(h.dirs.launchLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { runId: string; attempt: number });
     const keys = launches.map((l) => `${l.runId}#${l.attempt}`);
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys.length).toBe((await store.listAttempts('failures')).length);
   });
 
   it('replays the recorded histories of sweep and sweepRun without determinism errors', async () => {
-    const client = server.env.client;
+    const client = h.env.client;
     const ids = ['sweep/failures'];
     for await (const wf of client.workflow.list({ query: `SweepId="sweep/failures" AND WorkflowType="sweepRun"` })) {
       ids.push(wf.workflowId);
