@@ -1,19 +1,13 @@
 import { z } from 'zod';
 
+// Defaults left unset here (scalers, init grid, boolean columns, family filter) are the paper's,
+// applied by the engine (scaling/config.ts): one home for the method's constants.
+
 /** Functional forms of PAPER_METHOD.md, in the log-sum-exp parametrisation. */
 export const FitFormSchema = z.enum(['power_law', 'power_law_shift', 'chinchilla']);
 export type FitForm = z.infer<typeof FitFormSchema>;
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
-
-/** The paper's boolean filter columns (rows with any of them True are dropped). */
-export const PAPER_BOOLEAN_COLUMNS = ['is_pretrained', 'is_random', 'is_ssl', 'is_adv', 'is_ablation'] as const;
-
-/** The paper's family/samples filter: ConvNeXt and ViT families only at 300/class or the full set. */
-export const PAPER_FAMILY_SAMPLES = {
-  families: ['ConvNeXt', 'ConvNeXtFlex', 'ViT', 'ViTFlex'],
-  samplesPerClass: [0, 300],
-} as const;
 
 const FamilySamplesSchema = z
   .object({
@@ -50,23 +44,6 @@ export const SelectionSchema = z
   .strict();
 export type Selection = z.infer<typeof SelectionSchema>;
 export type SelectionInput = z.input<typeof SelectionSchema>;
-
-/** The paper's multi-start grid (PAPER_METHOD.md), per LSE parameter. */
-export const PAPER_INIT_GRID: Record<string, number[]> = {
-  e: [-1, -0.5, 0, 0.5, 1],
-  a: [0, 5, 10, 15, 20, 25],
-  alpha: [0, 0.5, 1, 1.5, 2],
-  b: [0, 5, 10, 15, 20, 25],
-  beta: [0, 0.5, 1, 1.5, 2],
-  lambda: [-1, 0, 1, 2],
-};
-
-/** The paper's input scalers: fits see column / scaler. Columns not listed are not scaled. */
-export const PAPER_SCALERS: Record<string, number> = {
-  total_flops: 1e13,
-  n_params: 1e5,
-  n_samples_seen: 1e4,
-};
 
 export const FitSpecSchema = z
   .object({
