@@ -53,18 +53,17 @@ export function createActivities(deps: ActivityDeps) {
 
   const launchJob = async (req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> => {
     const ex = executorFor(req);
-    const launched = await ex.launch(req);
-    // An adopted job keeps the start time its first launch recorded.
-    const prior = launched.adopted
-      ? (await deps.store.listAttempts(req.sweep, req.runId)).find((a) => a.attempt === req.attempt)
-      : undefined;
+    const prior = (await deps.store.listAttempts(req.sweep, req.runId)).find((a) => a.attempt === req.attempt);
+    // Launched before (a retried activity after a worker crash): re-attach only, never start it twice.
+    const launched = await ex.launch(req, { adoptOnly: prior?.state === 'running' });
     await deps.store.upsertAttempt({
       sweep: req.sweep,
       runId: req.runId,
       attempt: req.attempt,
       jobName: launched.jobName,
       state: 'running',
-      startedAt: prior?.startedAt ?? now(),
+      // An adopted job keeps the start time its first launch recorded.
+      startedAt: (launched.adopted ? prior?.startedAt : undefined) ?? now(),
       gpuSeconds: 0,
     });
     await deps.store.upsertRun({
@@ -256,8 +255,9 @@ export function createActivities(deps: ActivityDeps) {
           throw ApplicationFailure.nonRetryable(e.message, e.name);
         // The API kept failing through the executor's own retries: an attempt failure of class
         // infrastructure, retried (or not) by the sweep's policy like any other class.
-        if (e.failureClass !== 'infrastructure') throw err;
-        outcome = { status: 'failed', failureClass: 'infrastructure', message: e.message, gpuSeconds: 0 };
+        // A job that vanished (JobGoneError) ends its attempt as node-lost, retried by the policy.
+        if (e.failureClass !== 'infrastructure' && e.name !== 'JobGoneError') throw err;
+        outcome = { status: 'failed', failureClass: e.failureClass ?? 'infrastructure', message: e.message, gpuSeconds: 0 };
       }
       // Cancelled (the sweep is being cancelled): the workflow records the run as cancelled.
       if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');

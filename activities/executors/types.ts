@@ -42,8 +42,11 @@ export type JobOutcome =
  */
 export interface Executor {
   readonly kind: 'local' | 'kubernetes';
-  /** Start the attempt (or adopt it if it exists). Returns the job's name. */
-  launch(req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }>;
+  /**
+   * Start the attempt (or adopt it if it exists). Returns the job's name. With `adoptOnly`
+   * (the attempt was launched before), never create: a job that is gone throws `JobGoneError`.
+   */
+  launch(req: LaunchRequest, opts?: { adoptOnly?: boolean }): Promise<{ jobName: string; adopted: boolean }>;
   /** Wait for the attempt to end. Calls `onPhase` on every change; stops early when `signal` aborts. */
   watch(req: LaunchRequest, onPhase: (p: JobPhase) => void, signal: AbortSignal): Promise<JobOutcome>;
   /** Stop and delete the attempt's job (no-op when it is gone). */
@@ -51,3 +54,12 @@ export interface Executor {
 }
 
 export type { JobResult };
+
+/** An attempt launched before has no job any more (collected after its TTL, or its machine's state was lost). */
+export class JobGoneError extends Error {
+  readonly failureClass: FailureClass = 'node-lost';
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobGoneError';
+  }
+}

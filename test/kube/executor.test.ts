@@ -4,6 +4,7 @@ import { InfrastructureError, withApiRetry } from '../../activities/executors/ku
 import { buildJob } from '../../activities/executors/kubernetes/jobBuilder';
 import { JobNameConflictError, KubernetesExecutor } from '../../activities/executors/kubernetes';
 import type { JobOutcome, JobPhase, LaunchRequest } from '../../activities/executors/types';
+import { JobGoneError } from '../../activities/executors/types';
 import { startKubeSim, type KubeSim, type KubeSimOptions } from '../../sim/kube-sim';
 import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
 import { DEFAULT_RETRY_ON, parseJobResult, type FailureClass } from '../../spec';
@@ -156,6 +157,19 @@ describe('KubernetesExecutor against kube-sim', () => {
     foreign.metadata!.name = buildJob(launchRequest(kubeSpec(), 'victim')).metadata!.name;
     await batch.createNamespacedJob({ namespace: 'default', body: foreign });
     await expect(ex.launch(launchRequest(kubeSpec(), 'victim'))).rejects.toBeInstanceOf(JobNameConflictError);
+  });
+
+  it('adopt-only launch (attempt launched before) re-attaches, and never recreates a Job that is gone', async () => {
+    await start();
+    const ex = executor();
+    const req = launchRequest(kubeSpec(), 'adopt-only');
+    await expect(ex.launch(req, { adoptOnly: true })).rejects.toBeInstanceOf(JobGoneError);
+    expect(sim!.cluster.jobsForAttempt('adopt-only', 1)).toHaveLength(0);
+    const first = await ex.launch(req);
+    expect(await ex.launch(req, { adoptOnly: true })).toEqual({ jobName: first.jobName, adopted: true });
+    await ex.cancel(req); // deleted, as TTL collection would
+    await expect(ex.launch(req, { adoptOnly: true })).rejects.toBeInstanceOf(JobGoneError);
+    expect(sim!.cluster.jobsForAttempt('adopt-only', 1)).toHaveLength(1);
   });
 
   it('re-attaches after a worker restart: a new executor watches the running attempt to its end', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SweepSpecSchema, type AxisValue, type FailureClass, type SweepSpecInput } from '../../spec';
 import { classifyProcessExit, type ProcessExit } from '../../activities/executors/local/classify';
+import { JobGoneError } from '../../activities/executors/types';
 import { LocalExecutor } from '../../activities/executors/local';
 import type { JobOutcome, JobPhase, LaunchRequest } from '../../activities/executors/types';
 
@@ -112,6 +113,14 @@ describe('LocalExecutor', () => {
     expect(out.gpuSeconds).toBeGreaterThanOrEqual(0);
     expect(phases.map((p) => p.phase)).toEqual(['running', 'succeeded']);
     expect(phases[0].node).toBe('local');
+  });
+
+  it('adopt-only launch of an attempt with no record throws JobGoneError and starts nothing', async () => {
+    const ex = new LocalExecutor(sandbox());
+    const req = request('process.exit(0)', {}, { runId: 'gone' });
+    await expect(ex.launch(req, { adoptOnly: true })).rejects.toBeInstanceOf(JobGoneError);
+    expect((await ex.launch(req)).adopted).toBe(false);
+    expect((await ex.launch(req, { adoptOnly: true })).adopted).toBe(true);
   });
 
   it('exit 0 without a result file is bad-result', async () => {

@@ -1,6 +1,6 @@
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { durationMs, type FailureClass } from '../../../spec';
-import type { Executor, JobOutcome, JobPhase, LaunchRequest } from '../types';
+import { JobGoneError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { apiCode, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
 import { attemptLabels, buildJob, CONTAINER_NAME, jobNameFor, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
 import { watchAttempt, type WatchAttemptOptions } from './watchJob';
@@ -71,10 +71,21 @@ export class KubernetesExecutor implements Executor {
     return kc;
   }
 
-  async launch(req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> {
+  async launch(req: LaunchRequest, opts: { adoptOnly?: boolean } = {}): Promise<{ jobName: string; adopted: boolean }> {
     const body = buildJob(req);
     const namespace = body.metadata!.namespace!;
     const jobName = body.metadata!.name!;
+    if (opts.adoptOnly) {
+      // Launched before: re-attach, and never create a second Job for the attempt.
+      try {
+        const existing = await withApiRetry(`read job ${jobName}`, () => this.batch.readNamespacedJob({ name: jobName, namespace }), this.opts.retry);
+        this.checkOwnership(existing, req);
+        return { jobName, adopted: true };
+      } catch (e) {
+        if (apiCode(e) === 404) throw new JobGoneError(`job ${jobName} of attempt ${req.attempt} is gone (deleted, or collected after ttlSecondsAfterFinished)`);
+        throw e;
+      }
+    }
     try {
       await withApiRetry(`create job ${jobName}`, () => this.batch.createNamespacedJob({ namespace, body }), this.opts.retry);
       return { jobName, adopted: false };

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { durationMs, renderTemplate } from '../../../spec';
-import type { Executor, JobOutcome, JobPhase, LaunchRequest } from '../types';
+import { JobGoneError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { classifyProcessExit, type ProcessExit } from './classify';
 import { DetachedSpawner } from './detachedSpawner';
 
@@ -141,10 +141,11 @@ export class LocalExecutor implements Executor {
     if (ended || orphan || (launch && !alive(launch.supervisorPid))) rmSync(slot, { recursive: true, force: true });
   }
 
-  async launch(req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> {
+  async launch(req: LaunchRequest, opts: { adoptOnly?: boolean } = {}): Promise<{ jobName: string; adopted: boolean }> {
     const dir = this.attemptDir(req);
     const jobName = this.jobName(req);
     if (existsSync(join(dir, 'launch.json'))) return { jobName, adopted: true };
+    if (opts.adoptOnly) throw new JobGoneError(`attempt ${req.attempt} of ${req.runId} was launched but its record in ${dir} is gone`);
     const slots = (req.spec.executor.kind === 'local' ? req.spec.executor.slots : undefined) ?? this.opts.slots;
     mkdirSync(dir, { recursive: true });
     const vars = { ...req.axes, sweep: req.sweep, runId: req.runId, attempt: req.attempt };
