@@ -1,17 +1,9 @@
 import { ApplicationFailure, Context, heartbeat, cancellationSignal } from '@temporalio/activity';
 import type { Connection } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import {
-  canonicalJson,
-  checkSpec,
-  expandGrid,
-  parseJobResult,
-  shortHash,
-  SweepSpecSchema,
-  type FailureClass,
-  type SweepSpec,
-} from '../spec';
-import type { ResultsStore, RunState } from '../store/types';
+import { canonicalJson, parseJobResult, shortHash, SweepSpecSchema, type FailureClass, type SweepSpec } from '../spec';
+import { SpecError, validateSweepSpec } from '../spec/load';
+import type { AttemptRow, ResultsStore, RunState } from '../store/types';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from './executors/types';
 import type { FitSummary, SweepSummary } from '../workflows/api';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
@@ -51,19 +43,22 @@ export function createActivities(deps: ActivityDeps) {
     return ex;
   };
 
-  const launchJob = async (req: LaunchRequest): Promise<{ jobName: string; adopted: boolean }> => {
-    const ex = executorFor(req);
-    const prior = (await deps.store.listAttempts(req.sweep, req.runId)).find((a) => a.attempt === req.attempt);
+  /** Launches (or, if launched before, re-attaches to) the attempt's job and records it running. */
+  const launchJob = async (
+    req: LaunchRequest,
+    prior: AttemptRow | undefined,
+  ): Promise<{ jobName: string; startedAt: string }> => {
     // Launched before (a retried activity after a worker crash): re-attach only, never start it twice.
-    const launched = await ex.launch(req, { adoptOnly: prior?.state === 'running' });
+    const launched = await executorFor(req).launch(req, { adoptOnly: prior?.state === 'running' });
+    // An adopted job keeps the start time its first launch recorded.
+    const startedAt = (launched.adopted ? prior?.startedAt : undefined) ?? now();
     await deps.store.upsertAttempt({
       sweep: req.sweep,
       runId: req.runId,
       attempt: req.attempt,
       jobName: launched.jobName,
       state: 'running',
-      // An adopted job keeps the start time its first launch recorded.
-      startedAt: (launched.adopted ? prior?.startedAt : undefined) ?? now(),
+      startedAt,
       gpuSeconds: 0,
     });
     await deps.store.upsertRun({
@@ -77,7 +72,7 @@ export function createActivities(deps: ActivityDeps) {
       updatedAt: now(),
     });
     log.info({ runId: req.runId, attempt: req.attempt, job: launched.jobName, adopted: launched.adopted }, 'launched');
-    return launched;
+    return { jobName: launched.jobName, startedAt };
   };
 
   /** Waits for the attempt's job to end, heartbeating its phase (the UI and retries see it). */
@@ -104,7 +99,24 @@ export function createActivities(deps: ActivityDeps) {
    * Records how an attempt ended; on success validates and stores the result (a bad
    * result fails the run as `bad-result`, never the sweep). Says whether to retry.
    */
-  const finishAttempt = async (req: LaunchRequest, outcome: JobOutcome): Promise<AttemptResult> => {
+  const failed = (
+    req: LaunchRequest,
+    failureClass: FailureClass,
+    message: string | undefined,
+    gpuSeconds: number,
+  ): AttemptResult => ({
+    ok: false,
+    failureClass,
+    message,
+    retryable: req.spec.retry.retryOn.includes(failureClass),
+    gpuSeconds,
+  });
+
+  const finishAttempt = async (
+    req: LaunchRequest,
+    outcome: JobOutcome,
+    launched: { jobName: string; startedAt: string; history: AttemptRow[] },
+  ): Promise<AttemptResult> => {
     let res: AttemptResult;
     if (outcome.status === 'succeeded') {
       const parsed = parseJobResult(outcome.resultText, req.spec.metrics);
@@ -120,40 +132,26 @@ export function createActivities(deps: ActivityDeps) {
         });
         res = { ok: true, retryable: false, gpuSeconds: outcome.gpuSeconds };
       } else {
-        res = {
-          ok: false,
-          failureClass: 'bad-result',
-          message: parsed.reason,
-          retryable: req.spec.retry.retryOn.includes('bad-result'),
-          gpuSeconds: outcome.gpuSeconds,
-        };
+        res = failed(req, 'bad-result', parsed.reason, outcome.gpuSeconds);
       }
     } else {
-      res = {
-        ok: false,
-        failureClass: outcome.failureClass,
-        message: outcome.message,
-        retryable: req.spec.retry.retryOn.includes(outcome.failureClass),
-        gpuSeconds: outcome.gpuSeconds,
-      };
+      res = failed(req, outcome.failureClass, outcome.message, outcome.gpuSeconds);
     }
-    const prior = await deps.store.listAttempts(req.sweep, req.runId);
-    const started = prior.find((a) => a.attempt === req.attempt)?.startedAt ?? now();
     await deps.store.upsertAttempt({
       sweep: req.sweep,
       runId: req.runId,
       attempt: req.attempt,
-      jobName: prior.find((a) => a.attempt === req.attempt)?.jobName ?? `${req.runId}-a${req.attempt}`,
+      jobName: launched.jobName,
       state: res.ok ? 'succeeded' : 'failed',
       failureClass: res.failureClass,
       message: res.message,
       exitCode: outcome.status === 'failed' ? outcome.exitCode : 0,
-      startedAt: started,
+      startedAt: launched.startedAt,
       finishedAt: now(),
       gpuSeconds: outcome.gpuSeconds,
     });
     const gpuSeconds =
-      prior.reduce((s, a) => s + (a.attempt === req.attempt ? 0 : a.gpuSeconds), 0) + outcome.gpuSeconds;
+      launched.history.reduce((sum, a) => sum + (a.attempt === req.attempt ? 0 : a.gpuSeconds), 0) + outcome.gpuSeconds;
     await deps.store.upsertRun({
       sweep: req.sweep,
       runId: req.runId,
@@ -196,18 +194,16 @@ export function createActivities(deps: ActivityDeps) {
      * the workflow, so workflow code never loads the schema library.
      */
     async validateSpec(raw: unknown): Promise<SweepSpec> {
-      const parsed = SweepSpecSchema.safeParse(raw);
-      const problems = parsed.success
-        ? checkSpec(parsed.data).map((i) => `${i.path}: ${i.message}`)
-        : parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`);
-      if (!parsed.success || problems.length)
-        throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${problems.join('; ')}. Check it with \`sweep validate\`.`, 'InvalidSpec');
       try {
-        expandGrid(parsed.data);
+        return validateSweepSpec(raw, 'sweep spec');
       } catch (e) {
-        throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${(e as Error).message}`, 'InvalidSpec');
+        if (!(e instanceof SpecError)) throw e;
+        const problems = e.problems.map((p) => `${p.path || '(spec)'}: ${p.message}`).join('; ');
+        throw ApplicationFailure.nonRetryable(
+          `invalid sweep spec: ${problems}. Check it with \`sweep validate\`.`,
+          'InvalidSpec',
+        );
       }
-      return parsed.data;
     },
 
     /** Records the sweep; returns the runs already succeeded (a re-submitted sweep skips them). */
@@ -225,25 +221,21 @@ export function createActivities(deps: ActivityDeps) {
      * and record how it ended. One activity per attempt keeps the per-run overhead small.
      */
     async runAttempt(req: LaunchRequest): Promise<AttemptResult & { jobName: string }> {
+      // One read of the run's attempts serves the whole attempt.
+      const history = await deps.store.listAttempts(req.sweep, req.runId);
+      const prior = history.find((a) => a.attempt === req.attempt);
       // Already recorded (the worker died after recording, before reporting): never launch again.
-      const recorded = (await deps.store.listAttempts(req.sweep, req.runId)).find((a) => a.attempt === req.attempt);
-      if (recorded && (recorded.state === 'succeeded' || recorded.state === 'failed')) {
-        return {
-          ok: recorded.state === 'succeeded',
-          failureClass: recorded.failureClass,
-          message: recorded.message,
-          retryable: recorded.failureClass !== undefined && req.spec.retry.retryOn.includes(recorded.failureClass),
-          gpuSeconds: recorded.gpuSeconds,
-          jobName: recorded.jobName,
-        };
+      if (prior && (prior.state === 'succeeded' || prior.state === 'failed')) {
+        const res = prior.failureClass ? failed(req, prior.failureClass, prior.message, prior.gpuSeconds) : undefined;
+        return { ...(res ?? { ok: true, retryable: false, gpuSeconds: prior.gpuSeconds }), jobName: prior.jobName };
       }
       // Heartbeat from the start: a launch may wait for a free slot (a queued GPU job).
       const beat = setInterval(() => heartbeat({ phase: 'pending' }), 1000);
-      let jobName = `${req.runId}-a${req.attempt}`;
+      let launched = { jobName: `${req.runId}-a${req.attempt}`, startedAt: prior?.startedAt ?? now() };
       let outcome: JobOutcome;
       try {
         try {
-          ({ jobName } = await launchJob(req));
+          launched = await launchJob(req, prior);
         } finally {
           clearInterval(beat);
         }
@@ -253,15 +245,19 @@ export function createActivities(deps: ActivityDeps) {
         // The cluster refused the job (invalid spec, name taken by another run): retrying can't help.
         if (e.name === 'JobRejectedError' || e.name === 'JobNameConflictError')
           throw ApplicationFailure.nonRetryable(e.message, e.name);
-        // The API kept failing through the executor's own retries: an attempt failure of class
-        // infrastructure, retried (or not) by the sweep's policy like any other class.
-        // A job that vanished (JobGoneError) ends its attempt as node-lost, retried by the policy.
+        // The API kept failing through the executor's own retries (infrastructure), or the job
+        // vanished (JobGoneError, node-lost): an attempt failure retried by the sweep's policy.
         if (e.failureClass !== 'infrastructure' && e.name !== 'JobGoneError') throw err;
-        outcome = { status: 'failed', failureClass: e.failureClass ?? 'infrastructure', message: e.message, gpuSeconds: 0 };
+        outcome = {
+          status: 'failed',
+          failureClass: e.failureClass ?? 'infrastructure',
+          message: e.message,
+          gpuSeconds: 0,
+        };
       }
       // Cancelled (the sweep is being cancelled): the workflow records the run as cancelled.
       if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');
-      return { ...(await finishAttempt(req, outcome)), jobName };
+      return { ...(await finishAttempt(req, outcome, { ...launched, history })), jobName: launched.jobName };
     },
 
     async cancelJob(req: LaunchRequest): Promise<void> {
@@ -284,7 +280,9 @@ export function createActivities(deps: ActivityDeps) {
         updatedAt: now(),
       });
       const attempts = await deps.store.listAttempts(req.sweep, req.runId);
-      for (const a of attempts.filter((x) => x.state === 'running' || (state === 'cancelled' && x.attempt === req.attempt)))
+      for (const a of attempts.filter(
+        (x) => x.state === 'running' || (state === 'cancelled' && x.attempt === req.attempt),
+      ))
         await deps.store.upsertAttempt({
           ...a,
           state: 'cancelled',

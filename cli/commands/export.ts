@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { openStore } from '../../store/open';
+import { DEFAULT_SQLITE_PATH, openStore } from '../../store/open';
 import { dataPointsToPaperRows, paperRowsToCsv } from '../../store/export';
 import { UsageError } from '../errors';
 
@@ -15,7 +15,7 @@ export function registerExportCommand(program: Command): void {
       const store = await openStore();
       try {
         const sweepName = name.replace(/^sweep\//, '');
-        if (!(await store.getSweep(sweepName))) throw new UsageError(`no sweep "${sweepName}" in the results store (SWEEP_DB=${process.env.SWEEP_DB ?? '.sweep/results.db'})`);
+        if (!(await store.getSweep(sweepName))) throw new UsageError(`no sweep "${sweepName}" in the results store (SWEEP_DB=${process.env.SWEEP_DB ?? DEFAULT_SQLITE_PATH})`);
         const csv = paperRowsToCsv(dataPointsToPaperRows(await store.listDataPoints(sweepName)));
         if (o.out) writeFileSync(o.out, csv);
         else process.stdout.write(csv);
