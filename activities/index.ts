@@ -206,13 +206,26 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Records the sweep; returns the runs already succeeded (a re-submitted sweep skips them). */
-    async registerSweep(spec: SweepSpec): Promise<{ specHash: string; succeeded: string[] }> {
+    /**
+     * Records the sweep. Returns the runs already succeeded (a re-submitted sweep skips them) and
+     * the attempts already spent on every other run it knows: those really run again, at their
+     * next attempt number, instead of replaying a stale outcome.
+     */
+    async registerSweep(
+      spec: SweepSpec,
+    ): Promise<{ specHash: string; succeeded: string[]; rerun: { runId: string; attempts: number }[] }> {
       const specHash = shortHash(canonicalJson(spec));
       const existing = await deps.store.getSweep(spec.name);
       await deps.store.upsertSweep({ name: spec.name, specHash, spec, createdAt: existing?.createdAt ?? now() });
-      const succeeded = (await deps.store.listRuns(spec.name, { state: 'succeeded' })).map((r) => r.runId);
-      return { specHash, succeeded };
+      const runs = await deps.store.listRuns(spec.name);
+      const succeeded = runs.filter((r) => r.state === 'succeeded').map((r) => r.runId);
+      const attempts = await deps.store.listAttempts(spec.name);
+      const spent = new Map<string, number>();
+      for (const r of runs) if (r.state !== 'succeeded') spent.set(r.runId, r.attempts);
+      // The attempt rows are the ground truth: a run row may lag its last attempt after a crash.
+      for (const a of attempts) if (spent.has(a.runId)) spent.set(a.runId, Math.max(spent.get(a.runId)!, a.attempt));
+      const rerun = [...spent].filter(([, n]) => n > 0).map(([runId, n]) => ({ runId, attempts: n }));
+      return { specHash, succeeded, rerun };
     },
 
     /**

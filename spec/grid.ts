@@ -21,7 +21,7 @@ export class GridTooLargeError extends Error {
     readonly limit: number,
   ) {
     super(
-      `the grid has ${size} cells, over the limit of ${limit}: narrow the grid or raise "maxGridSize" ` +
+      `the grid has ${size.toLocaleString('en-US')} cells, over the limit of ${limit.toLocaleString('en-US')}: narrow the grid or raise "maxGridSize" ` +
         `in the spec (or pass --max-grid-size) if you mean it`,
     );
   }
@@ -70,7 +70,10 @@ export function resourcesFor(spec: Pick<SweepSpec, 'job'>, axes: Record<string, 
   return res;
 }
 
-/** Semantic checks the schema cannot express. Returns every issue found (empty when fine). */
+/**
+ * Semantic checks the schema cannot express. Returns every issue found (empty when fine).
+ * May expand the grid: call it only on a spec whose size has passed `assertGridWithin`.
+ */
 export function checkSpec(spec: SweepSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const axes = new Set(Object.keys(spec.grid));
@@ -98,6 +101,8 @@ export function checkSpec(spec: SweepSpec): SpecIssue[] {
     for (const a of axes)
       if (!(a in cell)) issues.push({ path: `include.${i}`, message: `an included cell must name every axis; "${a}" is missing` });
   });
+  if (spec.executor.kind === 'kubernetes' && !spec.job.image)
+    issues.push({ path: 'job.image', message: 'a Kubernetes sweep needs the container image its jobs run (job.image)' });
   if (spec.concurrency.maxGpus !== undefined) {
     const maxCellGpus = Math.max(0, ...expandGridUnchecked(spec).map((c) => c.resources.gpus));
     if (maxCellGpus > spec.concurrency.maxGpus)
@@ -109,8 +114,81 @@ export function checkSpec(spec: SweepSpec): SpecIssue[] {
   return issues;
 }
 
+/** Cells of the full product of the axes, before excludes and includes (distinct values per axis). */
 export function gridSize(spec: Pick<SweepSpec, 'grid'>): number {
-  return Object.values(spec.grid).reduce((n, values) => n * values.length, 1);
+  return Object.values(spec.grid).reduce((n, values) => n * new Set(values).size, 1);
+}
+
+/** Bound on the states of the exclude count below (a spec beyond it is judged by its upper bound). */
+const MAX_COUNT_STATES = 100_000;
+
+/**
+ * Cells of the product that no exclude rule matches, counted without expanding anything: a
+ * dynamic programme over the axes whose state is the set of rules still matching. Each rule is
+ * a product set, so an axis splits its values into classes by the rules that accept them.
+ * Returns undefined when the rules are too many to count exactly within MAX_COUNT_STATES.
+ */
+function countUnexcluded(spec: Pick<SweepSpec, 'grid' | 'exclude'>): number | undefined {
+  const rules = spec.exclude;
+  if (!rules.length) return gridSize(spec);
+  const accepts = (rule: MatchRule, axis: string, v: AxisValue) => {
+    if (!(axis in rule)) return true;
+    const want = rule[axis];
+    return Array.isArray(want) ? want.some((w) => w === v) : want === v;
+  };
+  // State: which rules still match the cell so far (a string of 0/1), -> number of partial cells.
+  let states = new Map<string, number>([['1'.repeat(rules.length), 1]]);
+  for (const [axis, rawValues] of Object.entries(spec.grid)) {
+    const classes = new Map<string, number>();
+    for (const v of new Set(rawValues)) {
+      const key = rules.map((r) => (accepts(r, axis, v) ? '1' : '0')).join('');
+      classes.set(key, (classes.get(key) ?? 0) + 1);
+    }
+    const next = new Map<string, number>();
+    for (const [alive, n] of states)
+      for (const [acc, m] of classes) {
+        let key = '';
+        for (let i = 0; i < alive.length; i++) key += alive[i] === '1' && acc[i] === '1' ? '1' : '0';
+        next.set(key, (next.get(key) ?? 0) + n * m);
+        if (next.size > MAX_COUNT_STATES) return undefined;
+      }
+    states = next;
+  }
+  let total = 0;
+  for (const [alive, n] of states) if (!alive.includes('1')) total += n;
+  return total;
+}
+
+/**
+ * How many runs a spec expands to, known arithmetically before anything is expanded or
+ * allocated: the product of the axes less what the excludes remove, plus the included cells
+ * that are new. `exact` is false when the excludes were too intricate to count, and `cells`
+ * is then an upper bound (the product plus the includes).
+ */
+export function gridCount(spec: Pick<SweepSpec, 'grid' | 'exclude' | 'include'>): { cells: number; exact: boolean } {
+  const counted = countUnexcluded(spec);
+  if (counted === undefined) return { cells: gridSize(spec) + spec.include.length, exact: false };
+  const names = Object.keys(spec.grid);
+  const axisSets = new Map(names.map((n) => [n, new Set(spec.grid[n])]));
+  const seen = new Set<string>();
+  let extra = 0;
+  for (const cell of spec.include) {
+    const axes: Record<string, AxisValue> = {};
+    for (const n of names) axes[n] = cell[n];
+    const id = canonicalJson(axes);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const inGrid = names.every((n) => axisSets.get(n)!.has(axes[n])) && !spec.exclude.some((r) => matches(r, axes));
+    if (!inGrid) extra++;
+  }
+  return { cells: counted + extra, exact: true };
+}
+
+/** Throws GridTooLargeError, in milliseconds and bounded memory, when a spec's grid is over its limit. */
+export function assertGridWithin(spec: Pick<SweepSpec, 'grid' | 'exclude' | 'include'>, limit: number): number {
+  const { cells } = gridCount(spec);
+  if (cells > limit) throw new GridTooLargeError(cells, limit);
+  return cells;
 }
 
 /** Cartesian product in spec order (last axis varies fastest), excludes applied, includes appended. */
@@ -148,9 +226,7 @@ function expandGridUnchecked(spec: SweepSpec): Cell[] {
  * same runs in the same order (safe inside workflow code).
  */
 export function expandGrid(spec: SweepSpec, opts: { maxGridSize?: number } = {}): Cell[] {
-  const limit = opts.maxGridSize ?? spec.maxGridSize;
-  const size = gridSize(spec) + spec.include.length;
-  if (size > limit) throw new GridTooLargeError(size, limit);
+  assertGridWithin(spec, opts.maxGridSize ?? spec.maxGridSize);
   return orderCells(spec, expandGridUnchecked(spec));
 }
 

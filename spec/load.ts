@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { checkSpec, expandGrid, GridTooLargeError } from './grid';
+import { assertGridWithin, checkSpec, GridTooLargeError } from './grid';
 import { SweepSpecSchema, type SweepSpec } from './sweepSpec';
 import { FitSpecSchema, type FitSpec } from './fitSpec';
 
@@ -98,18 +98,19 @@ export function validateSweepSpec(raw: unknown, source = 'spec', opts: LoadOptio
   const parsed = SweepSpecSchema.safeParse(raw);
   if (!parsed.success) throw new SpecError(source, zodProblems(parsed.error, locate));
   const spec = parsed.data;
+  // The size first, arithmetically: a spec of 10^10 cells is refused before anything is expanded.
+  try {
+    assertGridWithin(spec, opts.maxGridSize ?? spec.maxGridSize);
+  } catch (e) {
+    if (e instanceof GridTooLargeError) throw new SpecError(source, [{ path: 'grid', message: e.message, ...locate?.(['grid']) }]);
+    throw e;
+  }
   const issues = checkSpec(spec);
   if (issues.length) {
     throw new SpecError(
       source,
       issues.map((i) => ({ ...i, ...locate?.(i.path.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))) })),
     );
-  }
-  try {
-    expandGrid(spec, { maxGridSize: opts.maxGridSize });
-  } catch (e) {
-    if (e instanceof GridTooLargeError) throw new SpecError(source, [{ path: 'grid', message: e.message, ...locate?.(['grid']) }]);
-    throw e;
   }
   if (opts.maxGridSize !== undefined) spec.maxGridSize = Math.max(spec.maxGridSize, opts.maxGridSize);
   return spec;

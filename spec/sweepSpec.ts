@@ -48,7 +48,11 @@ export const ResourcesOverrideSchema = z
 
 export const JobSchema = z
   .object({
-    image: z.string().min(1, 'name the container image (the local executor ignores it)'),
+    image: z
+      .string()
+      .min(1, 'name the container image, or leave the key out')
+      .optional()
+      .describe('container image of the jobs: required on Kubernetes, ignored by the local executor'),
     command: z.array(z.string().min(1)).min(1, 'command is an argv array, e.g. ["python", "train.py"]'),
     args: z.array(z.string()).default([]),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and "_"'), z.string()).default({}),

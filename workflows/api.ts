@@ -44,6 +44,15 @@ export interface FitSummary {
   params: Record<string, number>;
   intervals?: Record<string, [number, number]>;
   version: number;
+  /** Points this fit could not use and left out (NaN, 1 - score <= 0 with y.invert, x <= 0 on a log axis). */
+  nExcluded?: number;
+  /**
+   * Set when this fit could not run this time (too few points, no usable data, optimiser failure):
+   * then `params` is empty and `version` 0. The next refit tries again.
+   */
+  error?: string;
+  /** Made by the sweep's final refit (only those are reported as final). */
+  final?: boolean;
 }
 
 export interface Progress {
@@ -59,6 +68,8 @@ export interface Progress {
   etaSeconds?: number;
   recentFailures: { runId: string; failureClass?: FailureClass; message?: string; attempts: number }[];
   fits: FitSummary[];
+  /** Why the last live refit failed as a whole (cleared by the next one that runs). */
+  refitError?: string;
   continuedAsNew: number;
 }
 
@@ -86,6 +97,7 @@ export interface CarriedState {
   resultsSinceRefit: number;
   resultsTotal: number;
   fits: FitSummary[];
+  refitError?: string;
   paused: boolean;
   maxRuns: number;
   maxGpus?: number;

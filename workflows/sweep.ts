@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -50,6 +51,12 @@ const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['MissingSearchAttributes', 'InvalidSpec'] },
 });
+// A spec is checked in milliseconds and bounded memory; one that makes the check fail any other
+// way (a crashed or overloaded worker) is retried a few times, never forever.
+const specActs = proxyActivities<Activities>({
+  startToCloseTimeout: '20s',
+  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidSpec'] },
+});
 const fitActs = proxyActivities<Activities>({
   startToCloseTimeout: '30m',
   heartbeatTimeout: '2m',
@@ -59,6 +66,23 @@ const fitActs = proxyActivities<Activities>({
 
 /** How long a cancelled sweep waits for its runs to stop their jobs. */
 const CANCEL_GRACE_MS = 5 * 60_000;
+
+/** The innermost message of an activity or application failure. */
+function failureMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The spec, validated and defaulted by an activity; a refusal fails the sweep at once as `InvalidSpec`. */
+async function validated(rawSpec: SweepSpecInput): Promise<SweepSpec> {
+  try {
+    return await specActs.validateSpec(rawSpec);
+  } catch (err) {
+    const why = failureMessage(err);
+    throw ApplicationFailure.nonRetryable(why.startsWith('invalid sweep spec') ? why : `invalid sweep spec: ${why}`, 'InvalidSpec');
+  }
+}
 
 interface Queued {
   cell: Cell;
@@ -72,7 +96,7 @@ interface Queued {
  */
 export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = {}): Promise<SweepSummary> {
   // A new sweep's spec is validated (and defaulted) by an activity; a continued one carries its normalised spec.
-  let spec: SweepSpec = carried.state ? (rawSpec as SweepSpec) : await acts.validateSpec(rawSpec);
+  let spec: SweepSpec = carried.state ? (rawSpec as SweepSpec) : await validated(rawSpec);
   const info = workflowInfo();
   const sweepId = info.workflowId;
   let cells: Cell[];
@@ -101,7 +125,6 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   const inFlight = new Set(st.inFlight);
   const inFlightGpus = () => [...inFlight].reduce((s, id) => s + (cellById.get(id)?.resources.gpus ?? 0), 0);
   let queue: Queued[] = cells.filter((c) => !st.finished[c.runId] && !inFlight.has(c.runId)).map((cell) => ({ cell, firstAttempt: 1 }));
-  let dirty = false;
   let cancelling = false;
   let refitting = false;
   let lastRefitAt = Date.now();
@@ -126,6 +149,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       etaSeconds: meanMs === undefined ? undefined : (remaining * meanMs) / Math.max(1, st.maxRuns) / 1000,
       recentFailures: recentFailures.slice(-10),
       fits: st.fits,
+      ...(st.refitError ? { refitError: st.refitError } : {}),
       continuedAsNew: st.continuedAsNew,
     };
   };
@@ -157,26 +181,21 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       recentFailures.push({ runId: r.runId, failureClass: r.failureClass, message: r.message, attempts: r.attempts });
       if (recentFailures.length > 20) recentFailures.shift();
     }
-    dirty = true;
   });
   setHandler(pauseSignal, () => {
     st.paused = true;
-    dirty = true;
   });
   setHandler(resumeSignal, () => {
     st.paused = false;
-    dirty = true;
   });
   setHandler(cancelSignal, () => {
     cancelling = true;
-    dirty = true;
   });
   setHandler(
     setConcurrencyUpdate,
     (c) => {
       if (c.maxRuns !== undefined) st.maxRuns = c.maxRuns;
       if (c.maxGpus !== undefined) st.maxGpus = c.maxGpus;
-      dirty = true;
       return { maxRuns: st.maxRuns, maxGpus: st.maxGpus };
     },
     {
@@ -202,7 +221,6 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       const front: Queued[] = rerun.map((cell) => ({ cell, firstAttempt: (st.finished[cell.runId]?.a ?? 0) + 1 }));
       for (const c of rerun) delete st.finished[c.runId];
       queue = [...front, ...queue];
-      dirty = true;
       return { rerun: rerun.map((c) => c.runId) };
     },
     {
@@ -224,7 +242,6 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       cells = next;
       cellById = new Map(cells.map((c) => [c.runId, c]));
       queue = [...queue, ...added.map((cell) => ({ cell, firstAttempt: 1 }))];
-      dirty = true;
       return { added: added.map((c) => c.runId) };
     },
     {
@@ -292,25 +309,26 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   };
 
   const refitLoop = async (stage: 'point' | 'bootstrap') => {
+    // One entry per fit: a fit that could not run this time says why (`error`), and is tried again.
     const fits = await fitActs.refit(spec.name, stage);
     if (fits.length) st.fits = fits;
+    delete st.refitError;
   };
   const maybeRefit = () => {
-    if (!spec.fits.length || refitting) return;
-    const due =
-      st.resultsSinceRefit >= spec.refit.every ||
-      (spec.refit.interval !== undefined && st.resultsSinceRefit > 0 && Date.now() - lastRefitAt >= durationMs(spec.refit.interval));
-    if (!due) return;
+    if (!refitDue()) return;
     refitting = true;
     st.resultsSinceRefit = 0;
     lastRefitAt = Date.now();
     // Point fit first (fast), then the bootstrap; the main loop does not wait for either.
     refitLoop('point')
       .then(() => (spec.refit.bootstrap > 0 ? refitLoop('bootstrap') : undefined))
-      .catch(() => undefined) // a failed live refit must never stop the sweep; the final refit retries
+      // A failed live refit never stops the sweep: it is shown (details, `progress`, `sweep status`) and the next one retries.
+      .catch((err: unknown) => {
+        st.refitError = `live refit failed: ${failureMessage(err)}`.slice(0, 500);
+      })
       .finally(() => {
         refitting = false;
-        dirty = true;
+        setCurrentDetails(sweepCurrentDetails(progress()));
       });
   };
 
@@ -334,12 +352,30 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   };
 
   // ---- main loop ----------------------------------------------------------------------
+  /** Index (in a short look-ahead) of the next queued run that fits the free GPUs, or -1. */
+  const nextStartable = (): number => {
+    if (st.paused || !queue.length || inFlight.size >= st.maxRuns) return -1;
+    // First fit in order within a short look-ahead, so one large run doesn't idle GPUs.
+    const budget = st.maxGpus === undefined ? Infinity : st.maxGpus - inFlightGpus();
+    return queue.slice(0, 64).findIndex((q) => q.cell.resources.gpus <= budget);
+  };
+  const allDone = () => !queue.length && !inFlight.size;
+  const refitDue = () =>
+    spec.fits.length > 0 &&
+    !refitting &&
+    (st.resultsSinceRefit >= spec.refit.every ||
+      (spec.refit.interval !== undefined && st.resultsSinceRefit > 0 && Date.now() - lastRefitAt >= durationMs(spec.refit.interval)));
+
   try {
     if (!st.registered) {
       await acts.checkSearchAttributes();
       const reg = await acts.registerSweep(spec);
       for (const id of reg.succeeded) if (cellById.has(id)) st.finished[id] = { s: 'succeeded', a: 0 };
-      queue = queue.filter((q) => !st.finished[q.cell.runId]);
+      // A re-submitted run that failed or was cancelled before really runs again, at its next attempt.
+      const prior = new Map(reg.rerun.map((r) => [r.runId, r.attempts]));
+      queue = queue
+        .filter((q) => !st.finished[q.cell.runId])
+        .map((q) => ({ ...q, firstAttempt: Math.max(q.firstAttempt, (prior.get(q.cell.runId) ?? 0) + 1) }));
       st.registered = true;
       upsertMemo({ specHash: reg.specHash, gridSize: cells.length, executor: spec.executor.kind });
     }
@@ -355,19 +391,13 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         break;
       }
       const starts: Promise<void>[] = [];
-      if (!st.paused) {
-        while (queue.length && inFlight.size < st.maxRuns) {
-          // First fit in order within a short look-ahead, so one large run doesn't idle GPUs.
-          const budget = st.maxGpus === undefined ? Infinity : st.maxGpus - inFlightGpus();
-          const i = queue.slice(0, 64).findIndex((q) => q.cell.resources.gpus <= budget);
-          if (i < 0) break;
-          const [q] = queue.splice(i, 1);
-          starts.push(launch(q));
-        }
+      for (let i = nextStartable(); i >= 0; i = nextStartable()) {
+        const [q] = queue.splice(i, 1);
+        starts.push(launch(q));
       }
       await Promise.all(starts);
       setCurrentDetails(sweepCurrentDetails(progress()));
-      if (!queue.length && !inFlight.size) break;
+      if (allDone()) break;
       maybeRefit();
       if (workflowInfo().continueAsNewSuggested) {
         await condition(() => !refitting && allHandlersFinished());
@@ -378,14 +408,20 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         for (const q of requeued) st.finished[q.cell.runId] = { s: 'failed', a: q.firstAttempt - 1 };
         await continueAsNew<typeof sweep>(spec, { state: st });
       }
-      dirty = false;
+      // Wait on the state itself, never on a flag reset after the fact: runs that finished while
+      // children were being started (all of them, with fast or failing jobs) are seen here, so no
+      // wake-up can be lost. The timeout re-checks a refit interval that has come due.
+      const wake = () =>
+        cancelling || allDone() || nextStartable() >= 0 || refitDue() || workflowInfo().continueAsNewSuggested;
       const timeout = spec.refit.interval ? durationMs(spec.refit.interval) : undefined;
-      if (timeout) await condition(() => dirty, timeout);
-      else await condition(() => dirty);
+      if (timeout) await condition(wake, timeout);
+      else await condition(wake);
     }
     await condition(() => !refitting);
     const final = await fitActs.finalizeSweep(spec.name);
-    if (final.fits.length) st.fits = final.fits;
+    // Only fits the final refit made are reported as final; a live fit is never passed off as one.
+    st.fits = final.fits;
+    delete st.refitError;
     upsertSearchAttributes([{ key: RunState, value: cancelling ? 'cancelled' : 'completed' }]);
     setCurrentDetails(sweepCurrentDetails(progress()));
     return summary(final.reportPath);

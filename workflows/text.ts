@@ -56,13 +56,15 @@ const fmtDuration = (s: number) =>
   s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
 
 export function fitLine(f: FitSummary): string {
+  const left = f.nExcluded ? `, ${f.nExcluded} left out` : '';
+  if (f.error) return `${f.name} (${f.form}${left}): not fitted - ${f.error}`;
   const exps = Object.entries(f.params)
     .filter(([k]) => k === 'alpha' || k === 'beta')
     .map(([k, v]) => {
       const ci = f.intervals?.[k];
       return `${k} = ${v.toPrecision(3)}${ci ? ` [${ci[0].toPrecision(3)}, ${ci[1].toPrecision(3)}]` : ''}`;
     });
-  return `${f.name} (${f.form}, ${f.nPoints} points, ${f.stage}): ${exps.join(', ')}`;
+  return `${f.name} (${f.form}, ${f.nPoints} points${left}, ${f.final ? 'final' : f.stage}): ${exps.join(', ')}`;
 }
 
 /** The sweep's live details in the Web UI, as Markdown. */
@@ -79,6 +81,7 @@ export function sweepCurrentDetails(p: Progress): string {
     `**GPU-hours:** ${p.gpuHours.toFixed(3)} - **ETA:** ${p.etaSeconds === undefined ? 'n/a' : fmtDuration(p.etaSeconds)} - **concurrency:** ${p.maxRuns} runs${p.maxGpus !== undefined ? `, ${p.maxGpus} GPUs` : ''}`,
   ];
   if (p.fits.length) lines.push('', '**Fitted laws**', '', ...p.fits.map((f) => `- ${fitLine(f)}`));
+  if (p.refitError) lines.push('', `**Refit:** ${p.refitError}`);
   if (p.recentFailures.length)
     lines.push(
       '',
