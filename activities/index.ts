@@ -3,11 +3,12 @@ import type { Connection } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { canonicalJson, parseJobResult, shortHash, SweepSpecSchema, type FailureClass, type SweepSpec } from '../spec';
 import { SpecError, validateSweepSpec } from '../spec/load';
-import type { AttemptRow, ResultsStore, RunState } from '../store/types';
+import type { AttemptRow, ResultRow, ResultsStore, RunState } from '../store/types';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from './executors/types';
 import type { FitSummary, SweepSummary } from '../workflows/api';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { refitSweep, type RefitStage } from './refit';
+import { reconcileRuns, type ReconcileResult } from './reconcile';
 import { log } from './logger';
 
 export interface ActivityDeps {
@@ -52,24 +53,27 @@ export function createActivities(deps: ActivityDeps) {
     const launched = await executorFor(req).launch(req, { adoptOnly: prior?.state === 'running' });
     // An adopted job keeps the start time its first launch recorded.
     const startedAt = (launched.adopted ? prior?.startedAt : undefined) ?? now();
-    await deps.store.upsertAttempt({
-      sweep: req.sweep,
-      runId: req.runId,
-      attempt: req.attempt,
-      jobName: launched.jobName,
-      state: 'running',
-      startedAt,
-      gpuSeconds: 0,
-    });
-    await deps.store.upsertRun({
-      sweep: req.sweep,
-      runId: req.runId,
-      axes: req.axes,
-      state: 'running',
-      attempts: req.attempt,
-      gpus: req.resources.gpus,
-      gpuSeconds: 0,
-      updatedAt: now(),
+    // The attempt and its run are marked running together (one transaction), so neither lags the other.
+    await deps.store.launchAttempt({
+      attempt: {
+        sweep: req.sweep,
+        runId: req.runId,
+        attempt: req.attempt,
+        jobName: launched.jobName,
+        state: 'running',
+        startedAt,
+        gpuSeconds: 0,
+      },
+      run: {
+        sweep: req.sweep,
+        runId: req.runId,
+        axes: req.axes,
+        state: 'running',
+        attempts: req.attempt,
+        gpus: req.resources.gpus,
+        gpuSeconds: 0,
+        updatedAt: now(),
+      },
     });
     log.info({ runId: req.runId, attempt: req.attempt, job: launched.jobName, adopted: launched.adopted }, 'launched');
     return { jobName: launched.jobName, startedAt };
@@ -118,10 +122,11 @@ export function createActivities(deps: ActivityDeps) {
     launched: { jobName: string; startedAt: string; history: AttemptRow[] },
   ): Promise<AttemptResult> => {
     let res: AttemptResult;
+    let result: ResultRow | undefined;
     if (outcome.status === 'succeeded') {
       const parsed = parseJobResult(outcome.resultText, req.spec.metrics);
       if (parsed.ok) {
-        await deps.store.recordResult({
+        result = {
           sweep: req.sweep,
           runId: req.runId,
           attempt: req.attempt,
@@ -129,7 +134,7 @@ export function createActivities(deps: ActivityDeps) {
           result: parsed.result,
           gpuSeconds: outcome.gpuSeconds,
           recordedAt: now(),
-        });
+        };
         res = { ok: true, retryable: false, gpuSeconds: outcome.gpuSeconds };
       } else {
         res = failed(req, 'bad-result', parsed.reason, outcome.gpuSeconds);
@@ -137,32 +142,37 @@ export function createActivities(deps: ActivityDeps) {
     } else {
       res = failed(req, outcome.failureClass, outcome.message, outcome.gpuSeconds);
     }
-    await deps.store.upsertAttempt({
-      sweep: req.sweep,
-      runId: req.runId,
-      attempt: req.attempt,
-      jobName: launched.jobName,
-      state: res.ok ? 'succeeded' : 'failed',
-      failureClass: res.failureClass,
-      message: res.message,
-      exitCode: outcome.status === 'failed' ? outcome.exitCode : 0,
-      startedAt: launched.startedAt,
-      finishedAt: now(),
-      gpuSeconds: outcome.gpuSeconds,
-    });
     const gpuSeconds =
       launched.history.reduce((sum, a) => sum + (a.attempt === req.attempt ? 0 : a.gpuSeconds), 0) + outcome.gpuSeconds;
-    await deps.store.upsertRun({
-      sweep: req.sweep,
-      runId: req.runId,
-      axes: req.axes,
-      state: res.ok ? 'succeeded' : res.retryable ? 'running' : 'failed',
-      attempts: req.attempt,
-      failureClass: res.failureClass,
-      message: res.message,
-      gpus: req.resources.gpus,
-      gpuSeconds,
-      updatedAt: now(),
+    // Result, attempt and run in one transaction: a crash between them can leave no run
+    // `running` whose attempt is recorded, and a replay after a crash completes it.
+    await deps.store.finishAttempt({
+      result,
+      attempt: {
+        sweep: req.sweep,
+        runId: req.runId,
+        attempt: req.attempt,
+        jobName: launched.jobName,
+        state: res.ok ? 'succeeded' : 'failed',
+        failureClass: res.failureClass,
+        message: res.message,
+        exitCode: outcome.status === 'failed' ? outcome.exitCode : 0,
+        startedAt: launched.startedAt,
+        finishedAt: now(),
+        gpuSeconds: outcome.gpuSeconds,
+      },
+      run: {
+        sweep: req.sweep,
+        runId: req.runId,
+        axes: req.axes,
+        state: res.ok ? 'succeeded' : res.retryable ? 'running' : 'failed',
+        attempts: req.attempt,
+        failureClass: res.failureClass,
+        message: res.message,
+        gpus: req.resources.gpus,
+        gpuSeconds,
+        updatedAt: now(),
+      },
     });
     log.info(
       { runId: req.runId, attempt: req.attempt, ok: res.ok, failureClass: res.failureClass, retryable: res.retryable },
@@ -271,6 +281,17 @@ export function createActivities(deps: ActivityDeps) {
       // Cancelled (the sweep is being cancelled): the workflow records the run as cancelled.
       if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');
       return { ...(await finishAttempt(req, outcome, { ...launched, history })), jobName: launched.jobName };
+    },
+
+    /** Finds the in-flight runs closed without telling the sweep (DESIGN: failure class `terminated`). */
+    async reconcileRuns(sweepWorkflowId: string, sweep: string, inFlight: string[]): Promise<ReconcileResult> {
+      if (!deps.connection) return { finished: [], calls: 0 };
+      return reconcileRuns(
+        { store: deps.store, executors: deps.executors, connection: deps.connection, namespace: deps.namespace ?? 'default' },
+        sweepWorkflowId,
+        sweep,
+        inFlight,
+      );
     },
 
     async cancelJob(req: LaunchRequest): Promise<void> {

@@ -9,6 +9,9 @@ export const FAILURE_CLASSES = [
   'user-error',
   'bad-result',
   'infrastructure',
+  // The run's workflow was closed from outside (Terminate in the Web UI, a run timeout): the
+  // sweep finds it by reconciling its in-flight runs. Not retried by default.
+  'terminated',
   'unknown',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];

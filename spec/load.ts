@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { assertGridWithin, checkSpec, GridTooLargeError } from './grid';
-import { SweepSpecSchema, type SweepSpec } from './sweepSpec';
+import { GRID_SIZE_CEILING, SweepSpecSchema, type SweepSpec } from './sweepSpec';
 import { FitSpecSchema, type FitSpec } from './fitSpec';
 
 export interface SpecProblem {
@@ -98,6 +98,8 @@ export function validateSweepSpec(raw: unknown, source = 'spec', opts: LoadOptio
   const parsed = SweepSpecSchema.safeParse(raw);
   if (!parsed.success) throw new SpecError(source, zodProblems(parsed.error, locate));
   const spec = parsed.data;
+  if (opts.maxGridSize !== undefined && !(Number.isInteger(opts.maxGridSize) && opts.maxGridSize > 0 && opts.maxGridSize <= GRID_SIZE_CEILING))
+    throw new SpecError(source, [{ path: 'maxGridSize', message: `--max-grid-size must be an integer from 1 to ${GRID_SIZE_CEILING.toLocaleString('en-US')} (got ${opts.maxGridSize})` }]);
   // The size first, arithmetically: a spec of 10^10 cells is refused before anything is expanded.
   try {
     assertGridWithin(spec, opts.maxGridSize ?? spec.maxGridSize);

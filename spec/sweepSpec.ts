@@ -5,6 +5,9 @@ import { FitSpecSchema } from './fitSpec';
 
 const AXIS_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** No sweep expands to more runs than this, whatever its maxGridSize says: the grid is held in memory. */
+export const GRID_SIZE_CEILING = 1_000_000;
+
 export const FailureClassSchema = z.enum(FAILURE_CLASSES);
 
 /** A duration as Temporal and humans write it: "500ms", "30s", "5m", "2h", "1d". */
@@ -158,7 +161,7 @@ export const SweepSpecSchema = z
       .refine((g) => Object.keys(g).length > 0, { message: 'the grid needs at least one axis' }),
     exclude: z.array(MatchRuleSchema).default([]),
     include: z.array(z.record(z.string(), AxisValueSchema)).default([]).describe('extra cells, each naming every axis'),
-    maxGridSize: z.number().int().positive().default(10_000).describe('refuse larger grids unless raised on purpose'),
+    maxGridSize: z.number().int().positive().max(GRID_SIZE_CEILING, `at most ${GRID_SIZE_CEILING.toLocaleString('en-US')}`).default(10_000).describe('refuse larger grids unless raised on purpose'),
     job: JobSchema,
     executor: ExecutorSchema.default({ kind: 'local' }),
     concurrency: z
@@ -179,6 +182,14 @@ export const SweepSpecSchema = z
       .object({ run: DurationSchema.default('24h'), pending: DurationSchema.default('30m') })
       .strict()
       .default({ run: '24h', pending: '30m' }),
+    reconcile: z
+      .object({
+        interval: DurationSchema.default('2m').describe(
+          'how often the sweep asks Temporal how its in-flight runs closed (a run terminated in the Web UI sends no signal)',
+        ),
+      })
+      .strict()
+      .default({ interval: '2m' }),
     metrics: z.array(z.string()).default([]).describe('keys every result must contain'),
     estimate: EstimateSchema.optional(),
     fits: z.array(FitSpecSchema).default([]),

@@ -26,18 +26,28 @@ const BENCHMARK_IDS: Record<string, number> = { V1: 0, V2: 1, V4: 2, IT: 3, Beha
 /** Metrics that are not alignment scores (kept as columns, not as rows). */
 const NON_SCORE_METRICS = new Set(['acc']);
 
+export interface PaperRowsOptions {
+  /**
+   * Only these metrics become rows (the fits' regions): a sweep whose results carry 1,000
+   * metrics would otherwise make 1,000 rows per data point for fits that read four. Benchmark
+   * ids stay those of the full export.
+   */
+  metrics?: ReadonlySet<string>;
+}
+
 /**
  * One row per (data point, metric), in the paper's layout, so `sweep fit` reads a sweep's
  * results exactly as it reads the paper's CSV. A checkpoint is a model of its own.
  */
-export function dataPointsToPaperRows(points: DataPoint[]): PaperRow[] {
+export function dataPointsToPaperRows(points: DataPoint[], opts: PaperRowsOptions = {}): PaperRow[] {
   const rows: PaperRow[] = [];
   // Metrics the paper does not have get ids after its five, in name order, the same in every row.
-  const extra = [
-    ...new Set(points.flatMap((p) => Object.keys(p.metrics)).filter((k) => !NON_SCORE_METRICS.has(k) && !Object.hasOwn(BENCHMARK_IDS, k))),
-  ].sort();
-  const benchmarkId = (region: string) =>
-    Object.hasOwn(BENCHMARK_IDS, region) ? BENCHMARK_IDS[region] : Object.keys(BENCHMARK_IDS).length + extra.indexOf(region);
+  const names = new Set<string>();
+  for (const p of points) for (const k of Object.keys(p.metrics)) names.add(k);
+  const extra = [...names].filter((k) => !NON_SCORE_METRICS.has(k) && !Object.hasOwn(BENCHMARK_IDS, k)).sort();
+  const extraIds = new Map(extra.map((k, i) => [k, Object.keys(BENCHMARK_IDS).length + i]));
+  const benchmarkId = (region: string) => (Object.hasOwn(BENCHMARK_IDS, region) ? BENCHMARK_IDS[region] : extraIds.get(region));
+  const wanted = opts.metrics;
   for (const p of points) {
     const archName = String(p.axes.arch ?? '');
     const arch = lookupArchitecture(archName);
@@ -47,7 +57,7 @@ export function dataPointsToPaperRows(points: DataPoint[]): PaperRow[] {
     const epochs = p.epoch ?? Number(p.axes.epochs ?? NaN);
     const nSamples = dataset ? datasetSamples(dataset, spc) : undefined;
     const modelId = p.epoch === undefined ? p.runId : `${p.runId}-ep${p.epoch}`;
-    const scores = Object.entries(p.metrics).filter(([k]) => !NON_SCORE_METRICS.has(k));
+    const scores = Object.entries(p.metrics).filter(([k]) => !NON_SCORE_METRICS.has(k) && (!wanted || wanted.has(k)));
     for (const [region, score] of scores) {
       rows.push({
         model_id: modelId,

@@ -1,7 +1,21 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type { AxisValue, FailureClass, JobResult } from '../spec';
-import type { AttemptRow, DataPoint, FitRow, ResultRow, ResultsStore, RunRow, RunState, SweepRow } from './types';
+import {
+  checkAttemptRows,
+  type AttemptEnd,
+  type AttemptRow,
+  type AttemptStart,
+  type DataPoint,
+  type FitRow,
+  type ResultRow,
+  type ResultsStore,
+  type RunRow,
+  type RunState,
+  type StoreOptions,
+  type StoreTestHooks,
+  type SweepRow,
+} from './types';
 
 /**
  * Schema migrations, applied in order under an advisory lock. Append only: a deployed
@@ -90,10 +104,13 @@ type Queryable = Pick<PoolClient, 'query'>;
 
 /** The results store on Postgres, shared by every worker of a cluster deployment. */
 export class PostgresStore implements ResultsStore {
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly testHooks: StoreTestHooks,
+  ) {}
 
   /** Connects and brings the schema up to date; safe when several workers start at once. */
-  static async open(url: string): Promise<PostgresStore> {
+  static async open(url: string, options: StoreOptions = {}): Promise<PostgresStore> {
     const pool = new pg.Pool({ connectionString: url, max: 8 });
     // An idle client's socket error would otherwise be an unhandled 'error' event and kill the worker.
     pool.on('error', () => {});
@@ -103,7 +120,7 @@ export class PostgresStore implements ResultsStore {
       await pool.end();
       throw e;
     }
-    return new PostgresStore(pool);
+    return new PostgresStore(pool, options.testHooks ?? {});
   }
 
   async upsertSweep(row: SweepRow): Promise<void> {
@@ -116,78 +133,36 @@ export class PostgresStore implements ResultsStore {
   }
 
   async upsertRun(row: RunRow): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (sweep, run_id) DO UPDATE SET
-         axes = EXCLUDED.axes, state = EXCLUDED.state, attempts = EXCLUDED.attempts,
-         failure_class = EXCLUDED.failure_class, message = EXCLUDED.message, gpus = EXCLUDED.gpus,
-         gpu_seconds = EXCLUDED.gpu_seconds, updated_at = EXCLUDED.updated_at`,
-      [
-        row.sweep,
-        row.runId,
-        json(row.axes),
-        row.state,
-        row.attempts,
-        row.failureClass ?? null,
-        row.message ?? null,
-        row.gpus,
-        row.gpuSeconds,
-        row.updatedAt,
-      ],
-    );
+    await writeRun(this.pool, row);
   }
 
   async upsertAttempt(row: AttemptRow): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
-                             started_at, finished_at, gpu_seconds)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT (sweep, run_id, attempt) DO UPDATE SET
-         job_name = EXCLUDED.job_name, state = EXCLUDED.state, failure_class = EXCLUDED.failure_class,
-         message = EXCLUDED.message, exit_code = EXCLUDED.exit_code, started_at = EXCLUDED.started_at,
-         finished_at = EXCLUDED.finished_at, gpu_seconds = EXCLUDED.gpu_seconds`,
-      [
-        row.sweep,
-        row.runId,
-        row.attempt,
-        row.jobName,
-        row.state,
-        row.failureClass ?? null,
-        row.message ?? null,
-        row.exitCode ?? null,
-        row.startedAt,
-        row.finishedAt ?? null,
-        row.gpuSeconds,
-      ],
-    );
+    await writeAttempt(this.pool, row);
   }
 
   async recordResult(row: ResultRow): Promise<void> {
+    await this.transaction((c) => writeResult(c, row));
+  }
+
+  async launchAttempt(start: AttemptStart): Promise<void> {
+    checkAttemptRows(start);
     await this.transaction(async (c) => {
-      // The upsert comes first: its row lock serialises concurrent recordings of one run, so the
-      // checkpoint replacement below never interleaves with another writer's.
-      await c.query(
-        `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (sweep, run_id) DO UPDATE SET
-           attempt = EXCLUDED.attempt, axes = EXCLUDED.axes, result = EXCLUDED.result,
-           gpu_seconds = EXCLUDED.gpu_seconds, recorded_at = EXCLUDED.recorded_at`,
-        [row.sweep, row.runId, row.attempt, json(row.axes), json(row.result), row.gpuSeconds, row.recordedAt],
-      );
-      await c.query(`DELETE FROM checkpoints WHERE sweep = $1 AND run_id = $2`, [row.sweep, row.runId]);
-      const cps = row.result.checkpoints ?? [];
-      if (cps.length === 0) return;
-      // One round trip for all checkpoints; a repeated epoch keeps its last entry (DISTINCT ON
-      // over descending ordinality) instead of failing the whole result.
-      await c.query(
-        `INSERT INTO checkpoints (sweep, run_id, epoch, n_samples_seen, total_flops, metrics)
-         SELECT DISTINCT ON ((e->>'epoch')::int) $1, $2, (e->>'epoch')::int,
-                (e->>'n_samples_seen')::double precision, (e->>'total_flops')::double precision, e->'metrics'
-         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(e, i)
-         ORDER BY (e->>'epoch')::int, i DESC`,
-        [row.sweep, row.runId, json(cps)],
-      );
+      await writeAttempt(c, start.attempt);
+      this.testHooks.betweenWrites?.('attempt');
+      await writeRun(c, start.run);
+    });
+  }
+
+  async finishAttempt(end: AttemptEnd): Promise<void> {
+    checkAttemptRows(end);
+    await this.transaction(async (c) => {
+      if (end.result) {
+        await writeResult(c, end.result);
+        this.testHooks.betweenWrites?.('result');
+      }
+      await writeAttempt(c, end.attempt);
+      this.testHooks.betweenWrites?.('attempt');
+      await writeRun(c, end.run);
     });
   }
 
@@ -344,6 +319,81 @@ async function migrate(pool: pg.Pool): Promise<void> {
   } finally {
     c.release();
   }
+}
+
+async function writeRun(q: Queryable, row: RunRow): Promise<void> {
+  await q.query(
+    `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (sweep, run_id) DO UPDATE SET
+         axes = EXCLUDED.axes, state = EXCLUDED.state, attempts = EXCLUDED.attempts,
+         failure_class = EXCLUDED.failure_class, message = EXCLUDED.message, gpus = EXCLUDED.gpus,
+         gpu_seconds = EXCLUDED.gpu_seconds, updated_at = EXCLUDED.updated_at`,
+    [
+      row.sweep,
+      row.runId,
+      json(row.axes),
+      row.state,
+      row.attempts,
+      row.failureClass ?? null,
+      row.message ?? null,
+      row.gpus,
+      row.gpuSeconds,
+      row.updatedAt,
+    ],
+  );
+}
+
+async function writeAttempt(q: Queryable, row: AttemptRow): Promise<void> {
+  await q.query(
+    `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
+                             started_at, finished_at, gpu_seconds)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (sweep, run_id, attempt) DO UPDATE SET
+         job_name = EXCLUDED.job_name, state = EXCLUDED.state, failure_class = EXCLUDED.failure_class,
+         message = EXCLUDED.message, exit_code = EXCLUDED.exit_code, started_at = EXCLUDED.started_at,
+         finished_at = EXCLUDED.finished_at, gpu_seconds = EXCLUDED.gpu_seconds`,
+    [
+      row.sweep,
+      row.runId,
+      row.attempt,
+      row.jobName,
+      row.state,
+      row.failureClass ?? null,
+      row.message ?? null,
+      row.exitCode ?? null,
+      row.startedAt,
+      row.finishedAt ?? null,
+      row.gpuSeconds,
+    ],
+  );
+}
+
+/** The result row and its checkpoints; callers run it inside a transaction on `c`. */
+async function writeResult(c: Queryable, row: ResultRow): Promise<void> {
+  // The upsert comes first: its row lock serialises concurrent recordings of one run, so the
+  // checkpoint replacement below never interleaves with another writer's.
+  await c.query(
+    `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (sweep, run_id) DO UPDATE SET
+           attempt = EXCLUDED.attempt, axes = EXCLUDED.axes, result = EXCLUDED.result,
+           gpu_seconds = EXCLUDED.gpu_seconds, recorded_at = EXCLUDED.recorded_at`,
+    [row.sweep, row.runId, row.attempt, json(row.axes), json(row.result), row.gpuSeconds, row.recordedAt],
+  );
+  await c.query(`DELETE FROM checkpoints WHERE sweep = $1 AND run_id = $2`, [row.sweep, row.runId]);
+  const cps = row.result.checkpoints ?? [];
+  if (cps.length === 0) return;
+  // One round trip for all checkpoints; a repeated epoch keeps its last entry (DISTINCT ON
+  // over descending ordinality) instead of failing the whole result.
+  await c.query(
+    `INSERT INTO checkpoints (sweep, run_id, epoch, n_samples_seen, total_flops, metrics)
+         SELECT DISTINCT ON ((e->>'epoch')::int) $1, $2, (e->>'epoch')::int,
+                (e->>'n_samples_seen')::double precision, (e->>'total_flops')::double precision, e->'metrics'
+         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(e, i)
+         ORDER BY (e->>'epoch')::int, i DESC`,
+    [row.sweep, row.runId, json(cps)],
+  );
 }
 
 async function inTransaction(c: Queryable, fn: () => Promise<void>): Promise<void> {

@@ -1,7 +1,21 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AttemptRow, DataPoint, FitRow, ResultRow, ResultsStore, RunRow, RunState, SweepRow } from './types';
+import {
+  checkAttemptRows,
+  type AttemptEnd,
+  type AttemptRow,
+  type AttemptStart,
+  type DataPoint,
+  type FitRow,
+  type ResultRow,
+  type ResultsStore,
+  type RunRow,
+  type RunState,
+  type StoreOptions,
+  type StoreTestHooks,
+  type SweepRow,
+} from './types';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -59,8 +73,10 @@ const orUndef = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 /** The embedded results store: one SQLite file, shared safely by several worker processes (WAL). */
 export class SqliteStore implements ResultsStore {
   private readonly db: Database.Database;
+  private readonly testHooks: StoreTestHooks;
 
-  constructor(file: string) {
+  constructor(file: string, options: StoreOptions = {}) {
+    this.testHooks = options.testHooks ?? {};
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -81,8 +97,8 @@ export class SqliteStore implements ResultsStore {
     return st;
   }
 
-  static async open(file: string): Promise<SqliteStore> {
-    return new SqliteStore(file);
+  static async open(file: string, options: StoreOptions = {}): Promise<SqliteStore> {
+    return new SqliteStore(file, options);
   }
 
   async upsertSweep(row: SweepRow): Promise<void> {
@@ -93,6 +109,47 @@ export class SqliteStore implements ResultsStore {
   }
 
   async upsertRun(row: RunRow): Promise<void> {
+    this.writeRun(row);
+  }
+
+  async upsertAttempt(row: AttemptRow): Promise<void> {
+    this.writeAttempt(row);
+  }
+
+  async recordResult(row: ResultRow): Promise<void> {
+    this.db.transaction(() => this.writeResult(row)).immediate();
+  }
+
+  async launchAttempt(start: AttemptStart): Promise<void> {
+    checkAttemptRows(start);
+    this.db
+      .transaction(() => {
+        this.writeAttempt(start.attempt);
+        this.testHooks.betweenWrites?.('attempt');
+        this.writeRun(start.run);
+      })
+      .immediate();
+  }
+
+  async finishAttempt(end: AttemptEnd): Promise<void> {
+    checkAttemptRows(end);
+    // IMMEDIATE takes the write lock up front: a deferred transaction that upgrades from a read
+    // can fail with SQLITE_BUSY at once instead of waiting out busy_timeout.
+    this.db
+      .transaction(() => {
+        if (end.result) {
+          this.writeResult(end.result);
+          this.testHooks.betweenWrites?.('result');
+        }
+        this.writeAttempt(end.attempt);
+        this.testHooks.betweenWrites?.('attempt');
+        this.writeRun(end.run);
+      })
+      .immediate();
+  }
+
+  /** The writes below run inside the caller's transaction, if any (better-sqlite3 is synchronous). */
+  private writeRun(row: RunRow): void {
     this.sql(
       `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
          VALUES (@sweep, @runId, @axes, @state, @attempts, @failureClass, @message, @gpus, @gpuSeconds, @updatedAt)
@@ -107,7 +164,7 @@ export class SqliteStore implements ResultsStore {
     });
   }
 
-  async upsertAttempt(row: AttemptRow): Promise<void> {
+  private writeAttempt(row: AttemptRow): void {
     this.sql(
       `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
            started_at, finished_at, gpu_seconds)
@@ -125,44 +182,45 @@ export class SqliteStore implements ResultsStore {
     });
   }
 
-  async recordResult(row: ResultRow): Promise<void> {
+  /** The result row and its data points; callers wrap it in a transaction. */
+  private writeResult(row: ResultRow): void {
     const axes = JSON.stringify(row.axes);
-    const write = this.db.transaction(() => {
-      this.sql(
-        `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+    this.sql(
+      `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (sweep, run_id) DO UPDATE SET attempt = excluded.attempt, axes = excluded.axes,
              result = excluded.result, gpu_seconds = excluded.gpu_seconds, recorded_at = excluded.recorded_at`,
-      ).run(row.sweep, row.runId, row.attempt, axes, JSON.stringify(row.result), row.gpuSeconds, row.recordedAt);
-      this.sql(`DELETE FROM data_points WHERE sweep = ? AND run_id = ?`).run(row.sweep, row.runId);
-      const insert = this.sql(
-        `INSERT INTO data_points (sweep, run_id, epoch, axes, metrics, n_params, n_samples_seen, total_flops)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      const r = row.result;
+    ).run(row.sweep, row.runId, row.attempt, axes, JSON.stringify(row.result), row.gpuSeconds, row.recordedAt);
+    this.sql(`DELETE FROM data_points WHERE sweep = ? AND run_id = ?`).run(row.sweep, row.runId);
+    const insert = this.sql(
+      // A repeated checkpoint epoch keeps its last entry (as in Postgres) instead of failing the result.
+      `INSERT INTO data_points (sweep, run_id, epoch, axes, metrics, n_params, n_samples_seen, total_flops)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sweep, run_id, epoch) DO UPDATE SET metrics = excluded.metrics,
+           n_samples_seen = excluded.n_samples_seen, total_flops = excluded.total_flops`,
+    );
+    const r = row.result;
+    insert.run(
+      row.sweep,
+      row.runId,
+      FINAL_EPOCH,
+      axes,
+      JSON.stringify(r.metrics),
+      r.n_params ?? null,
+      r.n_samples_seen ?? null,
+      r.total_flops ?? null,
+    );
+    for (const c of r.checkpoints ?? []) {
       insert.run(
         row.sweep,
         row.runId,
-        FINAL_EPOCH,
+        c.epoch,
         axes,
-        JSON.stringify(r.metrics),
+        JSON.stringify(c.metrics),
         r.n_params ?? null,
-        r.n_samples_seen ?? null,
-        r.total_flops ?? null,
+        c.n_samples_seen ?? null,
+        c.total_flops ?? null,
       );
-      for (const c of r.checkpoints ?? []) {
-        insert.run(
-          row.sweep,
-          row.runId,
-          c.epoch,
-          axes,
-          JSON.stringify(c.metrics),
-          r.n_params ?? null,
-          c.n_samples_seen ?? null,
-          c.total_flops ?? null,
-        );
-      }
-    });
-    write.immediate();
+    }
   }
 
   async getSweep(name: string): Promise<SweepRow | undefined> {

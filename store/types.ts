@@ -73,6 +73,55 @@ export interface FitRow {
   createdAt: string;
 }
 
+/** An attempt's launch: the attempt recorded `running`, and its run `running`. */
+export interface AttemptStart {
+  attempt: AttemptRow;
+  run: RunRow;
+}
+
+/** An attempt's end: the attempt's final row, its run's new row and, if it succeeded, its result. */
+export interface AttemptEnd {
+  attempt: AttemptRow;
+  run: RunRow;
+  result?: ResultRow;
+}
+
+/** The writes of `launchAttempt` / `finishAttempt`, in the order they are made. */
+export type AttemptWrite = 'result' | 'attempt' | 'run';
+
+/**
+ * TEST ONLY fault injection: production code never sets these. The crash tests use
+ * `betweenWrites` to SIGKILL the process, or throw, in the middle of a multi-row transaction.
+ */
+export interface StoreTestHooks {
+  /**
+   * Called synchronously inside the transaction of `launchAttempt` / `finishAttempt` after each
+   * write but the last, with the write just made. Throwing rolls the whole transaction back.
+   */
+  betweenWrites?: (written: AttemptWrite) => void;
+}
+
+export interface StoreOptions {
+  /** TEST ONLY: see StoreTestHooks. */
+  testHooks?: StoreTestHooks;
+}
+
+/**
+ * The rows of one attempt's start or end must name the same run (and the result the same
+ * attempt): a mix-up would record one run's result against another. Checked before any write.
+ */
+export function checkAttemptRows(rows: AttemptStart | AttemptEnd): void {
+  const { attempt, run } = rows;
+  const result = 'result' in rows ? rows.result : undefined;
+  const key = `${attempt.sweep}/${attempt.runId}`;
+  if (run.sweep !== attempt.sweep || run.runId !== attempt.runId)
+    throw new Error(`run.sweep/run.runId ${run.sweep}/${run.runId} differ from the attempt's ${key}`);
+  if (result && (result.sweep !== attempt.sweep || result.runId !== attempt.runId))
+    throw new Error(`result.sweep/result.runId ${result.sweep}/${result.runId} differ from the attempt's ${key}`);
+  if (result && result.attempt !== attempt.attempt)
+    throw new Error(`result.attempt ${result.attempt} differs from attempt.attempt ${attempt.attempt} (${key})`);
+}
+
 /**
  * The results store. Every write is an idempotent upsert keyed by its natural key
  * (sweep name; run id; run id + attempt), so activity retries never duplicate rows.
@@ -83,6 +132,21 @@ export interface ResultsStore {
   upsertAttempt(row: AttemptRow): Promise<void>;
   /** Records the result and its checkpoints; a second call for the same run replaces them. */
   recordResult(row: ResultRow): Promise<void>;
+  /**
+   * Records an attempt's launch: upserts `start.attempt` then `start.run` in ONE transaction,
+   * so a crash never leaves the attempt `running` under a run that does not say so (or the
+   * reverse). Idempotent: a replay (an activity retry) rewrites the same rows.
+   */
+  launchAttempt(start: AttemptStart): Promise<void>;
+  /**
+   * Records an attempt's end: `end.result` (as recordResult, with its checkpoints) if given,
+   * then `end.attempt`, then `end.run`, all in ONE transaction. A crash or a failed write
+   * leaves none of them changed; a replay with the same rows (the retried activity after a
+   * worker crash) completes it, and replaying a completed one changes nothing. Without a
+   * result, any result the run already has is left as it is. Rows naming different runs are
+   * refused before anything is written.
+   */
+  finishAttempt(end: AttemptEnd): Promise<void>;
   getSweep(name: string): Promise<SweepRow | undefined>;
   listSweeps(): Promise<SweepRow[]>;
   getRun(sweep: string, runId: string): Promise<RunRow | undefined>;

@@ -39,6 +39,7 @@ import {
   type CarriedState,
   type Progress,
   type RunsPage,
+  type RunFinished,
   type RunStatus,
   type SweepInputState,
   type SweepSummary,
@@ -56,6 +57,11 @@ const acts = proxyActivities<Activities>({
 const specActs = proxyActivities<Activities>({
   startToCloseTimeout: '20s',
   retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidSpec'] },
+});
+const reconcileActs = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
+  summary: 'reconcile in-flight runs',
 });
 const fitActs = proxyActivities<Activities>({
   startToCloseTimeout: '30m',
@@ -167,7 +173,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   });
 
   // ---- write side: signals and updates ------------------------------------------------
-  setHandler(runFinishedSignal, (r) => {
+  const applyFinished = (r: RunFinished) => {
     if (!inFlight.has(r.runId) && st.finished[r.runId]) return; // duplicate signal
     inFlight.delete(r.runId);
     st.finished[r.runId] = { s: r.state, a: r.attempts, ...(r.failureClass ? { c: r.failureClass } : {}), ...(r.message && r.state !== 'succeeded' ? { m: r.message.slice(0, 200) } : {}) };
@@ -181,7 +187,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       recentFailures.push({ runId: r.runId, failureClass: r.failureClass, message: r.message, attempts: r.attempts });
       if (recentFailures.length > 20) recentFailures.shift();
     }
-  });
+  };
+  setHandler(runFinishedSignal, applyFinished);
   setHandler(pauseSignal, () => {
     st.paused = true;
   });
@@ -360,6 +367,20 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     return queue.slice(0, 64).findIndex((q) => q.cell.resources.gpus <= budget);
   };
   const allDone = () => !queue.length && !inFlight.size;
+  // A run closed behind the sweep's back (Terminate in the Web UI, a run timeout) sends no signal:
+  // while runs are in flight, ask Temporal how they stand every reconcile interval (one query).
+  const reconcileMs = durationMs(spec.reconcile?.interval ?? '2m') // a spec carried from before this field existed has none;
+  let lastReconcileAt = Date.now();
+  const reconcileDue = () => inFlight.size > 0 && Date.now() - lastReconcileAt >= reconcileMs;
+  const reconcile = async () => {
+    lastReconcileAt = Date.now();
+    try {
+      const { finished } = await reconcileActs.reconcileRuns(sweepId, spec.name, [...inFlight]);
+      for (const r of finished) applyFinished(r);
+    } catch {
+      // Visibility unavailable for a while: the next interval asks again; signals still arrive.
+    }
+  };
   const refitDue = () =>
     spec.fits.length > 0 &&
     !refitting &&
@@ -399,6 +420,10 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       setCurrentDetails(sweepCurrentDetails(progress()));
       if (allDone()) break;
       maybeRefit();
+      if (reconcileDue()) {
+        await reconcile();
+        continue;
+      }
       if (workflowInfo().continueAsNewSuggested) {
         await condition(() => !refitting && allHandlersFinished());
         st.inFlight = [...inFlight];
@@ -410,11 +435,12 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       }
       // Wait on the state itself, never on a flag reset after the fact: runs that finished while
       // children were being started (all of them, with fast or failing jobs) are seen here, so no
-      // wake-up can be lost. The timeout re-checks a refit interval that has come due.
+      // wake-up can be lost. The timeout re-checks a refit interval or a reconcile that has come due.
       const wake = () =>
         cancelling || allDone() || nextStartable() >= 0 || refitDue() || workflowInfo().continueAsNewSuggested;
-      const timeout = spec.refit.interval ? durationMs(spec.refit.interval) : undefined;
-      if (timeout) await condition(wake, timeout);
+      const untilReconcile = inFlight.size ? Math.max(1, reconcileMs - (Date.now() - lastReconcileAt)) : undefined;
+      const timeout = Math.min(spec.refit.interval ? durationMs(spec.refit.interval) : Infinity, untilReconcile ?? Infinity);
+      if (Number.isFinite(timeout)) await condition(wake, timeout);
       else await condition(wake);
     }
     await condition(() => !refitting);

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResult } from '../../spec';
-import type { AttemptRow, DataPoint, ResultRow, ResultsStore, RunRow, RunState, SweepRow } from '../../store/types';
+import type {
+  AttemptEnd,
+  AttemptRow,
+  AttemptWrite,
+  DataPoint,
+  ResultRow,
+  ResultsStore,
+  RunRow,
+  RunState,
+  StoreOptions,
+  SweepRow,
+} from '../../store/types';
 
 /**
  * The behaviour every ResultsStore must have, run against one implementation.
@@ -9,9 +20,10 @@ import type { AttemptRow, DataPoint, ResultRow, ResultsStore, RunRow, RunState, 
  * `open` may be called several times (the concurrency tests open a second handle, as a second
  * worker would); every handle it returns must share one underlying database. The suite never
  * assumes that database is empty: each test writes under its own unique sweep names, so it can
- * run against a shared server. Every handle the suite opens, it closes.
+ * run against a shared server. Every handle the suite opens, it closes. `open` passes its
+ * options (the test-only fault hooks) to the store.
  */
-export function describeStoreContract(name: string, open: () => Promise<ResultsStore>): void {
+export function describeStoreContract(name: string, open: (options?: StoreOptions) => Promise<ResultsStore>): void {
   describe(`ResultsStore contract: ${name}`, () => {
     let store: ResultsStore;
     const extra: ResultsStore[] = [];
@@ -21,8 +33,8 @@ export function describeStoreContract(name: string, open: () => Promise<ResultsS
     afterAll(async () => {
       await Promise.all([store, ...extra].filter(Boolean).map((s) => s.close()));
     });
-    const another = async () => {
-      const s = await open();
+    const another = async (options?: StoreOptions) => {
+      const s = await open(options);
       extra.push(s);
       return s;
     };
@@ -244,6 +256,25 @@ export function describeStoreContract(name: string, open: () => Promise<ResultsS
         expect(await store.listResults(uniq('empty'))).toEqual([]);
       });
 
+      it('a repeated checkpoint epoch keeps its last entry instead of failing the result', async () => {
+        const s = uniq('sw');
+        const row = result(s, 'r1', 1, {
+          metrics: { V1: 0.5 },
+          checkpoints: [
+            { epoch: 10, metrics: { V1: 0.1 } },
+            { epoch: 20, metrics: { V1: 0.2 } },
+            { epoch: 10, metrics: { V1: 0.15 } },
+          ],
+        });
+        await store.recordResult(row);
+        const points = byPoint(await store.listDataPoints(s));
+        expect(points.map((p) => [p.epoch, p.metrics.V1])).toEqual([
+          [undefined, 0.5],
+          [10, 0.15],
+          [20, 0.2],
+        ]);
+      });
+
       it('large and fractional measures survive exactly', async () => {
         const s = uniq('sw');
         const big: JobResult = {
@@ -259,6 +290,167 @@ export function describeStoreContract(name: string, open: () => Promise<ResultsS
         expect(p.total_flops).toBe(3.14e23);
         expect(p.n_params).toBe(175_000_000_000);
         expect(p.metrics.acc).toBe(0.123456789012345);
+      });
+    });
+
+    describe("an attempt's launch and end are one transaction each", () => {
+      /** Every row the store holds for one sweep, in a stable order. */
+      const snapshot = async (h: ResultsStore, s: string) => ({
+        runs: byRunId(await h.listRuns(s)),
+        attempts: byAttempt(await h.listAttempts(s)),
+        results: await h.listResults(s),
+        points: byPoint(await h.listDataPoints(s)),
+      });
+
+      it('launchAttempt records the attempt and the run running; a replay changes nothing', async () => {
+        const s = uniq('sw');
+        await store.upsertRun(run(s, 'r1', 'pending'));
+        const start = launch(s, 'r1', 1);
+        await store.launchAttempt(start);
+        const once = await snapshot(store, s);
+        expect(once).toEqual({ runs: [start.run], attempts: [start.attempt], results: [], points: [] });
+        await store.launchAttempt(start);
+        expect(await snapshot(store, s)).toEqual(once);
+      });
+
+      it('finishAttempt records result, attempt and run; a replay changes nothing', async () => {
+        const s = uniq('sw');
+        await store.launchAttempt(launch(s, 'r1', 1));
+        const end = succeeded(s, 'r1', 1);
+        await store.finishAttempt(end);
+        const once = await snapshot(store, s);
+        expect(once.runs).toEqual([end.run]);
+        expect(once.attempts).toEqual([end.attempt]);
+        expect(once.results).toEqual([end.result]);
+        expect(once.points.map((p) => p.epoch)).toEqual([undefined, 10, 50]);
+        await store.finishAttempt(end);
+        await store.finishAttempt(end);
+        expect(await snapshot(store, s)).toEqual(once);
+      });
+
+      it('finishAttempt without a result records the failed attempt and keeps an earlier result', async () => {
+        const s = uniq('sw');
+        await store.launchAttempt(launch(s, 'r1', 1));
+        await store.finishAttempt(succeeded(s, 'r1', 1));
+        const kept = await store.listResults(s);
+        // Re-submitted: attempt 2 runs and is preempted (retryable: the run stays running).
+        await store.launchAttempt(launch(s, 'r1', 2));
+        const end: AttemptEnd = {
+          attempt: {
+            ...attempt(s, 'r1', 2),
+            state: 'failed',
+            failureClass: 'preempted',
+            message: 'evicted',
+            exitCode: 143,
+            finishedAt: ts(45),
+            gpuSeconds: 7.5,
+          },
+          run: {
+            ...run(s, 'r1', 'running'),
+            attempts: 2,
+            failureClass: 'preempted',
+            message: 'evicted',
+            gpuSeconds: 3608,
+            updatedAt: ts(45),
+          },
+        };
+        await store.finishAttempt(end);
+        const after = await snapshot(store, s);
+        expect(after.runs).toEqual([end.run]);
+        expect(after.attempts).toEqual([succeeded(s, 'r1', 1).attempt, end.attempt]);
+        expect(after.results).toEqual(kept);
+      });
+
+      it('a write that fails inside finishAttempt leaves result, attempt and run unchanged', async () => {
+        const s = uniq('sw');
+        await store.launchAttempt(launch(s, 'r1', 1));
+        await store.finishAttempt(succeeded(s, 'r1', 1));
+        await store.launchAttempt(launch(s, 'r1', 2));
+        const before = await snapshot(store, s);
+        const end = succeeded(s, 'r1', 2, { metrics: { V1: 0.9 }, checkpoints: [{ epoch: 70, metrics: { V1: 0.8 } }] });
+        // The last write (the run) violates NOT NULL: the result and attempt written before it roll back.
+        const bad: AttemptEnd = { ...end, run: { ...end.run, state: null as unknown as RunState } };
+        await expect(store.finishAttempt(bad)).rejects.toThrow();
+        expect(await snapshot(store, s)).toEqual(before);
+        // The same end with a good run row then goes through whole.
+        await store.finishAttempt(end);
+        const after = await snapshot(store, s);
+        expect(after.results).toEqual([end.result]);
+        expect(after.attempts[1]).toEqual(end.attempt);
+        expect(after.runs).toEqual([end.run]);
+        expect(after.points.map((p) => p.epoch)).toEqual([undefined, 70]);
+      });
+
+      it('a failure injected between the writes rolls back every write before it', async () => {
+        let failAfter: AttemptWrite | undefined;
+        const calls: AttemptWrite[] = [];
+        const faulty = await another({
+          testHooks: {
+            betweenWrites: (written) => {
+              calls.push(written);
+              if (written === failAfter) throw new Error(`injected failure after ${written}`);
+            },
+          },
+        });
+        const s = uniq('sw');
+        await store.upsertRun(run(s, 'r1', 'pending'));
+        const empty = await snapshot(store, s);
+
+        failAfter = 'attempt';
+        await expect(faulty.launchAttempt(launch(s, 'r1', 1))).rejects.toThrow('injected failure after attempt');
+        expect(calls).toEqual(['attempt']);
+        expect(await snapshot(store, s)).toEqual(empty);
+
+        failAfter = undefined;
+        await faulty.launchAttempt(launch(s, 'r1', 1));
+        const launched = await snapshot(store, s);
+        expect(launched.attempts).toEqual([launch(s, 'r1', 1).attempt]);
+
+        for (const at of ['result', 'attempt'] as const) {
+          calls.length = 0;
+          failAfter = at;
+          await expect(faulty.finishAttempt(succeeded(s, 'r1', 1))).rejects.toThrow(`injected failure after ${at}`);
+          expect(calls).toEqual(at === 'result' ? ['result'] : ['result', 'attempt']);
+          expect(await snapshot(store, s)).toEqual(launched);
+        }
+
+        calls.length = 0;
+        failAfter = undefined;
+        await faulty.finishAttempt(succeeded(s, 'r1', 1));
+        expect(calls).toEqual(['result', 'attempt']);
+        expect((await snapshot(store, s)).results).toEqual([succeeded(s, 'r1', 1).result]);
+      });
+
+      it('rows naming different runs or attempts are refused before anything is written', async () => {
+        const s = uniq('sw');
+        const end = succeeded(s, 'r1', 1);
+        await expect(store.finishAttempt({ ...end, run: { ...end.run, runId: 'r2' } })).rejects.toThrow(
+          'run.sweep/run.runId',
+        );
+        await expect(store.finishAttempt({ ...end, result: { ...end.result!, sweep: uniq('sw') } })).rejects.toThrow(
+          'result.sweep/result.runId',
+        );
+        await expect(store.finishAttempt({ ...end, result: { ...end.result!, attempt: 2 } })).rejects.toThrow(
+          'result.attempt 2',
+        );
+        await expect(
+          store.launchAttempt({ ...launch(s, 'r1', 1), run: { ...end.run, sweep: uniq('sw') } }),
+        ).rejects.toThrow('run.sweep/run.runId');
+        expect(await snapshot(store, s)).toEqual({ runs: [], attempts: [], results: [], points: [] });
+      });
+
+      it('concurrent replays of one end from two handles leave exactly its rows', async () => {
+        const second = await another();
+        const s = uniq('sw');
+        const handles = [store, second];
+        await store.launchAttempt(launch(s, 'r1', 1));
+        const end = succeeded(s, 'r1', 1);
+        await Promise.all(Array.from({ length: 16 }, (_, i) => handles[i % 2].finishAttempt(end)));
+        const after = await snapshot(second, s);
+        expect(after.runs).toEqual([end.run]);
+        expect(after.attempts).toEqual([end.attempt]);
+        expect(after.results).toEqual([end.result]);
+        expect(after.points).toHaveLength(3);
       });
     });
 
@@ -366,6 +558,19 @@ const attempt = (s: string, runId: string, n: number): AttemptRow => ({
   state: 'running',
   startedAt: ts(n * 10),
   gpuSeconds: 0,
+});
+
+/** Attempt n of a run launched: the attempt and the run both `running`. */
+const launch = (s: string, runId: string, n: number) => ({
+  attempt: attempt(s, runId, n),
+  run: { ...run(s, runId, 'running'), attempts: n, updatedAt: ts(n * 10) },
+});
+
+/** Attempt n of a run succeeded with result `r`: the three rows of its end. */
+const succeeded = (s: string, runId: string, n: number, r: JobResult = withCheckpoints): AttemptEnd => ({
+  attempt: { ...attempt(s, runId, n), state: 'succeeded', exitCode: 0, finishedAt: ts(n * 10 + 5), gpuSeconds: 3600.5 },
+  run: { ...run(s, runId, 'succeeded'), attempts: n, gpuSeconds: 3600.5 * n, updatedAt: ts(n * 10 + 5) },
+  result: result(s, runId, n, r),
 });
 
 const withCheckpoints: JobResult = {

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../store/postgres';
 import { describeStoreContract } from './contract';
+import { describeCrashInjection } from './crash';
 import { startTestPg, type TestPg } from './pgServer';
 
 // A real server, never a mock: started here (initdb as the `postgres` user) or SWEEP_TEST_PG_URL.
@@ -19,7 +20,8 @@ const started = (): TestPg => {
 };
 const serverUrl = (): string => started().url;
 
-describeStoreContract('postgres', () => PostgresStore.open(serverUrl()));
+describeStoreContract('postgres', (options) => PostgresStore.open(serverUrl(), options));
+describeCrashInjection('postgres', serverUrl);
 
 describe('PostgresStore specifics', () => {
   it('workers starting together on an empty database migrate it exactly once', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../store/sqlite';
 import { describeStoreContract } from './contract';
+import { describeCrashInjection } from './crash';
 
 // A file, never :memory:, because the contract opens several handles onto one database (as
 // several workers on one machine would).
@@ -11,7 +12,8 @@ const dir = mkdtempSync(join(tmpdir(), 'sweep-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = join(dir, 'nested', 'results.sqlite');
 
-describeStoreContract('sqlite', () => SqliteStore.open(file));
+describeStoreContract('sqlite', (options) => SqliteStore.open(file, options));
+describeCrashInjection('sqlite', () => file);
 
 describe('SqliteStore specifics', () => {
   it('creates the parent directory and reopens an existing database with its data', async () => {
