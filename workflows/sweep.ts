@@ -372,10 +372,16 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   const reconcileMs = durationMs(spec.reconcile?.interval ?? '2m') // a spec carried from before this field existed has none;
   let lastReconcileAt = Date.now();
   const reconcileDue = () => inFlight.size > 0 && Date.now() - lastReconcileAt >= reconcileMs;
+  // Only runs in flight at the previous reconcile too are asked about: one just started may not
+  // be visible yet, and asking about it would cost a describe for nothing.
+  let inFlightAtLastReconcile = new Set<string>();
   const reconcile = async () => {
     lastReconcileAt = Date.now();
+    const overdue = [...inFlight].filter((id) => inFlightAtLastReconcile.has(id));
+    inFlightAtLastReconcile = new Set(inFlight);
+    if (!overdue.length) return;
     try {
-      const { finished } = await reconcileActs.reconcileRuns(sweepId, spec.name, [...inFlight]);
+      const { finished } = await reconcileActs.reconcileRuns(sweepId, spec.name, overdue);
       for (const r of finished) applyFinished(r);
     } catch {
       // Visibility unavailable for a while: the next interval asks again; signals still arrive.
