@@ -221,20 +221,30 @@ export function createActivities(deps: ActivityDeps) {
      * the attempts already spent on every other run it knows: those really run again, at their
      * next attempt number, instead of replaying a stale outcome.
      */
-    async registerSweep(
-      spec: SweepSpec,
-    ): Promise<{ specHash: string; succeeded: string[]; rerun: { runId: string; attempts: number }[] }> {
+    async registerSweep(spec: SweepSpec): Promise<{
+      specHash: string;
+      succeeded: string[];
+      rerun: { runId: string; attempts: number; state: RunState; failureClass?: FailureClass; message?: string }[];
+    }> {
       const specHash = shortHash(canonicalJson(spec));
       const existing = await deps.store.getSweep(spec.name);
       await deps.store.upsertSweep({ name: spec.name, specHash, spec, createdAt: existing?.createdAt ?? now() });
       const runs = await deps.store.listRuns(spec.name);
       const succeeded = runs.filter((r) => r.state === 'succeeded').map((r) => r.runId);
       const attempts = await deps.store.listAttempts(spec.name);
-      const spent = new Map<string, number>();
-      for (const r of runs) if (r.state !== 'succeeded') spent.set(r.runId, r.attempts);
       // The attempt rows are the ground truth: a run row may lag its last attempt after a crash.
-      for (const a of attempts) if (spent.has(a.runId)) spent.set(a.runId, Math.max(spent.get(a.runId)!, a.attempt));
-      const rerun = [...spent].filter(([, n]) => n > 0).map(([runId, n]) => ({ runId, attempts: n }));
+      const spent = new Map<string, number>();
+      for (const a of attempts) spent.set(a.runId, Math.max(spent.get(a.runId) ?? 0, a.attempt));
+      const rerun = runs
+        .filter((r) => r.state !== 'succeeded')
+        .map((r) => ({
+          runId: r.runId,
+          attempts: Math.max(r.attempts, spent.get(r.runId) ?? 0),
+          state: r.state,
+          ...(r.failureClass ? { failureClass: r.failureClass } : {}),
+          ...(r.message ? { message: r.message.slice(0, 200) } : {}),
+        }))
+        .filter((r) => r.attempts > 0);
       return { specHash, succeeded, rerun };
     },
 
@@ -336,7 +346,7 @@ export function createActivities(deps: ActivityDeps) {
       const spec = SweepSpecSchema.parse((await deps.store.getSweep(sweep))?.spec);
       const fits = await refitSweep(deps.store, spec, 'final', () => Context.current().heartbeat());
       const { writeSweepReport } = await import('./report');
-      const reportPath = await writeSweepReport(deps.store, spec, deps.reportDir ?? 'out');
+      const reportPath = await writeSweepReport(deps.store, spec, deps.reportDir ?? 'out', fits);
       return { fits, reportPath };
     },
   };

@@ -1,40 +1,101 @@
 import { join, resolve } from 'node:path';
 import { writeReport } from '../report';
-import type { ReportFit } from '../report';
+import type { ReportFit, ReportFitProblem, ReportInput, ReportRun } from '../report';
 import type { SweepSpec } from '../spec';
 import type { ResultsStore } from '../store/types';
+import type { FitSummary } from '../workflows/api';
 
-/** Renders the sweep's report (latest fits + run table) to `<dir>/<sweep>/report.html`. */
-export async function writeSweepReport(store: ResultsStore, spec: SweepSpec, dir: string): Promise<string> {
-  const [runs, results, fits] = await Promise.all([
-    store.listRuns(spec.name),
-    store.listResults(spec.name),
-    store.latestFits(spec.name),
-  ]);
-  const metrics = new Map(results.map((r) => [r.runId, r.result.metrics]));
+/** Run table bounds: a 1,000-run sweep with 1,000 metrics per result stays well under 2 MB. */
+export const REPORT_MAX_RUN_ROWS = 1000;
+export const REPORT_MAX_METRIC_COLUMNS = 12;
+
+/**
+ * Metric columns of the run table: the spec's required metrics, then the fits' regions, then
+ * the rest by name; at most `max`. Returns the columns and how many metric names there were.
+ */
+function chooseMetricColumns(spec: SweepSpec, names: Set<string>, max: number): string[] {
+  const order = [...new Set([...spec.metrics, ...spec.fits.flatMap((f) => f.y.metrics)])].filter((m) => names.has(m));
+  const rest = [...names].filter((m) => !order.includes(m)).sort();
+  return [...order, ...rest].slice(0, max);
+}
+
+/**
+ * The report's input, from the store: the run table (bounded: no raw payloads, at most
+ * REPORT_MAX_METRIC_COLUMNS metrics) and the fits. With `finalFits` (the final refit's
+ * summaries) only the fits that refit made are shown as fits; a law whose final refit could
+ * not run is listed with its reason, and an older stored fit of it is never shown as final.
+ */
+export async function sweepReportInput(store: ResultsStore, spec: SweepSpec, finalFits?: FitSummary[]): Promise<ReportInput> {
+  const [runs, points, stored] = await Promise.all([store.listRuns(spec.name), store.listDataPoints(spec.name), store.latestFits(spec.name)]);
+  // Data points, not results: a result's artifacts never leave the store for the report.
+  const finals = points.filter((p) => p.epoch === undefined);
+  const names = new Set<string>();
+  for (const p of finals) for (const k of Object.keys(p.metrics)) names.add(k);
+  const columns = chooseMetricColumns(spec, names, REPORT_MAX_METRIC_COLUMNS);
+  const metrics = new Map(
+    finals.map((p) => [p.runId, Object.fromEntries(columns.filter((c) => Object.hasOwn(p.metrics, c)).map((c) => [c, p.metrics[c]]))]),
+  );
   const counts: Record<string, number> = {};
   for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  const out = resolve(join(dir, spec.name, 'report.html'));
-  return writeReport(
-    {
-      title: `Scaling-law report - ${spec.name}`,
-      source: `sweep ${spec.name} (results store)`,
-      fits: fits.map((f) => f.fit as ReportFit),
-      sweep: {
-        name: spec.name,
-        counts,
-        gpuHours: runs.reduce((s, r) => s + r.gpuSeconds, 0) / 3600,
-        runs: runs.map((r) => ({
-          runId: r.runId,
-          state: r.state,
-          axes: r.axes,
-          attempts: r.attempts,
-          failureClass: r.failureClass,
-          gpuHours: r.gpuSeconds / 3600,
-          metrics: metrics.get(r.runId),
-        })),
-      },
+
+  const byName = new Map(stored.map((f) => [f.name, f]));
+  const fits: ReportFit[] = [];
+  const fitProblems: ReportFitProblem[] = [];
+  const omissions: string[] = [];
+  if (finalFits) {
+    const summaries = new Map(finalFits.map((f) => [f.name, f]));
+    for (const fitSpec of spec.fits) {
+      const s = summaries.get(fitSpec.name);
+      const row = byName.get(fitSpec.name);
+      const problem = (reason: string) =>
+        fitProblems.push({ name: fitSpec.name, form: fitSpec.form, reason, nPoints: s?.nPoints, nExcluded: s?.nExcluded });
+      if (!s) problem('the final refit did not report this fit');
+      else if (s.error) problem(s.error);
+      else if (!s.final) problem('no fit from the final refit (only live refits)');
+      else if (!row || row.version !== s.version) problem(`the final fit (version ${s.version}) is not in the store`);
+      else fits.push(row.fit as ReportFit);
+    }
+  } else {
+    fits.push(...stored.map((f) => f.fit as ReportFit));
+    if (fits.length) omissions.push('Fits are the latest stored versions; the final refit did not report which of them it made.');
+  }
+
+  const shownRuns: ReportRun[] = runs.slice(0, REPORT_MAX_RUN_ROWS).map((r) => ({
+    runId: r.runId,
+    state: r.state,
+    axes: r.axes,
+    attempts: r.attempts,
+    failureClass: r.failureClass,
+    gpuHours: r.gpuSeconds / 3600,
+    metrics: metrics.get(r.runId),
+  }));
+  omissions.push('Raw result payloads (artifacts, checkpoint metrics, failure messages) are not included: they are in the results store.');
+  if (runs.length > shownRuns.length) omissions.push(`The run table shows ${shownRuns.length} of ${runs.length} runs.`);
+  if (names.size > columns.length) {
+    omissions.push(`Metrics beyond the first ${columns.length} columns omitted from the run table (${names.size} metrics in the results).`);
+  }
+  return {
+    title: `Scaling-law report - ${spec.name}`,
+    source: `sweep ${spec.name} (results store)`,
+    fits,
+    fitProblems,
+    omissions,
+    maxRunRows: REPORT_MAX_RUN_ROWS,
+    maxMetricColumns: REPORT_MAX_METRIC_COLUMNS,
+    sweep: {
+      name: spec.name,
+      counts,
+      gpuHours: runs.reduce((s, r) => s + r.gpuSeconds, 0) / 3600,
+      runs: shownRuns,
     },
-    out,
-  );
+  };
+}
+
+/**
+ * Renders the sweep's report to `<dir>/<sweep>/report.html`. Pass the final refit's summaries
+ * (`refitSweep(..., 'final')`) as `finalFits`: then only fits that refit made are reported.
+ */
+export async function writeSweepReport(store: ResultsStore, spec: SweepSpec, dir: string, finalFits?: FitSummary[]): Promise<string> {
+  const out = resolve(join(dir, spec.name, 'report.html'));
+  return writeReport(await sweepReportInput(store, spec, finalFits), out);
 }

@@ -5,7 +5,16 @@
 import type { Percentiles } from '../scaling/types';
 import { fmt, pow10Text } from './figures';
 import { PARAM_NAMES, linearParams, linearPercentiles } from './laws';
-import type { RenderedFigure, ReportFit, ReportInput, ReportRun, SweepSummary } from './types';
+import type { RenderedFigure, ReportFit, ReportFitProblem, ReportInput, ReportRun, SweepSummary } from './types';
+
+export const DEFAULT_MAX_RUN_ROWS = 1000;
+export const DEFAULT_MAX_METRIC_COLUMNS = 12;
+/** Fit sections (figures, tables) at most; the rest are in the overview table only. */
+export const MAX_FIT_SECTIONS = 8;
+/** Longest free text (a reason, a warning) printed, and most warnings per fit: error text can be huge. */
+const MAX_TEXT = 600;
+const MAX_WARNINGS = 20;
+const clipText = (s: string): string => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}… (${s.length - MAX_TEXT} more characters)` : s);
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -32,6 +41,16 @@ const RECIPE_ROWS: Array<[string, string]> = [
 ];
 
 const h = escapeHtml;
+
+/** "2 (1 - score <= 0: 1, missing total_flops: 1)": the rows a fit left out, by reason. */
+function leftOut(fit: ReportFit): string {
+  if (fit.n_excluded === undefined) return '';
+  const why = Object.entries(fit.excluded ?? {})
+    .filter(([, k]) => k > 0)
+    .map(([r, k]) => `${r}: ${k}`)
+    .join(', ');
+  return `${fit.n_excluded}${why ? ` (${why})` : ''}`;
+}
 
 function ci(p: Percentiles | undefined): string {
   return p ? `[${fmt(p['p2.5'])}, ${fmt(p['p97.5'])}]` : '–';
@@ -77,7 +96,7 @@ ${rows}
 function fitFacts(fit: ReportFit): string {
   const xs = fit.x.map((c, i) => `${c} / ${pow10Text(fit.scalers[i] ?? 1)}`).join(', ');
   const y = `${fit.y.invert ? '1 − ' : ''}mean(${fit.y.metrics.join(', ')})`;
-  return `<dl class="facts"><dt>Form</dt><dd>${h(fit.form)}</dd><dt>x</dt><dd>${h(xs)}</dd><dt>y (fitted)</dt><dd>${h(y)}</dd><dt>Points</dt><dd>${fit.n_points}</dd><dt>Huber loss (sum)</dt><dd>${fmt(fit.loss, 5)}</dd></dl>`;
+  return `<dl class="facts"><dt>Form</dt><dd>${h(fit.form)}</dd><dt>x</dt><dd>${h(xs)}</dd><dt>y (fitted)</dt><dd>${h(y)}</dd><dt>Points</dt><dd>${fit.n_points}</dd>${fit.n_excluded !== undefined ? `<dt>Left out</dt><dd class="left-out">${h(leftOut(fit))}</dd>` : ''}<dt>Huber loss (sum)</dt><dd>${fmt(fit.loss, 5)}</dd></dl>`;
 }
 
 function figureHtml(f: RenderedFigure): string {
@@ -85,7 +104,9 @@ function figureHtml(f: RenderedFigure): string {
 }
 
 function fitSection(fit: ReportFit, figures: RenderedFigure[]): string {
-  const warnings = fit.warnings?.length ? `<ul class="warnings">${fit.warnings.map((w) => `<li>${h(w)}</li>`).join('')}</ul>` : '';
+  const ws = fit.warnings ?? [];
+  const more = ws.length > MAX_WARNINGS ? `<li>… and ${ws.length - MAX_WARNINGS} more warnings</li>` : '';
+  const warnings = ws.length ? `<ul class="warnings">${ws.slice(0, MAX_WARNINGS).map((w) => `<li>${h(clipText(w))}</li>`).join('')}${more}</ul>` : '';
   return `<section class="fit" id="fit-${h(fit.name)}">
 <h2>${h(fit.name)}</h2>
 ${fitFacts(fit)}
@@ -98,26 +119,55 @@ ${recipeTable(fit)}
 
 /** Headline table: one row per fit with its exponents, for a quick read. */
 function overviewTable(fits: ReportFit[]): string {
+  const withLeftOut = fits.some((f) => f.n_excluded !== undefined);
   const rows = fits
     .map((f) => {
       const p = linearParams(f);
       const pct = linearPercentiles(f);
       const ex = (n: string): string => (n in p ? `${GREEK[n]} = ${fmt(p[n])} ${ci(pct?.[n])}` : '');
       const exps = [ex('alpha'), ex('beta')].filter(Boolean).join('; ');
-      return `<tr><td><a href="#fit-${h(f.name)}">${h(f.name)}</a></td><td>${h(f.form)}</td><td>${h(f.x.join(' × '))}</td><td>${h(f.y.metrics.join(', '))}</td><td class="num">${f.n_points}</td><td class="num">${fmt(p.E)} ${ci(pct?.E)}</td><td>${h(exps)}</td></tr>`;
+      return `<tr><td><a href="#fit-${h(f.name)}">${h(f.name)}</a></td><td>${h(f.form)}</td><td>${h(f.x.join(' × '))}</td><td>${h(f.y.metrics.join(', '))}</td><td class="num">${f.n_points}</td>${withLeftOut ? `<td class="num">${f.n_excluded ?? ''}</td>` : ''}<td class="num">${fmt(p.E)} ${ci(pct?.E)}</td><td>${h(exps)}</td></tr>`;
     })
     .join('\n');
   return `<table class="overview"><caption>Fitted laws (95% bootstrap intervals in brackets)</caption>
-<thead><tr><th>Fit</th><th>Form</th><th>x</th><th>Metrics</th><th>Points</th><th>E</th><th>Exponents</th></tr></thead>
+<thead><tr><th>Fit</th><th>Form</th><th>x</th><th>Metrics</th><th>Points</th>${withLeftOut ? '<th>Left out</th>' : ''}<th>E</th><th>Exponents</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>`;
 }
 
-function runsTable(runs: ReportRun[], max: number): string {
+/** Laws without a final fit: the reason each could not run, so no failure is silent. */
+function fitProblemsTable(problems: ReportFitProblem[]): string {
+  const rows = problems
+    .map(
+      (p) =>
+        `<tr><td>${h(p.name)}</td><td>${h(p.form ?? '')}</td><td class="num">${p.nPoints ?? ''}</td><td class="num">${p.nExcluded ?? ''}</td><td class="reason">${h(clipText(p.reason))}</td></tr>`,
+    )
+    .join('\n');
+  return `<section class="fit-problems" id="fit-problems"><h2>Fits that could not run</h2>
+<table class="fit-problems"><caption>No final fit for ${problems.length} law${problems.length === 1 ? '' : 's'}; the reason of each</caption>
+<thead><tr><th>Fit</th><th>Form</th><th>Usable points</th><th>Left out</th><th>Reason</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table></section>`;
+}
+
+/** What the report left out, said in it. */
+function omissionsNote(notes: string[]): string {
+  return `<section class="omitted" id="omitted"><h2>Left out of this report</h2><ul class="omitted">${notes.map((n) => `<li>${h(clipText(n))}</li>`).join('')}</ul></section>`;
+}
+
+/** Metric columns of the run table, first seen first, at most `maxCols`; and how many there were. */
+function metricColumns(runs: ReportRun[], maxCols: number): { keys: string[]; total: number } {
+  const seen = new Set<string>();
+  for (const r of runs) for (const k of Object.keys(r.metrics ?? {})) seen.add(k);
+  return { keys: [...seen].slice(0, maxCols), total: seen.size };
+}
+
+function runsTable(runs: ReportRun[], max: number, maxCols: number): string {
   const shown = runs.slice(0, max);
   const axisKeys = [...new Set(shown.flatMap((r) => Object.keys(r.axes ?? {})))];
-  const metricKeys = [...new Set(shown.flatMap((r) => Object.keys(r.metrics ?? {})))];
+  const { keys: metricKeys, total: nMetrics } = metricColumns(shown, maxCols);
   const head = ['Run', 'State', ...axisKeys, 'Attempts', 'Failure', 'GPU-h', ...metricKeys].map((c) => `<th>${h(c)}</th>`).join('');
   const body = shown
     .map((r) => {
@@ -125,19 +175,24 @@ function runsTable(runs: ReportRun[], max: number): string {
         `<td class="mono">${h(r.runId)}</td>`,
         `<td class="state-${h(r.state)}">${h(r.state)}</td>`,
         ...axisKeys.map((k) => `<td>${h(String(r.axes?.[k] ?? ''))}</td>`),
-        `<td class="num">${r.attempts ?? ''}</td>`,
+        // Plain cells (styled by the table's CSS): a class on each of ~20,000 cells is 250 KB.
+        `<td>${r.attempts ?? ''}</td>`,
         `<td>${h(r.failureClass ?? '')}</td>`,
-        `<td class="num">${r.gpuHours !== undefined ? fmt(r.gpuHours) : ''}</td>`,
-        ...metricKeys.map((k) => `<td class="num">${r.metrics?.[k] !== undefined ? fmt(r.metrics[k]) : ''}</td>`),
+        `<td>${r.gpuHours !== undefined ? fmt(r.gpuHours) : ''}</td>`,
+        ...metricKeys.map((k) => `<td>${r.metrics?.[k] !== undefined ? fmt(r.metrics[k]) : ''}</td>`),
       ];
       return `<tr>${cells.join('')}</tr>`;
     })
     .join('\n');
-  const more = runs.length > max ? `<p class="note">Showing ${max} of ${runs.length} runs.</p>` : '';
+  const notes = [
+    runs.length > max ? `Table shows ${max} of ${runs.length} runs.` : '',
+    nMetrics > metricKeys.length ? `Metrics beyond the first ${metricKeys.length} columns omitted (${nMetrics} metrics in the results).` : '',
+  ].filter(Boolean);
+  const more = notes.length ? `<p class="note runs-omitted">${h(notes.join(' '))}</p>` : '';
   return `<table class="runs"><caption>Runs</caption><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>${more}`;
 }
 
-function sweepSection(s: SweepSummary, maxRows: number): string {
+function sweepSection(s: SweepSummary, maxRows: number, maxCols: number): string {
   const counts = Object.entries(s.counts ?? {});
   const total = counts.reduce((a, [, n]) => a + n, 0);
   const countHtml = counts.length
@@ -148,7 +203,7 @@ function sweepSection(s: SweepSummary, maxRows: number): string {
     s.startedAt ? `<dt>Started</dt><dd>${h(s.startedAt)}</dd>` : '',
     s.finishedAt ? `<dt>Finished</dt><dd>${h(s.finishedAt)}</dd>` : '',
   ].join('');
-  return `<section class="sweep" id="sweep"><h2>Sweep ${h(s.name)}</h2>${countHtml}${facts ? `<dl class="facts">${facts}</dl>` : ''}${s.runs?.length ? runsTable(s.runs, maxRows) : ''}</section>`;
+  return `<section class="sweep" id="sweep"><h2>Sweep ${h(s.name)}</h2>${countHtml}${facts ? `<dl class="facts">${facts}</dl>` : ''}${s.runs?.length ? runsTable(s.runs, maxRows, maxCols) : ''}</section>`;
 }
 
 const CSS = `
@@ -167,9 +222,10 @@ dl.facts dt{color:#555}dl.facts dd{margin:0}
 figure{margin:18px 0;break-inside:avoid}figcaption{font-size:13px;color:#333;max-width:760px;margin-top:4px}
 .figs{display:flex;flex-wrap:wrap;gap:8px 28px;align-items:flex-start}
 ul.counts{list-style:none;padding:0;display:flex;gap:18px;font-size:15px}
+td.reason{color:#b00020;max-width:640px}
 ul.warnings{background:#fff6e0;border-left:4px solid #e6a700;padding:8px 28px;font-size:13px}
 .state-failed{color:#b00020}.state-succeeded{color:#1b7a1b}
-table.runs{font-size:12px}
+table.runs{font-size:12px}table.runs td{font-variant-numeric:tabular-nums;white-space:nowrap}
 @media print{body{max-width:none;padding:0}h2{break-after:avoid}}
 `;
 
@@ -182,9 +238,12 @@ export function assembleHtml(input: ReportInput, figures: RenderedFigure[][]): s
     .join(' · ');
   const body = [
     `<header><h1>${h(title)}</h1><div class="meta">${h(meta)}</div></header>`,
-    input.sweep ? sweepSection(input.sweep, input.maxRunRows ?? 1000) : '',
+    input.sweep ? sweepSection(input.sweep, input.maxRunRows ?? DEFAULT_MAX_RUN_ROWS, input.maxMetricColumns ?? DEFAULT_MAX_METRIC_COLUMNS) : '',
+    input.fitProblems?.length ? fitProblemsTable(input.fitProblems) : '',
     input.fits.length ? overviewTable(input.fits) : '<p>No fits.</p>',
-    ...input.fits.map((f, i) => fitSection(f, figures[i] ?? [])),
+    // Fits beyond the section limit are in the overview table only (renderReport says so).
+    ...input.fits.slice(0, MAX_FIT_SECTIONS).map((f, i) => fitSection(f, figures[i] ?? [])),
+    input.omissions?.length ? omissionsNote(input.omissions) : '',
   ].join('\n');
   return `<!DOCTYPE html>
 <html lang="en">

@@ -8,17 +8,43 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { figuresForFit, slug } from './figures';
-import { assembleHtml } from './html';
+import { assembleHtml, MAX_FIT_SECTIONS } from './html';
 import { renderSvg } from './render';
-import type { RenderedFigure, ReportInput } from './types';
+import type { RenderedFigure, ReportFit, ReportInput } from './types';
 
-export type { FitBand, RenderedFigure, ReportFit, ReportInput, ReportRun, SweepSummary } from './types';
+/** Points plotted per fit at most, and over all fits of a report (a plotted point costs ~700 bytes of SVG). */
+export const DEFAULT_MAX_PLOTTED_POINTS = 1000;
+export const PLOTTED_POINTS_BUDGET = 1000;
+/** Fewest points a fit's figures show, however many fits share the budget. */
+const MIN_PLOTTED_POINTS = 40;
+
+/**
+ * The fit as plotted: at most `max` points, evenly spaced over the fit's (sorted) points, so
+ * the SVGs stay bounded whatever the sweep's size; the fit's own numbers are untouched.
+ */
+export function plottedFit(fit: ReportFit, max: number): ReportFit {
+  const pts = fit.points;
+  if (!pts || pts.length <= max) return fit;
+  const keep = Array.from({ length: max }, (_, i) => pts[Math.floor((i * pts.length) / max)]);
+  return { ...fit, points: keep, warnings: [...(fit.warnings ?? []), `figures plot ${max} of ${pts.length} points (evenly sampled)`] };
+}
+
+export type { FitBand, RenderedFigure, ReportFit, ReportFitProblem, ReportInput, ReportRun, SweepSummary } from './types';
 export { parseFitOutput } from './parse';
 
 /** Render the whole report to an HTML string. */
 export async function renderReport(input: ReportInput): Promise<string> {
   const figures: RenderedFigure[][] = [];
-  for (const [i, fit] of input.fits.entries()) {
+  const perFit = Math.min(
+    input.maxPlottedPoints ?? DEFAULT_MAX_PLOTTED_POINTS,
+    Math.max(MIN_PLOTTED_POINTS, Math.floor(PLOTTED_POINTS_BUDGET / Math.max(1, Math.min(input.fits.length, MAX_FIT_SECTIONS)))),
+  );
+  const fits = input.fits.map((f) => plottedFit(f, perFit));
+  const omissions = [...(input.omissions ?? [])];
+  if (fits.length > MAX_FIT_SECTIONS) {
+    omissions.push(`Figures and parameter tables of ${fits.length - MAX_FIT_SECTIONS} fits beyond the first ${MAX_FIT_SECTIONS} omitted (they are in the overview table).`);
+  }
+  for (const [i, fit] of fits.slice(0, MAX_FIT_SECTIONS).entries()) {
     const rendered: RenderedFigure[] = [];
     for (const f of figuresForFit(fit)) {
       // Index in the id keeps figures unique when two fits share a name.
@@ -27,7 +53,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     }
     figures.push(rendered);
   }
-  return assembleHtml(input, figures);
+  return assembleHtml({ ...input, fits, omissions }, figures);
 }
 
 /** Render and write the report (creating parent directories); returns the absolute path. */

@@ -40,6 +40,20 @@ export interface ReportRun {
   metrics?: Record<string, number>;
 }
 
+/**
+ * A law of the sweep that has no final fit in the report: its last refit could not run (too
+ * few usable points, no usable data, the optimiser failed), with the reason.
+ */
+export interface ReportFitProblem {
+  name: string;
+  form?: string;
+  reason: string;
+  /** Usable points the fit had. */
+  nPoints?: number;
+  /** Points (rows: data point x metric) left out as unusable. */
+  nExcluded?: number;
+}
+
 /** What the sweep's final activity knows about the sweep. All fields but `name` optional. */
 export interface SweepSummary {
   name: string;
@@ -69,7 +83,16 @@ export interface ReportInput {
   source?: string;
   /** Timestamp printed in the header; default now. Pass a fixed one for reproducible files. */
   generatedAt?: string;
+  /** Run table rows (default 1000; a note says how many of how many are shown). */
   maxRunRows?: number;
+  /** Metric columns of the run table (default 12; a note says the rest are omitted). */
+  maxMetricColumns?: number;
+  /** Points plotted per figure (default 2000, evenly sampled beyond; the caption says so). */
+  maxPlottedPoints?: number;
+  /** Laws without a final fit, and why: shown so a fit that could not run is never silent. */
+  fitProblems?: ReportFitProblem[];
+  /** What the caller left out of the report (raw payloads, extra metrics ...), printed as notes. */
+  omissions?: string[];
 }
 
 /** A figure ready for the page. */

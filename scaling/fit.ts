@@ -9,7 +9,7 @@ import { HuberLseObjective, type FitData } from './objective';
 import { distinctBasins, gridStarts, polishBest, runStarts, type BestFit, type SearchOptions, type StartsOutcome } from './multistart';
 import { percentiles, resampleCounts, resampleIndices } from './bootstrap';
 import { computeFlopsFit, computeRecipe, RECIPE_KEYS } from './recipe';
-import { selectPoints, type LongRow, type Selection } from './select';
+import { countExclusions, selectPoints, type LongRow, type Selection } from './select';
 import type { FitPoint, FitResult, Percentiles, RecipeResult } from './types';
 
 export interface FitOptions {
@@ -32,6 +32,11 @@ export interface FitOptions {
   keepPoints?: boolean;
   /** Include each resample's parameters and loss (default true; needed for prediction bands). */
   keepSamples?: boolean;
+  /**
+   * Leave out (counted in result.excluded) rows the fit cannot use instead of throwing
+   * (SelectOptions.excludeUnusable): the sweep's refits.
+   */
+  excludeUnusable?: boolean;
   /** Column names (CSV header) and row labels for error messages. */
   columns?: readonly string[];
   rowLabel?: (i: number) => string;
@@ -96,7 +101,7 @@ export interface PointFit {
 /** Select the points and set up the search. Throws FitInputError on bad input. */
 export function prepareFit(rows: readonly LongRow[], config: FitConfig, opts: FitOptions = {}): PreparedFit {
   const cfg = normalizeFitConfig(config);
-  const selection = selectPoints(rows, cfg, { columns: opts.columns, rowLabel: opts.rowLabel });
+  const selection = selectPoints(rows, cfg, { columns: opts.columns, rowLabel: opts.rowLabel, excludeUnusable: opts.excludeUnusable });
   const pts = selection.points;
   const data: FitData = {
     form: cfg.form,
@@ -221,6 +226,10 @@ export function assembleResult(
     lse_params: namedParams(lseNames, point.best.x),
     params: namedParams(linNames, toLinear(cfg.form, point.best.x)),
   };
+  if (opts.excludeUnusable) {
+    result.n_excluded = countExclusions(prep.selection);
+    result.excluded = { ...Object.fromEntries(Object.entries(prep.selection.missing).map(([c, k]) => [`missing ${c}`, k])), ...prep.selection.excluded };
+  }
   if (resamples.length) {
     const pct: Record<string, Percentiles> = {};
     lseNames.forEach((name, i) => (pct[name] = percentiles(resamples.map((r) => r.x[i]))));

@@ -45,7 +45,16 @@ export { gridStarts, runStarts, polishBest, distinctBasins, type BestFit, type S
 export { mulberry32, resampleIndices, resampleCounts, percentile, percentiles } from './bootstrap';
 export { computeRecipe, computeFlopsFit, linearRegression, RECIPE_KEYS, type ChinchillaLinear } from './recipe';
 export { predict, predictY, logSpace, computeOptimalFrontier, type PredictionPoint, type AllocationPoint } from './predict';
-export { selectPoints, FitInputError, type LongRow, type SelectedPoint, type Selection } from './select';
+export {
+  selectPoints,
+  countExclusions,
+  describeExclusions,
+  FitInputError,
+  type LongRow,
+  type SelectedPoint,
+  type Selection,
+  type SelectOptions,
+} from './select';
 export { parseCsv, CsvError, type ParsedCsv } from './csv';
 export {
   normalizeFitConfig,

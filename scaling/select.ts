@@ -38,6 +38,11 @@ export interface Selection {
   warnings: string[];
   /** Rows that passed the filters but had a missing value (excluded, counted per column). */
   missing: Record<string, number>;
+  /**
+   * With `excludeUnusable`: rows (or, rarely, group means) the fit cannot use, left out and
+   * counted by reason ("1 - score <= 0", "score <= 0", "total_flops <= 0", "score not finite").
+   */
+  excluded: Record<string, number>;
 }
 
 export interface SelectOptions {
@@ -45,6 +50,40 @@ export interface SelectOptions {
   columns?: readonly string[];
   /** Label of row i for messages, e.g. "line 12"; default "row i+1". */
   rowLabel?: (i: number) => string;
+  /**
+   * Leave out (and count in `excluded`) a row the fit cannot use, as missing values are,
+   * instead of throwing: x <= 0 or not finite (every x axis is logarithmic), and a score whose
+   * target is <= 0 (1 - score with y.invert, score without). The sweep's live refits set it,
+   * so one bad run cannot stop every fit; `sweep fit` stays strict on the paper's data.
+   */
+  excludeUnusable?: boolean;
+  /** Return an empty selection instead of throwing (a caller that reports "too few points" itself). */
+  allowEmpty?: boolean;
+}
+
+/** Why a point cannot be fitted, or undefined when it can: x on a log axis, and the target's log. */
+function unusable(xs: readonly number[], score: number, cfg: NormalizedFitConfig): string | undefined {
+  const yColumn = cfg.y.column;
+  for (let k = 0; k < xs.length; k++) {
+    if (!Number.isFinite(xs[k])) return `${cfg.x[k]} not finite`;
+    if (xs[k] <= 0) return `${cfg.x[k]} <= 0`;
+  }
+  if (!Number.isFinite(score)) return `${yColumn} not finite`;
+  if (cfg.y.invert && score >= 1) return `1 - ${yColumn} <= 0`;
+  if (!cfg.y.invert && score <= 0) return `${yColumn} <= 0`;
+  return undefined;
+}
+
+/** "1 - score <= 0 (2), missing total_flops (1)": every row left out, by reason. */
+export function describeExclusions(sel: Pick<Selection, 'missing' | 'excluded'>): string {
+  return [...Object.entries(sel.missing).map(([c, k]) => [`missing ${c}`, k] as const), ...Object.entries(sel.excluded)]
+    .map(([r, k]) => `${r} (${k})`)
+    .join(', ');
+}
+
+/** Rows left out of the fit: missing values plus (with excludeUnusable) unusable ones. */
+export function countExclusions(sel: Pick<Selection, 'missing' | 'excluded'>): number {
+  return [...Object.values(sel.missing), ...Object.values(sel.excluded)].reduce((a, b) => a + b, 0);
 }
 
 const TRUE_STRINGS = new Set(['true', 'True', 'TRUE', '1']);
@@ -133,6 +172,8 @@ export function selectPoints(rows: readonly LongRow[], cfg: NormalizedFitConfig,
 
   const missing: Record<string, number> = {};
   const countMissing = (c: string) => (missing[c] = (missing[c] ?? 0) + 1);
+  const excluded: Record<string, number> = {};
+  const countExcluded = (reason: string) => (excluded[reason] = (excluded[reason] ?? 0) + 1);
   interface Group {
     key: string[];
     first: number;
@@ -181,6 +222,13 @@ export function selectPoints(rows: readonly LongRow[], cfg: NormalizedFitConfig,
       countMissing(missingCol);
       continue;
     }
+    if (opts.excludeUnusable) {
+      const why = unusable(xs, score, cfg);
+      if (why) {
+        countExcluded(why);
+        continue;
+      }
+    }
     // 4. group-by mean. An empty key cell is a value of its own (pandas would drop the row; the
     // paper's data has none, and a sweep's rows may lack e.g. acc, which must not lose the point).
     const key = groupBy.map((c) => (c === 'arch_family' ? mergedFamily : cellString(row[c])));
@@ -213,7 +261,7 @@ export function selectPoints(rows: readonly LongRow[], cfg: NormalizedFitConfig,
     });
   }
 
-  const points: SelectedPoint[] = grouped.map((g) => ({
+  let points: SelectedPoint[] = grouped.map((g) => ({
     rawX: g.xSum.map((s) => s / g.count),
     score: g.scoreSum / g.count,
     labels: g.labels,
@@ -229,13 +277,27 @@ export function selectPoints(rows: readonly LongRow[], cfg: NormalizedFitConfig,
       .join(', ');
     warnings.push(`fit "${cfg.name}": excluded ${nMissing} selected row(s) with missing (NaN/empty) values (${detail})`);
   }
+  if (opts.excludeUnusable) {
+    // Means of usable rows are usable; an overflowing sum (1e308 + 1e308) is not: left out too.
+    points = points.filter((p) => {
+      const why = unusable(p.rawX, p.score, cfg);
+      if (why) countExcluded(`${why} (group mean)`);
+      return !why;
+    });
+    const nExcluded = Object.values(excluded).reduce((a, b) => a + b, 0);
+    if (nExcluded) {
+      warnings.push(`fit "${cfg.name}": left out ${nExcluded} selected row(s) the fit cannot use: ${describeExclusions({ missing: {}, excluded })}`);
+    }
+  }
+  if (!points.length && opts.allowEmpty) return { points, warnings, missing, excluded };
 
   if (!points.length) {
     throw new FitInputError(
       `fit "${cfg.name}": the selection is empty (${rows.length} rows in; metrics ${cfg.y.metrics.join(', ')} in column "${metricColumn}"` +
         `${Object.keys(sel.sets).length ? `; sets on ${Object.keys(sel.sets).join(', ')}` : ''}` +
         `${Object.keys(sel.ranges).length ? `; ranges on ${Object.keys(sel.ranges).join(', ')}` : ''}` +
-        `${nMissing ? `; ${nMissing} rows had missing values` : ''})`,
+        `${nMissing ? `; ${nMissing} rows had missing values` : ''}` +
+        `${Object.keys(excluded).length ? `; left out: ${describeExclusions({ missing: {}, excluded })}` : ''})`,
     );
   }
   for (const p of points) {
@@ -262,5 +324,5 @@ export function selectPoints(rows: readonly LongRow[], cfg: NormalizedFitConfig,
       );
     }
   }
-  return { points, warnings, missing };
+  return { points, warnings, missing, excluded };
 }

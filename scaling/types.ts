@@ -38,6 +38,12 @@ export interface FitResult {
   scalers: number[];
   y: { metrics: string[]; invert: boolean };
   n_points: number;
+  /**
+   * Set by a fit with FitOptions.excludeUnusable (the sweep's refits): selected rows (one per
+   * data point x metric) left out, and why ("missing total_flops", "1 - score <= 0", ...).
+   */
+  n_excluded?: number;
+  excluded?: Record<string, number>;
   loss: number;
   lse_params: Record<string, number>;
   params: Record<string, number>;

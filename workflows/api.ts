@@ -108,6 +108,12 @@ export interface CarriedState {
 
 export interface SweepInputState {
   state?: CarriedState;
+  /**
+   * A re-submission that reruns only the failed runs of one class (`sweep retry-failed --class`
+   * on a sweep that has ended); other failed runs keep their outcome. Without it, a re-submitted
+   * sweep reruns every run that did not succeed.
+   */
+  retryFailed?: { failureClass?: FailureClass };
 }
 
 export const runFinishedSignal = defineSignal<[RunFinished]>('runFinished');

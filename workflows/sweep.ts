@@ -398,8 +398,17 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       await acts.checkSearchAttributes();
       const reg = await acts.registerSweep(spec);
       for (const id of reg.succeeded) if (cellById.has(id)) st.finished[id] = { s: 'succeeded', a: 0 };
-      // A re-submitted run that failed or was cancelled before really runs again, at its next attempt.
-      const prior = new Map(reg.rerun.map((r) => [r.runId, r.attempts]));
+      // A re-submitted run that failed or was cancelled before really runs again, at its next
+      // attempt; `retry-failed --class` on an ended sweep reruns only the failed runs of that class.
+      const only = carried.retryFailed;
+      const prior = new Map<string, number>();
+      for (const r of reg.rerun) {
+        if (!cellById.has(r.runId)) continue;
+        const keep = only && (r.state !== 'failed' || (only.failureClass !== undefined && r.failureClass !== only.failureClass));
+        if (keep && (r.state === 'failed' || r.state === 'cancelled'))
+          st.finished[r.runId] = { s: r.state, a: r.attempts, ...(r.failureClass ? { c: r.failureClass } : {}), ...(r.message ? { m: r.message } : {}) };
+        else prior.set(r.runId, r.attempts);
+      }
       queue = queue
         .filter((q) => !st.finished[q.cell.runId])
         .map((q) => ({ ...q, firstAttempt: Math.max(q.firstAttempt, (prior.get(q.cell.runId) ?? 0) + 1) }));

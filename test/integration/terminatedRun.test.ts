@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InterceptingCall } from '@grpc/grpc-js';
 import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -59,7 +60,7 @@ describe('runs closed behind the sweep', () => {
         (options, next) => {
           const method = options.method_definition.path.split('/').pop() ?? '';
           calls.set(method, (calls.get(method) ?? 0) + 1);
-          return next(options);
+          return new InterceptingCall(next(options));
         },
         makeGrpcRetryInterceptor(defaultGrpcRetryOptions()),
       ],
