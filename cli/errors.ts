@@ -1,6 +1,10 @@
 import { SpecError } from '../spec/load';
+import { TemporalUnreachableError } from '../worker/connect';
 
-/** Exit codes: 1 for failures at run time, 2 for bad input (spec, flags, values). */
+/**
+ * Exit codes: 1 for failures at run time (and a sweep that failed), 2 for bad input (spec, flags,
+ * values), 3 for a sweep that was cancelled or terminated (`start --watch`, `watch`: cli/sweepState.ts).
+ */
 export const EXIT_BAD_INPUT = 2;
 
 export class UsageError extends Error {}
@@ -10,6 +14,11 @@ export function exitWithError(err: unknown): never {
   if (err instanceof SpecError || err instanceof UsageError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(EXIT_BAD_INPUT);
+  }
+  if (err instanceof TemporalUnreachableError) {
+    // Already says where, why and what to do; the transport's raw error would only bury that.
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
   }
   const e = err as Error & { details?: string; cause?: Error };
   process.stderr.write(`error: ${e?.message ?? String(err)}${e?.cause?.message ? `\n  cause: ${e.cause.message}` : ''}\n`);

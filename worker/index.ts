@@ -6,7 +6,8 @@ import type { Executor } from '../activities/executors/types';
 import { openStore } from '../store/open';
 import type { ResultsStore } from '../store/types';
 import { workflowBundlePath } from './bundle';
-import { temporalSettings } from './settings';
+import { connectWithRetry } from './connect';
+import { connectionOptions, temporalSettings } from './settings';
 
 export interface SweepWorkerOptions {
   address?: string;
@@ -24,14 +25,15 @@ export interface SweepWorkerOptions {
 
 /** A worker for the sweep task queue: both workflows, every activity, the given executors. */
 export async function createSweepWorker(opts: SweepWorkerOptions = {}) {
-  const settings = temporalSettings();
-  const address = opts.address ?? settings.address;
+  const env = temporalSettings();
+  const settings = { ...env, address: opts.address ?? env.address };
   const namespace = opts.namespace ?? settings.namespace;
+  // TLS files are read only when this worker makes its own connections.
   const connection =
-    opts.connection ??
-    (await NativeConnection.connect({ address, apiKey: settings.apiKey, tls: settings.tls as never }));
+    opts.connection ?? (await connectWithRetry(settings, () => NativeConnection.connect(connectionOptions(settings))));
   const clientConnection =
-    opts.clientConnection ?? (await Connection.connect({ address, apiKey: settings.apiKey, tls: settings.tls as never }));
+    opts.clientConnection ??
+    (await connectWithRetry(settings, () => Connection.connect({ ...connectionOptions(settings), connectTimeout: '5s' })));
   const store = opts.store ?? (await openStore());
   const executors = opts.executors ?? { local: new LocalExecutor() };
   const worker = await Worker.create({

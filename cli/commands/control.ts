@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import cliProgress from 'cli-progress';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { loadSweepSpec } from '../../spec/load';
@@ -8,20 +7,31 @@ import {
   cancelSignal,
   extendUpdate,
   pauseSignal,
-  progressQuery,
   resumeSignal,
   retryFailedUpdate,
-  runsQuery,
   setConcurrencyUpdate,
   sweepWorkflowId,
   type Progress,
   type RunStatus,
 } from '../../workflows/api';
 import { SweepId, SweepName } from '../../workflows/searchAttributes';
-import { fitLine } from '../../workflows/text';
 import { temporalSettings } from '../../worker/settings';
-import { connectClient, uiLinks } from '../client';
+import { errorText } from '../../worker/connect';
+import { connectClient, retrying, uiLinks } from '../client';
+import { colorEnabled, table } from '../color';
 import { UsageError } from '../errors';
+import {
+  EXIT_CANCELLED,
+  EXIT_COMPLETED,
+  EXIT_FAILED,
+  failureReason,
+  fitStatusLine,
+  StoreReader,
+  sweepRuns,
+  sweepOutcome,
+  sweepView,
+  type SweepOutcome,
+} from '../sweepState';
 import { maxGridSizeOption } from './spec';
 
 const STATES: RunStatus[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -43,15 +53,25 @@ export function formatProgress(p: Progress): string {
       `${p.paused ? ' (paused)' : ''}${p.cancelling ? ' (cancelling)' : ''}`,
     `GPU-hours ${p.gpuHours.toFixed(3)} - ETA ${eta} - concurrency ${p.maxRuns}${p.maxGpus !== undefined ? ` runs / ${p.maxGpus} GPUs` : ' runs'}`,
   ];
-  for (const f of p.fits) lines.push(`fit ${fitLine(f)}`);
+  for (const f of p.fits) lines.push(`fit ${fitStatusLine(f)}`);
   for (const f of p.recentFailures.slice(-5)) lines.push(`failed ${f.runId}: ${f.failureClass ?? 'unknown'} - ${f.message ?? ''}`);
   return lines.join('\n');
 }
 
-/** Live dashboard until the sweep closes: a bar per state, GPU-hours, ETA, failures, exponents. */
-export async function watchSweep(client: Client, sweepId: string, opts: { intervalMs?: number; quiet?: boolean } = {}) {
+/**
+ * Live dashboard until the sweep closes: a bar per state, GPU-hours, ETA, failures, exponents.
+ * Returns how it ended (exit code included) and its last progress, read from the results store
+ * once it has ended, so it needs no worker then.
+ */
+export async function watchSweep(
+  client: Client,
+  sweepId: string,
+  opts: { intervalMs?: number; quiet?: boolean; reader?: StoreReader } = {},
+): Promise<{ status: string; outcome: SweepOutcome; progress?: Progress; reason?: string }> {
   const handle = client.workflow.getHandle(sweepId);
-  const tty = process.stdout.isTTY && !opts.quiet;
+  const reader = opts.reader ?? new StoreReader();
+  // Bars redraw in place: only on a terminal (and never with NO_COLOR, whose users want plain text).
+  const tty = colorEnabled() && !opts.quiet;
   const multi = tty
     ? new cliProgress.MultiBar(
         { format: ' {state} |{bar}| {value}/{total}', hideCursor: true, clearOnComplete: false, autopadding: true },
@@ -61,37 +81,52 @@ export async function watchSweep(client: Client, sweepId: string, opts: { interv
   const bars = new Map<RunStatus, cliProgress.SingleBar>();
   let info: cliProgress.SingleBar | undefined;
   let lastLine = '';
-  for (;;) {
-    const desc = await handle.describe();
-    let p: Progress | undefined;
-    try {
-      p = await handle.query(progressQuery);
-    } catch {
-      /* no worker yet, or closed without one */
-    }
-    if (p) {
-      if (multi) {
-        for (const s of STATES) {
-          const bar = bars.get(s) ?? multi.create(p.total, 0, { state: s.padEnd(9) });
-          bars.set(s, bar);
-          bar.setTotal(p.total);
-          bar.update(p.byState[s], { state: s.padEnd(9) });
-        }
-        const text = formatProgress(p).split('\n').slice(1).join(' | ');
-        info ??= multi.create(1, 0, {}, { format: ' {text}' });
-        info.update(0, { text });
-      } else if (!opts.quiet) {
-        const line = formatProgress(p).split('\n')[0];
-        if (line !== lastLine) console.log(line);
-        lastLine = line;
+  try {
+    for (;;) {
+      const desc = await retrying(() => handle.describe());
+      let p: Progress | undefined;
+      try {
+        p = (await sweepView(client, sweepId, reader, desc)).progress;
+      } catch {
+        // No worker answered and the store has nothing of it: the outcome is still known.
+        p = undefined;
       }
+      if (p) {
+        if (multi) {
+          for (const s of STATES) {
+            const bar = bars.get(s) ?? multi.create(p.total, 0, { state: s.padEnd(9) });
+            bars.set(s, bar);
+            bar.setTotal(p.total);
+            bar.update(p.byState[s], { state: s.padEnd(9) });
+          }
+          const text = formatProgress(p).split('\n').slice(1).join(' | ');
+          info ??= multi.create(1, 0, {}, { format: ' {text}' });
+          info.update(0, { text });
+        } else if (!opts.quiet) {
+          const line = formatProgress(p).split('\n')[0];
+          if (line !== lastLine) console.log(line);
+          lastLine = line;
+        }
+      }
+      if (desc.status.name !== 'RUNNING') {
+        multi?.stop();
+        const o = sweepOutcome(desc);
+        const reason = o.status === 'FAILED' || o.status === 'TIMED_OUT' ? await failureReason(client, sweepId) : undefined;
+        return { status: desc.status.name, outcome: o, progress: p, reason };
+      }
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
     }
-    if (desc.status.name !== 'RUNNING') {
-      multi?.stop();
-      return { status: desc.status.name, progress: p };
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
+  } finally {
+    multi?.stop();
+    if (!opts.reader) await reader.close();
   }
+}
+
+/** The last lines of `start --watch` / `watch`, and the exit code that says how the sweep ended. */
+function reportOutcome(r: Awaited<ReturnType<typeof watchSweep>>): void {
+  if (r.progress) console.log(formatProgress(r.progress));
+  console.log(`sweep ${r.outcome.word}${r.reason ? `: ${r.reason}` : ''}`);
+  process.exitCode = r.outcome.exitCode;
 }
 
 async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
@@ -116,7 +151,8 @@ export function registerControlCommands(program: Command): void {
       await withClient(async (client) => {
         const id = sweepWorkflowId(spec.name);
         try {
-          await client.workflow.start('sweep', {
+          // The first call waits briefly for a server that is still starting (shard status unknown).
+          await retrying(() => client.workflow.start('sweep', {
             taskQueue: settings.taskQueue,
             workflowId: id,
             args: [spec],
@@ -126,58 +162,65 @@ export function registerControlCommands(program: Command): void {
               { key: SweepId, value: id },
             ],
             staticSummary: `sweep ${spec.name}: ${spec.description}`.slice(0, 200),
-          });
+          }));
         } catch (e) {
           if (e instanceof WorkflowExecutionAlreadyStartedError)
             throw new UsageError(`sweep "${spec.name}" is already running (${id}): watch it with \`sweep watch ${spec.name}\``);
-          if (/search attribute/i.test((e as Error).message))
-            throw new Error(`${(e as Error).message}\nRegister the search attributes first: \`npx sweep setup\``);
+          // The server's reason is in the cause ("no mapping defined for search attribute SweepName").
+          if (/search attribute/i.test(errorText(e)))
+            throw new Error(`${errorText(e)}\nRegister the search attributes first: \`npx sweep setup\``);
           throw e;
         }
         console.log(`started ${id} on task queue ${settings.taskQueue}`);
         printLinks(id);
-        if (o.watch) await watchSweep(client, id);
+        if (o.watch) reportOutcome(await watchSweep(client, id));
       });
     });
 
   program
     .command('status')
-    .description('progress of a sweep: counts by state, GPU-hours, ETA, fits')
+    .description('progress of a sweep: counts by state, GPU-hours, ETA, fits (ended sweeps: from the results store)')
     .argument('<sweep>', 'sweep name or workflow id')
     .option('--json', 'machine-readable output')
     .action(async (name: string, o: { json?: boolean }) => {
       await withClient(async (client) => {
-        const handle = client.workflow.getHandle(toSweepId(name));
-        const [desc, p] = await Promise.all([handle.describe(), handle.query(progressQuery)]);
-        if (o.json) {
-          console.log(JSON.stringify({ workflowId: desc.workflowId, status: desc.status.name, ...p }, null, 2));
-          return;
+        const reader = new StoreReader();
+        try {
+          const desc = await retrying(() => client.workflow.getHandle(toSweepId(name)).describe());
+          const v = await sweepView(client, toSweepId(name), reader, desc);
+          const p = v.progress;
+          if (o.json) {
+            console.log(JSON.stringify({ workflowId: desc.workflowId, status: desc.status.name, outcome: v.outcome.word, source: v.source, ...p }, null, 2));
+            return;
+          }
+          console.log(`${desc.workflowId} (${v.outcome.word}${v.source === 'store' ? ', from the results store' : ''})`);
+          const t = table({ head: STATES });
+          t.push(STATES.map((s) => p.byState[s]));
+          console.log(t.toString());
+          console.log(formatProgress(p).split('\n').slice(1).join('\n'));
+          printLinks(desc.workflowId);
+        } finally {
+          await reader.close();
         }
-        console.log(`${desc.workflowId} (${desc.status.name})`);
-        const table = new Table({ head: STATES });
-        table.push(STATES.map((s) => p.byState[s]));
-        console.log(table.toString());
-        console.log(formatProgress(p).split('\n').slice(1).join('\n'));
-        printLinks(desc.workflowId);
       });
     });
 
   program
     .command('watch')
-    .description('live progress of a sweep until it ends')
+    .description(
+      `live progress of a sweep until it ends; exit ${EXIT_COMPLETED} completed, ${EXIT_FAILED} failed or timed out, ${EXIT_CANCELLED} cancelled or terminated`,
+    )
     .argument('<sweep>', 'sweep name or workflow id')
     .action(async (name: string) => {
       await withClient(async (client) => {
         printLinks(toSweepId(name));
-        const r = await watchSweep(client, toSweepId(name));
-        if (r.progress) console.log(formatProgress(r.progress));
-        console.log(`sweep ${r.status.toLowerCase()}`);
+        reportOutcome(await watchSweep(client, toSweepId(name)));
       });
     });
 
   program
     .command('runs')
-    .description('runs of a sweep with their state, attempts and failure class')
+    .description('runs of a sweep with their state, attempts and failure class (ended sweeps: from the results store)')
     .argument('<sweep>', 'sweep name or workflow id')
     .option('--state <state>', `only runs in this state (${STATES.join(', ')})`)
     .option('--json', 'machine-readable output')
@@ -186,16 +229,21 @@ export function registerControlCommands(program: Command): void {
         throw new UsageError(`--state must be one of ${STATES.join(', ')} (got "${o.state}")`);
       await withClient(async (client) => {
         const id = toSweepId(name);
-        const page = await client.workflow.getHandle(id).query(runsQuery, { state: o.state as RunStatus | undefined, limit: 100_000 });
-        if (o.json) {
-          console.log(JSON.stringify(page, null, 2));
-          return;
+        const reader = new StoreReader();
+        try {
+          const { page } = await sweepRuns(client, id, reader, o.state as RunStatus | undefined);
+          if (o.json) {
+            console.log(JSON.stringify(page, null, 2));
+            return;
+          }
+          const t = table({ head: ['run id', 'state', 'attempts', 'failure class', 'message'], wordWrap: true, colWidths: [null, null, null, null, 60] });
+          for (const r of page.runs) t.push([r.runId, r.state, r.attempts, r.failureClass ?? '', (r.message ?? '').slice(0, 120)]);
+          console.log(t.toString());
+          console.log(`${page.total} runs`);
+          printLinks(id, o.state);
+        } finally {
+          await reader.close();
         }
-        const table = new Table({ head: ['run id', 'state', 'attempts', 'failure class', 'message'], wordWrap: true, colWidths: [null, null, null, null, 60] as never });
-        for (const r of page.runs) table.push([r.runId, r.state, r.attempts, r.failureClass ?? '', (r.message ?? '').slice(0, 120)]);
-        console.log(table.toString());
-        console.log(`${page.total} runs`);
-        printLinks(id, o.state);
       });
     });
 

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { log } from '../../activities/logger';
-import Table from 'cli-table3';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LocalExecutor } from '../../activities/executors/local';
@@ -12,11 +11,12 @@ import { loadSweepSpec } from '../../spec/load';
 import { expandGrid, KubernetesExecutorSchema, type SweepSpec } from '../../spec';
 import { sweepWorkflowId, type SweepSummary } from '../../workflows/api';
 import { SweepId, SweepName } from '../../workflows/searchAttributes';
-import { fitLine } from '../../workflows/text';
 import { createSweepWorker } from '../../worker';
 import { startDevServer } from '../../worker/devServer';
-import { REPO_ROOT } from '../../worker/settings';
+import { REPO_ROOT, temporalSettings } from '../../worker/settings';
+import { table } from '../color';
 import { UsageError } from '../errors';
+import { fitStatusLine, StoreReader } from '../sweepState';
 import { formatProgress, watchSweep } from './control';
 
 /** kube-sim for `demo --cluster sim`: 8 GPUs on 2 nodes, 10 simulated seconds per real second. */
@@ -70,7 +70,10 @@ export function registerDemoCommand(program: Command): void {
         throw e;
       });
       const store = new SqliteStore(resolve(work, 'results.db'));
+      // One task queue for the worker and the start (TEMPORAL_TASK_QUEUE, or our default).
+      const { taskQueue } = temporalSettings();
       const { worker } = await createSweepWorker({
+        taskQueue,
         connection: env.nativeConnection,
         clientConnection: env.connection,
         namespace: env.namespace ?? 'default',
@@ -84,7 +87,7 @@ export function registerDemoCommand(program: Command): void {
       let ok = false;
       try {
         await env.client.workflow.start('sweep', {
-          taskQueue: 'scaling-sweeps',
+          taskQueue,
           workflowId: id,
           args: [spec],
           memo: { specSource: specFile },
@@ -96,16 +99,16 @@ export function registerDemoCommand(program: Command): void {
         const where = sim ? 'as Kubernetes Jobs on kube-sim' : 'on the local executor';
         console.log(`sweep ${id}: ${expandGrid(spec).length} runs of the synthetic trainer ${where}, injected failures on`);
         console.log(`Web UI: ${ui}`);
-        const r = await watchSweep(env.client, id, { intervalMs: 1000 });
+        const r = await watchSweep(env.client, id, { intervalMs: 1000, reader: new StoreReader(store) });
         const summary = (await env.client.workflow.getHandle(id).result()) as SweepSummary;
         if (r.progress) console.log(formatProgress(r.progress).split('\n').slice(0, 2).join('\n'));
         await printResults(store, spec.name);
         console.log('\nFitted laws (misalignment 1 - score = E + A x^-alpha; 95% bootstrap intervals):');
-        for (const f of summary.fits) console.log(`  ${fitLine(f)}`);
+        for (const f of summary.fits) console.log(`  ${fitStatusLine(f)}`);
         if (summary.reportPath) console.log(`\nReport: ${summary.reportPath}`);
         console.log(`Web UI: ${ui}`);
         console.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-        ok = summary.byState.pending === 0 && summary.byState.running === 0;
+        ok = r.outcome.exitCode === 0 && summary.byState.pending === 0 && summary.byState.running === 0;
         if (o.keep) {
           console.log('dev server and Web UI stay up; Ctrl-C to stop');
           await new Promise<void>((res) => process.once('SIGINT', () => res()));
@@ -127,10 +130,10 @@ async function printResults(store: SqliteStore, sweep: string) {
   const classes = new Map<string, string[]>();
   for (const a of attempts) if (a.failureClass) classes.set(a.runId, [...(classes.get(a.runId) ?? []), `${a.attempt}:${a.failureClass}`]);
   const metrics = ['V1', 'V2', 'V4', 'IT', 'Behavioral'];
-  const table = new Table({ head: ['arch', 'spc', 'seed', 'state', 'att.', 'failures', ...metrics, 'FLOPs'] });
+  const t = table({ head: ['arch', 'spc', 'seed', 'state', 'att.', 'failures', ...metrics, 'FLOPs'] });
   for (const r of runs.sort((a, b) => (byRun.get(a.runId)?.total_flops ?? 0) - (byRun.get(b.runId)?.total_flops ?? 0))) {
     const res = byRun.get(r.runId);
-    table.push([
+    t.push([
       String(r.axes.arch),
       String(r.axes.samples_per_class),
       String(r.axes.seed),
@@ -141,5 +144,5 @@ async function printResults(store: SqliteStore, sweep: string) {
       num(res?.total_flops),
     ]);
   }
-  console.log(table.toString());
+  console.log(t.toString());
 }

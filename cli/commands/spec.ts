@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { z } from 'zod';
 import { estimateCell, expandGrid, SweepSpecSchema, FitSpecSchema } from '../../spec';
 import { loadSweepSpec } from '../../spec/load';
+import { table as makeTable } from '../color';
 
 export const maxGridSizeOption = (v: string) => {
   const n = Number(v);
@@ -41,7 +41,7 @@ export function registerSpecCommands(program: Command): void {
         return;
       }
       const axes = Object.keys(spec.grid);
-      const table = new Table({ head: ['#', 'run id', ...axes, 'GPUs', 'est. GPU-h', 'FLOPs'] });
+      const table = makeTable({ head: ['#', 'run id', ...axes, 'GPUs', 'est. GPU-h', 'FLOPs'] });
       rows.forEach((r, i) =>
         table.push([i + 1, r.runId, ...axes.map((a) => String(r.axes[a])), r.resources.gpus, fmt(r.estimate && r.estimate.gpuHours * r.resources.gpus), fmt(r.estimate?.totalFlops)]),
       );

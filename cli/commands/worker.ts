@@ -17,6 +17,15 @@ export async function executorsFor(kind: string, opts: { slots?: number } = {}):
   return executors;
 }
 
+/** `--slots`: a whole number of processes >= 1 (0 or a word would make every run wait forever). */
+export function parseSlots(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 4096)
+    throw new UsageError(`--slots must be a whole number of processes from 1 to 4096 (got "${v}")`);
+  return n;
+}
+
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
@@ -25,7 +34,8 @@ export function registerWorkerCommand(program: Command): void {
     .option('--slots <n>', 'local processes at once on this machine')
     .action(async (o: { executor?: string; slots?: string }) => {
       const kind = o.executor ?? process.env.SWEEP_EXECUTOR ?? 'local';
-      const executors = await executorsFor(kind, { slots: o.slots ? Number(o.slots) : undefined });
+      const slots = parseSlots(o.slots);
+      const executors = await executorsFor(kind, { slots });
       const settings = temporalSettings();
       const { worker, store } = await createSweepWorker({ executors });
       log.info({ address: settings.address, namespace: settings.namespace, taskQueue: settings.taskQueue, executors: Object.keys(executors) }, 'worker started');
