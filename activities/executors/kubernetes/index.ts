@@ -1,5 +1,5 @@
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
-import { durationMs, type FailureClass } from '../../../spec';
+import { durationMs, MAX_RESULT_BYTES, type FailureClass } from '../../../spec';
 import { JobGoneError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { apiCode, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
 import { attemptLabels, buildJob, CONTAINER_NAME, jobNameFor, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
@@ -141,7 +141,9 @@ export class KubernetesExecutor implements Executor {
     });
     const gpuSeconds = gpuSecondsOf(pod, req.resources.gpus);
     if (verdict.state === 'succeeded') {
-      return { status: 'succeeded', resultText: await this.resultText(kube.namespace, pod, signal), gpuSeconds };
+      const result = await this.resultText(kube.namespace, pod, signal);
+      if (!result.ok) return { status: 'failed', failureClass: 'bad-result', message: result.message, exitCode: 0, gpuSeconds };
+      return { status: 'succeeded', resultText: result.text, gpuSeconds };
     }
     // A pod that can never start (no node fits, image never pulls) would hold its place forever.
     if (verdict.failureClass === 'unschedulable' || verdict.failureClass === 'image') await this.cancel(req).catch(() => undefined);
@@ -154,26 +156,44 @@ export class KubernetesExecutor implements Executor {
     };
   }
 
-  /** The result: the termination message (SWEEP_RESULT_FILE), else the last line of the log. */
-  private async resultText(namespace: string, pod: V1Pod | undefined, signal: AbortSignal): Promise<string> {
+  /**
+   * The result: the termination message (SWEEP_RESULT_FILE), else the last line of the log. Never
+   * more than MAX_RESULT_BYTES: the log is read with `limitBytes` (limit + 1, so an over-limit
+   * result shows), and a result past the limit is refused (the run fails as bad-result).
+   */
+  private async resultText(namespace: string, pod: V1Pod | undefined, signal: AbortSignal): Promise<{ ok: true; text: string } | { ok: false; message: string }> {
     const st = pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod?.status?.containerStatuses?.[0];
     const message = st?.state?.terminated?.message;
-    if (message && message.trim() !== '') return message.trim();
+    if (message && message.trim() !== '') {
+      const bytes = Buffer.byteLength(message, 'utf8');
+      if (bytes > MAX_RESULT_BYTES) return { ok: false, message: `result (termination message) is ${bytes} bytes, over the limit of ${MAX_RESULT_BYTES} bytes (1 MiB)` };
+      return { ok: true, text: message.trim() };
+    }
     const name = pod?.metadata?.name;
-    if (!name) return '';
-    try {
+    if (!name) return { ok: true, text: '' };
+    const container = st?.name ?? CONTAINER_NAME;
+    const lastLine = async (tailLines: number) => {
       const log = await withApiRetry(
         `read log of ${name}`,
-        () => this.core.readNamespacedPodLog({ name, namespace, container: st?.name ?? CONTAINER_NAME, tailLines: 20 }),
+        () => this.core.readNamespacedPodLog({ name, namespace, container, tailLines, limitBytes: MAX_RESULT_BYTES + 1 }),
         { ...this.opts.retry, signal },
       );
-      const lines = String(log)
+      const text = String(log);
+      const lines = text
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l !== '');
-      return lines[lines.length - 1] ?? '';
+      return { overLimit: Buffer.byteLength(text, 'utf8') > MAX_RESULT_BYTES, line: lines[lines.length - 1] ?? '' };
+    };
+    try {
+      // The last 20 lines skip trailing blank ones; if they are too long to read whole, the last one alone.
+      const tail = await lastLine(20);
+      if (!tail.overLimit) return { ok: true, text: tail.line };
+      const last = await lastLine(1);
+      if (!last.overLimit) return { ok: true, text: last.line };
+      return { ok: false, message: `result (last line of the pod log) is over the limit of ${MAX_RESULT_BYTES} bytes (1 MiB)` };
     } catch (e) {
-      if (apiCode(e) === 404 || apiCode(e) === 400) return '';
+      if (apiCode(e) === 404 || apiCode(e) === 400) return { ok: true, text: '' };
       throw e;
     }
   }

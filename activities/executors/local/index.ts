@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { durationMs, renderTemplate } from '../../../spec';
+import { durationMs, MAX_RESULT_BYTES, renderTemplate } from '../../../spec';
 import { JobGoneError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { classifyProcessExit, type ProcessExit } from './classify';
 import { DetachedSpawner } from './detachedSpawner';
@@ -9,26 +9,68 @@ import { DetachedSpawner } from './detachedSpawner';
 const SUPERVISOR = fileURLToPath(new URL('./supervisor.sh', import.meta.url));
 const POLL_MS = 50;
 
+/**
+ * How long a stopped job (timeout, cancel) has between SIGTERM and SIGKILL to its process group,
+ * as Kubernetes' terminationGracePeriodSeconds: time to save a checkpoint. (To become `job.gracePeriod`.)
+ */
+export const DEFAULT_GRACE_MS = 10_000;
+/** Longest a cancel waits for the job to go; past it the supervisor still enforces the grace period. */
+const CANCEL_WAIT_MS = 8_000;
+/** Past the grace period by this much with no exit recorded, the worker SIGKILLs the group itself. */
+const BACKSTOP_MS = 5_000;
+
+/**
+ * All a job inherits from the worker's environment: enough to find programs, a home, a locale and
+ * a temp dir. Nothing else, on purpose: the worker's environment holds credentials
+ * (TEMPORAL_API_KEY, SWEEP_DB with its Postgres password, cloud keys) a training script must never
+ * see. Not even the worker's own SWEEP_* (SWEEP_DB is one): a job gets the spec's `job.env` and
+ * the SWEEP_* contract we set for it, on top of these.
+ */
+export const INHERITED_ENV: readonly string[] = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+/** Locale categories (LC_CTYPE, LC_NUMERIC, ...) pass too. */
+const INHERITED_ENV_PREFIX = 'LC_';
+
+/** A job's whole environment: the allow-listed part of the worker's, then the spec's env, then ours. */
+export function jobEnv(worker: NodeJS.ProcessEnv, specEnv: Record<string, string>, contract: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(worker)) {
+    if (v !== undefined && (INHERITED_ENV.includes(k) || k.startsWith(INHERITED_ENV_PREFIX))) env[k] = v;
+  }
+  return { ...env, ...specEnv, ...contract };
+}
+
 interface LaunchRecord {
   supervisorPid: number;
   pid: number | null;
-  startedAt: string;
+  /** The job's process group (its pid), or null when the supervisor could not make one. */
+  pgid?: number | null;
+  /** Written by older supervisors only: times are the records' mtimes now. */
+  startedAt?: string;
 }
 interface ExitRecord {
+  /** The raw wait status: exit code, or 128 + n for a death by signal n. */
   code: number | null;
+  /** A hint only (see classify.ts). */
   signal: string | null;
-  finishedAt: string;
   error?: string;
 }
 interface KillRecord {
   reason: 'timeout' | 'cancelled';
+  /** When the stop began (ms since the epoch): the grace period runs from here. */
+  at?: number;
 }
 
 export interface LocalExecutorOptions {
   /** Registry of launched attempts (default: SWEEP_LOCAL_DIR or .sweep/local). */
   dir?: string;
-  /** Jobs at once on this machine (default: the spec's executor.slots, else unlimited: the sweep window bounds it). */
+  /**
+   * Jobs at once on this machine (a positive integer). A spec's `executor.slots` can lower it for
+   * its own jobs, never raise it: the limit is the smaller of the two when both are set, either one
+   * alone otherwise, and unlimited (the sweep window bounds it) when neither is.
+   */
   slots?: number;
+  /** SIGTERM -> SIGKILL grace period of a stopped job (default DEFAULT_GRACE_MS). */
+  graceMs?: number;
   /** Working directory of jobs (default: the worker's). */
   cwd?: string;
   /** Append a line per started process here (tests prove no attempt started twice). */
@@ -43,9 +85,63 @@ const readJson = <T>(file: string): T | undefined => {
   }
 };
 
+/** Up to `max` bytes from `start` of an open file (never more, however large the file is). */
+const readAt = (fd: number, start: number, max: number): Buffer => {
+  const buf = Buffer.alloc(max);
+  let got = 0;
+  for (let n = 1; n > 0 && got < max; got += n) n = readSync(fd, buf, got, max - got, start + got);
+  return buf.subarray(0, got);
+};
+
+/** The last line of a file, reading only its last 4 KiB (a job's stderr can be any size). */
 const readTail = (file: string): string | undefined => {
   try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-1)[0] || undefined;
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const start = Math.max(0, size - 4096);
+      return readAt(fd, start, size - start).toString('utf8').trim().split('\n').slice(-1)[0] || undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+};
+
+type ResultRead = { ok: true; text: string } | { ok: false; message: string };
+
+/**
+ * The job's result file, refused past MAX_RESULT_BYTES without reading it: its size comes from
+ * stat, and the read stops at the limit + 1 byte in case it grew meanwhile. Undefined: no file.
+ */
+export function readResultFile(file: string): ResultRead | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const tooLarge = (bytes: number | string): ResultRead => ({
+      ok: false,
+      message: `result file is ${bytes} bytes, over the limit of ${MAX_RESULT_BYTES} bytes (1 MiB)`,
+    });
+    const size = fstatSync(fd).size;
+    if (size > MAX_RESULT_BYTES) return tooLarge(size);
+    const buf = readAt(fd, 0, MAX_RESULT_BYTES + 1);
+    if (buf.length > MAX_RESULT_BYTES) return tooLarge(`more than ${MAX_RESULT_BYTES}`);
+    return { ok: true, text: buf.toString('utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** When a file was last written (ms), or undefined. */
+const mtimeMs = (file: string): number | undefined => {
+  try {
+    const t = statSync(file).mtimeMs;
+    return Number.isFinite(t) ? t : undefined;
   } catch {
     return undefined;
   }
@@ -85,9 +181,25 @@ export class LocalExecutor implements Executor {
   private readonly cwd: string;
   private readonly spawner = new DetachedSpawner();
 
+  private readonly graceMs: number;
+
   constructor(private readonly opts: LocalExecutorOptions = {}) {
+    // 0, a fraction or NaN would make every run wait for a slot forever: refuse it here.
+    if (opts.slots !== undefined && !(Number.isInteger(opts.slots) && opts.slots > 0))
+      throw new Error(`local executor: slots must be a positive integer (jobs at once on this machine), got ${String(opts.slots)}`);
+    if (opts.graceMs !== undefined && !(Number.isFinite(opts.graceMs) && opts.graceMs >= 0))
+      throw new Error(`local executor: graceMs must be a non-negative number of milliseconds, got ${String(opts.graceMs)}`);
     this.dir = resolve(opts.dir ?? process.env.SWEEP_LOCAL_DIR ?? '.sweep/local');
     this.cwd = opts.cwd ?? process.cwd();
+    this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  }
+
+  /** Slots for a spec's jobs: the smaller of the machine's and the spec's, either alone, or none. */
+  private slotsFor(req: LaunchRequest): number | undefined {
+    const spec = req.spec.executor.kind === 'local' ? req.spec.executor.slots : undefined;
+    const machine = this.opts.slots;
+    if (spec === undefined) return machine;
+    return machine === undefined ? spec : Math.min(spec, machine);
   }
 
   attemptDir(req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'>): string {
@@ -146,22 +258,24 @@ export class LocalExecutor implements Executor {
     const jobName = this.jobName(req);
     if (existsSync(join(dir, 'launch.json'))) return { jobName, adopted: true };
     if (opts.adoptOnly) throw new JobGoneError(`attempt ${req.attempt} of ${req.runId} was launched but its record in ${dir} is gone`);
-    const slots = (req.spec.executor.kind === 'local' ? req.spec.executor.slots : undefined) ?? this.opts.slots;
+    const slots = this.slotsFor(req);
     mkdirSync(dir, { recursive: true });
     const vars = { ...req.axes, sweep: req.sweep, runId: req.runId, attempt: req.attempt };
-    const env: Record<string, string> = {
-      ...(process.env as Record<string, string>),
-      ...Object.fromEntries(Object.entries(req.spec.job.env).map(([k, v]) => [k, renderTemplate(v, vars)])),
-      SWEEP_RUN: JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, axes: req.axes }),
-      SWEEP_RUN_ID: req.runId,
-      SWEEP_ATTEMPT: String(req.attempt),
-      SWEEP_RESULT_FILE: join(dir, 'result.json'),
-      SWEEP_GPUS: String(req.resources.gpus),
-    };
+    const env = jobEnv(
+      process.env,
+      Object.fromEntries(Object.entries(req.spec.job.env).map(([k, v]) => [k, renderTemplate(v, vars)])),
+      {
+        SWEEP_RUN: JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, axes: req.axes }),
+        SWEEP_RUN_ID: req.runId,
+        SWEEP_ATTEMPT: String(req.attempt),
+        SWEEP_RESULT_FILE: join(dir, 'result.json'),
+        SWEEP_GPUS: String(req.resources.gpus),
+      },
+    );
     const command = [...req.spec.job.command, ...req.spec.job.args].map((a) => renderTemplate(a, vars));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, command, cwd: this.cwd }));
     const slot = slots !== undefined ? await this.acquireSlot(slots, dir) : undefined;
-    const supPid = await this.spawner.spawnDetached('/bin/sh', [SUPERVISOR, dir, this.opts.launchLog ?? '-', slot ?? '-', ...command], {
+    const supPid = await this.spawner.spawnDetached('/bin/sh', [SUPERVISOR, dir, this.opts.launchLog ?? '-', slot ?? '-', String(Math.ceil(this.graceMs / 1000)), ...command], {
       cwd: this.cwd,
       env,
     });
@@ -185,16 +299,21 @@ export class LocalExecutor implements Executor {
     if (!launch) {
       return { status: 'failed', failureClass: 'node-lost', message: 'attempt was never launched on this machine', gpuSeconds: 0 };
     }
-    const started = Date.parse(launch.startedAt);
+    // Times are the records' mtimes (portable, ms resolution); an old record's text stamp is the fallback.
+    const parsedStart = Date.parse(launch.startedAt ?? '');
+    const started = mtimeMs(join(dir, 'launch.json')) ?? (Number.isFinite(parsedStart) ? parsedStart : Date.now());
     const deadline = started + durationMs(req.spec.timeouts.run);
-    const gpuSeconds = (end: number) => (Math.max(0, end - started) / 1000) * req.resources.gpus;
+    const gpuSeconds = (end: number) => {
+      const s = (Math.max(0, end - started) / 1000) * req.resources.gpus;
+      return Number.isFinite(s) ? s : 0;
+    };
     onPhase({ phase: 'running', pod: `pid ${launch.pid}`, node: 'local' });
     let missingSince: number | undefined;
     while (!signal.aborted) {
       const exit = readJson<ExitRecord>(join(dir, 'exit.json'));
       if (exit) {
         const killed = readJson<KillRecord>(join(dir, 'killed.json'));
-        const end = Date.parse(exit.finishedAt);
+        const end = mtimeMs(join(dir, 'exit.json')) ?? Date.now();
         const pe: ProcessExit = { code: exit.code, signal: exit.signal, killedFor: killed?.reason };
         const failure = classifyProcessExit(pe, req.spec.retry.nonRetryableExitCodes);
         if (exit.error || exit.code === 126 || exit.code === 127) {
@@ -205,14 +324,14 @@ export class LocalExecutor implements Executor {
           onPhase({ phase: 'failed', pod: `pid ${launch.pid}`, node: 'local', message: failure.message });
           return { status: 'failed', ...failure, exitCode: exit.code ?? undefined, gpuSeconds: gpuSeconds(end) };
         }
-        let resultText: string;
-        try {
-          resultText = readFileSync(join(dir, 'result.json'), 'utf8');
-        } catch {
-          return { status: 'failed', failureClass: 'bad-result', message: 'exit 0 but no result file was written', exitCode: 0, gpuSeconds: gpuSeconds(end) };
+        const result = readResultFile(join(dir, 'result.json'));
+        if (!result || !result.ok) {
+          const message = result ? result.message : 'exit 0 but no result file was written';
+          onPhase({ phase: 'failed', pod: `pid ${launch.pid}`, node: 'local', message });
+          return { status: 'failed', failureClass: 'bad-result', message, exitCode: 0, gpuSeconds: gpuSeconds(end) };
         }
         onPhase({ phase: 'succeeded', pod: `pid ${launch.pid}`, node: 'local' });
-        return { status: 'succeeded', resultText, gpuSeconds: gpuSeconds(end) };
+        return { status: 'succeeded', resultText: result.text, gpuSeconds: gpuSeconds(end) };
       }
       if (!alive(launch.supervisorPid)) {
         // Supervisor gone without a record: the machine restarted under it.
@@ -221,31 +340,56 @@ export class LocalExecutor implements Executor {
           return { status: 'failed', failureClass: 'node-lost', message: 'the supervising process vanished', gpuSeconds: gpuSeconds(Date.now()) };
         }
       }
-      if (Date.now() > deadline && !existsSync(join(dir, 'killed.json'))) {
-        writeFileSync(join(dir, 'killed.json'), JSON.stringify({ reason: 'timeout' } satisfies KillRecord));
-        if (launch.pid) this.kill(launch.pid, 'SIGKILL');
-      }
+      const killed = readJson<KillRecord>(join(dir, 'killed.json'));
+      if (!killed && Date.now() > deadline) this.stop(dir, launch, 'timeout');
+      // The supervisor SIGKILLs after the grace period; should it fail to, so does the worker.
+      else if (killed?.at !== undefined && Date.now() > killed.at + this.graceMs + BACKSTOP_MS) this.killGroup(launch, 'SIGKILL');
       await sleep(POLL_MS, signal);
     }
     return { status: 'failed', failureClass: 'unknown', message: 'watch cancelled', gpuSeconds: gpuSeconds(Date.now()) };
   }
 
-  private kill(pid: number, sig: NodeJS.Signals) {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* already gone */
-    }
+  /**
+   * Stops the job: records why, then SIGTERM to its supervisor, which passes it to the job's
+   * process group and SIGKILLs the group after the grace period. Without a supervisor, the
+   * worker signals the group itself.
+   */
+  private stop(dir: string, launch: LaunchRecord, reason: KillRecord['reason']): KillRecord {
+    const existing = readJson<KillRecord>(join(dir, 'killed.json'));
+    const rec: KillRecord = existing ?? { reason, at: Date.now() };
+    if (!existing) writeFileSync(join(dir, 'killed.json'), JSON.stringify(rec));
+    if (alive(launch.supervisorPid)) signalPid(launch.supervisorPid, 'SIGTERM');
+    else this.killGroup(launch, 'SIGTERM');
+    return rec;
+  }
+
+  /** Signals the job's process group (and its main process, for a record without a group). */
+  private killGroup(launch: LaunchRecord, sig: NodeJS.Signals) {
+    const pid = launch.pid;
+    if (!Number.isInteger(pid) || pid === null || pid <= 1) return;
+    // Only a group the supervisor made for this job (pgid = its pid): never -1, 0 or our own.
+    if (launch.pgid === pid) signalPid(-pid, sig);
+    signalPid(pid, sig);
   }
 
   async cancel(req: LaunchRequest): Promise<void> {
     const dir = this.attemptDir(req);
     const launch = readJson<LaunchRecord>(join(dir, 'launch.json'));
     if (!launch?.pid || existsSync(join(dir, 'exit.json'))) return;
-    if (!existsSync(join(dir, 'killed.json')))
-      writeFileSync(join(dir, 'killed.json'), JSON.stringify({ reason: 'cancelled' } satisfies KillRecord));
-    this.kill(launch.pid, 'SIGTERM');
-    for (let i = 0; i < 50 && !existsSync(join(dir, 'exit.json')); i++) await sleep(100);
-    if (!existsSync(join(dir, 'exit.json'))) this.kill(launch.pid, 'SIGKILL');
+    const rec = this.stop(dir, launch, 'cancelled');
+    const at = rec.at ?? Date.now();
+    // Bounded by the cancel activity's timeout; the supervisor enforces the grace period after that.
+    const waitUntil = Date.now() + Math.min(CANCEL_WAIT_MS, this.graceMs + 1000);
+    while (!existsSync(join(dir, 'exit.json')) && Date.now() < waitUntil) await sleep(50);
+    if (existsSync(join(dir, 'exit.json'))) return;
+    if (!alive(launch.supervisorPid) || Date.now() > at + this.graceMs) this.killGroup(launch, 'SIGKILL');
   }
 }
+
+const signalPid = (pid: number, sig: NodeJS.Signals) => {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+};
