@@ -12,7 +12,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   plan: spec,
   render: spec,
   schema: spec,
-  start: control,
+  start: () => import('./commands/start').then((m) => m.registerStartCommand),
   status: control,
   watch: control,
   runs: control,

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { loadSweepSpec } from '../../spec/load';
-import { FailureClassSchema } from '../../spec';
+import { FailureClassSchema, type SweepSpec } from '../../spec';
 import {
   cancelSignal,
   extendUpdate,
@@ -27,12 +26,12 @@ import {
   failureReason,
   fitStatusLine,
   StoreReader,
+  sweepNameOf,
   sweepRuns,
   sweepOutcome,
   sweepView,
   type SweepOutcome,
 } from '../sweepState';
-import { maxGridSizeOption } from './spec';
 
 const STATES: RunStatus[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
 
@@ -54,7 +53,8 @@ export function formatProgress(p: Progress): string {
     `GPU-hours ${p.gpuHours.toFixed(3)} - ETA ${eta} - concurrency ${p.maxRuns}${p.maxGpus !== undefined ? ` runs / ${p.maxGpus} GPUs` : ' runs'}`,
   ];
   for (const f of p.fits) lines.push(`fit ${fitStatusLine(f)}`);
-  for (const f of p.recentFailures.slice(-5)) lines.push(`failed ${f.runId}: ${f.failureClass ?? 'unknown'} - ${f.message ?? ''}`);
+  for (const f of p.recentFailures.slice(-5))
+    lines.push(`failed ${f.runId}: ${f.failureClass ?? 'unknown'} - ${f.message ?? ''}`);
   return lines.join('\n');
 }
 
@@ -111,7 +111,8 @@ export async function watchSweep(
       if (desc.status.name !== 'RUNNING') {
         multi?.stop();
         const o = sweepOutcome(desc);
-        const reason = o.status === 'FAILED' || o.status === 'TIMED_OUT' ? await failureReason(client, sweepId) : undefined;
+        const reason =
+          o.status === 'FAILED' || o.status === 'TIMED_OUT' ? await failureReason(client, sweepId) : undefined;
         return { status: desc.status.name, outcome: o, progress: p, reason };
       }
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
@@ -138,45 +139,53 @@ async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   }
 }
 
-export function registerControlCommands(program: Command): void {
-  program
-    .command('start')
-    .description('validate a sweep spec and start it as workflow sweep/<name>')
-    .argument('<spec>', 'sweep spec (YAML or JSON)')
-    .option('--max-grid-size <n>', 'accept a grid above the spec limit', maxGridSizeOption)
-    .option('--watch', 'watch it until it ends')
-    .action(async (file: string, o: { maxGridSize?: number; watch?: boolean }) => {
-      const spec = loadSweepSpec(file, { maxGridSize: o.maxGridSize });
-      const settings = temporalSettings();
-      await withClient(async (client) => {
-        const id = sweepWorkflowId(spec.name);
-        try {
-          // The first call waits briefly for a server that is still starting (shard status unknown).
-          await retrying(() => client.workflow.start('sweep', {
-            taskQueue: settings.taskQueue,
-            workflowId: id,
-            args: [spec],
-            memo: { specSource: file },
-            typedSearchAttributes: [
-              { key: SweepName, value: spec.name },
-              { key: SweepId, value: id },
-            ],
-            staticSummary: `sweep ${spec.name}: ${spec.description}`.slice(0, 200),
-          }));
-        } catch (e) {
-          if (e instanceof WorkflowExecutionAlreadyStartedError)
-            throw new UsageError(`sweep "${spec.name}" is already running (${id}): watch it with \`sweep watch ${spec.name}\``);
-          // The server's reason is in the cause ("no mapping defined for search attribute SweepName").
-          if (/search attribute/i.test(errorText(e)))
-            throw new Error(`${errorText(e)}\nRegister the search attributes first: \`npx sweep setup\``);
-          throw e;
-        }
-        console.log(`started ${id} on task queue ${settings.taskQueue}`);
-        printLinks(id);
-        if (o.watch) reportOutcome(await watchSweep(client, id));
-      });
-    });
+/** Workflow ids of a sweep's runs still running (one visibility query, paged). */
+async function orphanRuns(client: Client, sweepId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const w of client.workflow.list({
+    query: `WorkflowType="sweepRun" AND SweepId="${sweepId}" AND ExecutionStatus="Running"`,
+  }))
+    ids.push(w.workflowId);
+  return ids;
+}
 
+/** Starts a validated sweep as workflow sweep/<name> (and watches it): `sweep start` after its checks. */
+export async function startSweep(spec: SweepSpec, file: string, o: { watch?: boolean }): Promise<void> {
+  const settings = temporalSettings();
+  await withClient(async (client) => {
+    const id = sweepWorkflowId(spec.name);
+    try {
+      // The first call waits briefly for a server that is still starting (shard status unknown).
+      await retrying(() =>
+        client.workflow.start('sweep', {
+          taskQueue: settings.taskQueue,
+          workflowId: id,
+          args: [spec],
+          memo: { specSource: file },
+          typedSearchAttributes: [
+            { key: SweepName, value: spec.name },
+            { key: SweepId, value: id },
+          ],
+          staticSummary: `sweep ${spec.name}: ${spec.description}`.slice(0, 200),
+        }),
+      );
+    } catch (e) {
+      if (e instanceof WorkflowExecutionAlreadyStartedError)
+        throw new UsageError(
+          `sweep "${spec.name}" is already running (${id}): watch it with \`sweep watch ${spec.name}\``,
+        );
+      // The server's reason is in the cause ("no mapping defined for search attribute SweepName").
+      if (/search attribute/i.test(errorText(e)))
+        throw new Error(`${errorText(e)}\nRegister the search attributes first: \`npx sweep setup\``);
+      throw e;
+    }
+    console.log(`started ${id} on task queue ${settings.taskQueue}`);
+    printLinks(id);
+    if (o.watch) reportOutcome(await watchSweep(client, id));
+  });
+}
+
+export function registerControlCommands(program: Command): void {
   program
     .command('status')
     .description('progress of a sweep: counts by state, GPU-hours, ETA, fits (ended sweeps: from the results store)')
@@ -190,14 +199,38 @@ export function registerControlCommands(program: Command): void {
           const v = await sweepView(client, toSweepId(name), reader, desc);
           const p = v.progress;
           if (o.json) {
-            console.log(JSON.stringify({ workflowId: desc.workflowId, status: desc.status.name, outcome: v.outcome.word, source: v.source, ...p }, null, 2));
+            console.log(
+              JSON.stringify(
+                {
+                  workflowId: desc.workflowId,
+                  status: desc.status.name,
+                  outcome: v.outcome.word,
+                  source: v.source,
+                  ...p,
+                },
+                null,
+                2,
+              ),
+            );
             return;
           }
-          console.log(`${desc.workflowId} (${v.outcome.word}${v.source === 'store' ? ', from the results store' : ''})`);
+          console.log(
+            `${desc.workflowId} (${v.outcome.word}${v.source === 'store' ? ', from the results store' : ''})`,
+          );
           const t = table({ head: STATES });
           t.push(STATES.map((s) => p.byState[s]));
           console.log(t.toString());
           console.log(formatProgress(p).split('\n').slice(1).join('\n'));
+          if (desc.status.name === 'TERMINATED') {
+            // Terminating a sweep runs none of its code: its runs go on and record their results.
+            const orphans = await orphanRuns(client, desc.workflowId);
+            console.log(
+              `terminated: the sweep stopped, but its runs go on and record their results (${orphans.length} still running).` +
+                (orphans.length
+                  ? ` Stop them and their jobs with \`sweep cancel ${sweepNameOf(desc.workflowId)} --orphans\`.`
+                  : ''),
+            );
+          }
           printLinks(desc.workflowId);
         } finally {
           await reader.close();
@@ -236,8 +269,13 @@ export function registerControlCommands(program: Command): void {
             console.log(JSON.stringify(page, null, 2));
             return;
           }
-          const t = table({ head: ['run id', 'state', 'attempts', 'failure class', 'message'], wordWrap: true, colWidths: [null, null, null, null, 60] });
-          for (const r of page.runs) t.push([r.runId, r.state, r.attempts, r.failureClass ?? '', (r.message ?? '').slice(0, 120)]);
+          const t = table({
+            head: ['run id', 'state', 'attempts', 'failure class', 'message'],
+            wordWrap: true,
+            colWidths: [null, null, null, null, 60],
+          });
+          for (const r of page.runs)
+            t.push([r.runId, r.state, r.attempts, r.failureClass ?? '', (r.message ?? '').slice(0, 120)]);
           console.log(t.toString());
           console.log(`${page.total} runs`);
           printLinks(id, o.state);
@@ -268,25 +306,91 @@ export function registerControlCommands(program: Command): void {
     await c.workflow.getHandle(id).signal(resumeSignal);
     return `resumed ${id}`;
   });
-  signalCommand('cancel', 'cancel the sweep: its runs stop and delete their jobs', async (c, id) => {
-    await c.workflow.getHandle(id).signal(cancelSignal);
-    return `cancelling ${id}`;
-  });
+  program
+    .command('cancel')
+    .description(
+      'cancel the sweep: its runs stop and delete their jobs (--orphans: the runs of a sweep that has ended, e.g. terminated)',
+    )
+    .argument('<sweep>', 'sweep name or workflow id')
+    .option('--orphans', 'cancel the runs still going of a sweep that is no longer running')
+    .action(async (name: string, o: { orphans?: boolean }) => {
+      await withClient(async (client) => {
+        const id = toSweepId(name);
+        const desc = await retrying(() => client.workflow.getHandle(id).describe());
+        if (desc.status.name === 'RUNNING') {
+          await client.workflow.getHandle(id).signal(cancelSignal);
+          console.log(`cancelling ${id}`);
+        } else {
+          const orphans = await orphanRuns(client, id);
+          if (!o.orphans) {
+            console.log(
+              `${id} is not running (${sweepOutcome(desc).word})` +
+                (orphans.length
+                  ? `; ${orphans.length} of its runs still are: stop them with \`sweep cancel ${sweepNameOf(id)} --orphans\``
+                  : ''),
+            );
+          } else {
+            // Each run's own cancellation stops its job and records it cancelled.
+            await Promise.all(orphans.map((w) => client.workflow.getHandle(w).cancel()));
+            console.log(`cancelled ${orphans.length} run(s) of ${id}: each stops its job`);
+          }
+        }
+        printLinks(id);
+      });
+    });
 
   program
     .command('retry-failed')
     .description('rerun the failed runs of a sweep (all, or of one failure class)')
     .argument('<sweep>', 'sweep name or workflow id')
-    .option('--class <failureClass>', `only runs that failed with this class (${FailureClassSchema.options.join(', ')})`)
+    .option(
+      '--class <failureClass>',
+      `only runs that failed with this class (${FailureClassSchema.options.join(', ')})`,
+    )
     .action(async (name: string, o: { class?: string }) => {
       if (o.class && !FailureClassSchema.safeParse(o.class).success)
         throw new UsageError(`--class must be one of ${FailureClassSchema.options.join(', ')} (got "${o.class}")`);
+      const failureClass = o.class ? FailureClassSchema.parse(o.class) : undefined;
       await withClient(async (client) => {
         const id = toSweepId(name);
-        const r = await client.workflow
-          .getHandle(id)
-          .executeUpdate(retryFailedUpdate, { args: [{ failureClass: o.class ? FailureClassSchema.parse(o.class) : undefined }] });
-        console.log(`rerunning ${r.rerun.length} failed run(s)${r.rerun.length ? `: ${r.rerun.join(', ')}` : ''}`);
+        const desc = await retrying(() => client.workflow.getHandle(id).describe()).catch(() => undefined);
+        if (desc?.status.name === 'RUNNING') {
+          const r = await client.workflow.getHandle(id).executeUpdate(retryFailedUpdate, { args: [{ failureClass }] });
+          console.log(`rerunning ${r.rerun.length} failed run(s)${r.rerun.length ? `: ${r.rerun.join(', ')}` : ''}`);
+        } else {
+          // The sweep has ended: start it again from the spec its store recorded. Its succeeded runs
+          // are skipped; the failed ones (of this class) run again at their next attempt.
+          const reader = new StoreReader();
+          try {
+            const store = await reader.open();
+            const row = await store.getSweep(sweepNameOf(id));
+            if (!row)
+              throw new UsageError(
+                `the results store has no sweep "${sweepNameOf(id)}": point SWEEP_DB at the worker's store`,
+              );
+            const failed = (await store.listRuns(row.name, { state: 'failed' })).filter(
+              (r) => !failureClass || r.failureClass === failureClass,
+            );
+            await retrying(() =>
+              client.workflow.start('sweep', {
+                taskQueue: temporalSettings().taskQueue,
+                workflowId: id,
+                args: [row.spec as SweepSpec, { retryFailed: { failureClass } }],
+                typedSearchAttributes: [
+                  { key: SweepName, value: row.name },
+                  { key: SweepId, value: id },
+                ],
+                staticSummary: `sweep ${row.name}: retry-failed${failureClass ? ` --class ${failureClass}` : ''}`,
+              }),
+            );
+            console.log(
+              `${id} had ended (${desc ? sweepOutcome(desc).word : 'not found'}): started it again to rerun ${failed.length} failed run(s)` +
+                `${failureClass ? ` of class ${failureClass}` : ''}; succeeded runs are kept`,
+            );
+          } finally {
+            await reader.close();
+          }
+        }
         printLinks(id, 'running');
       });
     });
@@ -303,10 +407,14 @@ export function registerControlCommands(program: Command): void {
       await withClient(async (client) => {
         const id = toSweepId(name);
         try {
-          const r = await client.workflow.getHandle(id).executeUpdate(setConcurrencyUpdate, { args: [{ maxRuns: n, maxGpus: g }] });
+          const r = await client.workflow
+            .getHandle(id)
+            .executeUpdate(setConcurrencyUpdate, { args: [{ maxRuns: n, maxGpus: g }] });
           console.log(`concurrency of ${id}: ${r.maxRuns} runs${r.maxGpus !== undefined ? `, ${r.maxGpus} GPUs` : ''}`);
         } catch (e) {
-          throw new UsageError(`rejected: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+          throw new UsageError(
+            `rejected: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`,
+          );
         }
       });
     });
@@ -328,7 +436,9 @@ export function registerControlCommands(program: Command): void {
           const r = await client.workflow.getHandle(toSweepId(name)).executeUpdate(extendUpdate, { args: [{ axes }] });
           console.log(`added ${r.added.length} run(s)`);
         } catch (e) {
-          throw new UsageError(`rejected: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+          throw new UsageError(
+            `rejected: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`,
+          );
         }
       });
     });
