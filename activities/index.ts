@@ -9,6 +9,7 @@ import type { FitSummary, SweepSummary } from '../workflows/api';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { refitSweep, type RefitStage } from './refit';
 import { reconcileRuns, type ReconcileResult } from './reconcile';
+import { planResubmission, type RerunEntry } from './resubmission';
 import { log } from './logger';
 
 export interface ActivityDeps {
@@ -60,6 +61,7 @@ export function createActivities(deps: ActivityDeps) {
         runId: req.runId,
         attempt: req.attempt,
         jobName: launched.jobName,
+        jobHash: req.jobHash,
         state: 'running',
         startedAt,
         gpuSeconds: 0,
@@ -70,6 +72,7 @@ export function createActivities(deps: ActivityDeps) {
         axes: req.axes,
         state: 'running',
         attempts: req.attempt,
+        jobHash: req.jobHash,
         gpus: req.resources.gpus,
         gpuSeconds: 0,
         updatedAt: now(),
@@ -132,6 +135,7 @@ export function createActivities(deps: ActivityDeps) {
           attempt: req.attempt,
           axes: req.axes,
           result: parsed.result,
+          jobHash: req.jobHash,
           gpuSeconds: outcome.gpuSeconds,
           recordedAt: now(),
         };
@@ -153,6 +157,7 @@ export function createActivities(deps: ActivityDeps) {
         runId: req.runId,
         attempt: req.attempt,
         jobName: launched.jobName,
+        jobHash: req.jobHash,
         state: res.ok ? 'succeeded' : 'failed',
         failureClass: res.failureClass,
         message: res.message,
@@ -167,6 +172,7 @@ export function createActivities(deps: ActivityDeps) {
         axes: req.axes,
         state: res.ok ? 'succeeded' : res.retryable ? 'running' : 'failed',
         attempts: req.attempt,
+        jobHash: req.jobHash,
         failureClass: res.failureClass,
         message: res.message,
         gpus: req.resources.gpus,
@@ -217,35 +223,28 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Records the sweep. Returns the runs already succeeded (a re-submitted sweep skips them) and
-     * the attempts already spent on every other run it knows: those really run again, at their
-     * next attempt number, instead of replaying a stale outcome.
+     * Records the sweep and says what this submission reuses: the runs already succeeded with
+     * the same job definition are skipped; every other run the store knows really runs again,
+     * at its next attempt number, instead of replaying a stale outcome. Gives a sweep that this
+     * store has never seen a new instance, so no attempt of another sweep of its name is adopted.
      */
     async registerSweep(spec: SweepSpec): Promise<{
       specHash: string;
+      instance: string;
       succeeded: string[];
-      rerun: { runId: string; attempts: number; state: RunState; failureClass?: FailureClass; message?: string }[];
+      rerun: RerunEntry[];
     }> {
       const specHash = shortHash(canonicalJson(spec));
       const existing = await deps.store.getSweep(spec.name);
-      await deps.store.upsertSweep({ name: spec.name, specHash, spec, createdAt: existing?.createdAt ?? now() });
-      const runs = await deps.store.listRuns(spec.name);
-      const succeeded = runs.filter((r) => r.state === 'succeeded').map((r) => r.runId);
-      const attempts = await deps.store.listAttempts(spec.name);
-      // The attempt rows are the ground truth: a run row may lag its last attempt after a crash.
-      const spent = new Map<string, number>();
-      for (const a of attempts) spent.set(a.runId, Math.max(spent.get(a.runId) ?? 0, a.attempt));
-      const rerun = runs
-        .filter((r) => r.state !== 'succeeded')
-        .map((r) => ({
-          runId: r.runId,
-          attempts: Math.max(r.attempts, spent.get(r.runId) ?? 0),
-          state: r.state,
-          ...(r.failureClass ? { failureClass: r.failureClass } : {}),
-          ...(r.message ? { message: r.message.slice(0, 200) } : {}),
-        }))
-        .filter((r) => r.attempts > 0);
-      return { specHash, succeeded, rerun };
+      const plan = await planResubmission(deps.store, spec);
+      await deps.store.upsertSweep({ name: spec.name, specHash, spec, instanceId: plan.instance, createdAt: existing?.createdAt ?? now() });
+      // First writer wins: read back the instance the store keeps.
+      const instance = (await deps.store.getSweep(spec.name))?.instanceId ?? plan.instance;
+      log.info(
+        { sweep: spec.name, instance, reused: plan.reused.length, rerun: plan.rerun.length, jobChanged: plan.rerun.filter((r) => r.why === 'job-changed').length },
+        'sweep registered',
+      );
+      return { specHash, instance, succeeded: plan.reused, rerun: plan.rerun };
     },
 
     /**

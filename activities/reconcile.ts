@@ -1,7 +1,7 @@
 import { Client, WorkflowNotFoundError, type Connection } from '@temporalio/client';
 // @temporalio/proto is CommonJS: Node's ESM loader cannot see its named exports, so take the default.
 import proto from '@temporalio/proto';
-import { resourcesFor, SweepSpecSchema, type SweepSpec } from '../spec';
+import { jobHashOf, resourcesFor, SweepSpecSchema, type SweepSpec } from '../spec';
 import type { ResultsStore } from '../store/types';
 import type { RunFinished } from '../workflows/api';
 import { runWorkflowId } from '../workflows/api';
@@ -60,7 +60,9 @@ export async function reconcileRuns(
 
   const suspects = inFlight.filter((id) => !running.has(id));
   if (!suspects.length) return { finished: [], calls };
-  const spec = SweepSpecSchema.parse((await deps.store.getSweep(sweep))?.spec);
+  const row = await deps.store.getSweep(sweep);
+  const spec = SweepSpecSchema.parse(row?.spec);
+  const instance = row?.instanceId ?? '';
   const finished: RunFinished[] = [];
   for (const runId of suspects) {
     const wfId = runWorkflowId(sweep, runId);
@@ -90,7 +92,7 @@ export async function reconcileRuns(
     }
     calls++;
     const message = `run workflow ${status.toLowerCase().replace('_', ' ')} from outside the sweep${await closeReason(deps, wfId)}`;
-    finished.push(await recordTerminated(deps, spec, runId, message));
+    finished.push(await recordTerminated(deps, spec, instance, runId, message));
   }
   return { finished, calls };
 }
@@ -114,7 +116,13 @@ async function closeReason(deps: ReconcileDeps, workflowId: string): Promise<str
 }
 
 /** Records the run as failed (`terminated`) and stops the job of its attempt still running. */
-async function recordTerminated(deps: ReconcileDeps, spec: SweepSpec, runId: string, message: string): Promise<RunFinished> {
+async function recordTerminated(
+  deps: ReconcileDeps,
+  spec: SweepSpec,
+  instance: string,
+  runId: string,
+  message: string,
+): Promise<RunFinished> {
   const run = await deps.store.getRun(spec.name, runId);
   const attempts = await deps.store.listAttempts(spec.name, runId);
   const axes = run?.axes ?? {};
@@ -126,6 +134,8 @@ async function recordTerminated(deps: ReconcileDeps, spec: SweepSpec, runId: str
   for (const a of attempts.filter((x) => x.state === 'running')) {
     const req: LaunchRequest = {
       sweep: spec.name,
+      instance,
+      jobHash: a.jobHash ?? jobHashOf(spec.job, resources),
       runId,
       attempt: a.attempt,
       axes,

@@ -113,6 +113,8 @@ async function main(): Promise<void> {
   });
   const reqs: LaunchRequest[] = dur.map((d, i) => ({
     sweep: spec.name,
+    instance: 'bench',
+    jobHash: 'bench',
     runId: `job-${String(i).padStart(4, '0')}`,
     attempt: 1,
     axes: { job: i, duration_s: Math.round(d * 1000) / 1000 },

@@ -27,6 +27,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   export: () => import('./commands/export').then((m) => m.registerExportCommand),
   demo: () => import('./commands/demo').then((m) => m.registerDemoCommand),
   fit: () => import('./commands/fit').then((m) => m.registerFitCommand),
+  replay: () => import('./commands/replay').then((m) => m.registerReplayCommand),
   report: () => import('./commands/report').then((m) => m.registerReportCommand),
   'sim-cluster': () => import('./commands/simCluster').then((m) => m.registerSimClusterCommand),
 };

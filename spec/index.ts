@@ -9,3 +9,4 @@ export * from './compute';
 export * from './architectures';
 export { canonicalJson, shortHash, mulberry32 } from './hash';
 export * from './retry';
+export * from './identity';

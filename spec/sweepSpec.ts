@@ -106,6 +106,29 @@ export const KubernetesExecutorSchema = z
     // Long on purpose: a Job must outlive any worker outage, or a retried watch cannot find its result.
     ttlSecondsAfterFinished: z.number().int().nonnegative().default(7 * 24 * 3600),
     imagePullGrace: DurationSchema.default('2m'),
+    // One field, two forms: `false` opts out; `{writablePaths: [...]}` keeps the root read-only
+    // and adds a writable emptyDir at each path (besides /tmp, which is always writable).
+    readOnlyRootFilesystem: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            writablePaths: z
+              .array(
+                z
+                  .string()
+                  .max(256)
+                  .regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path such as /workspace/out')
+                  .refine((p) => !p.split('/').some((s) => s === '.' || s === '..'), 'no "." or ".." segments')
+                  .refine((p) => !['/tmp', '/dev', '/dev/shm', '/dev/termination-log'].includes(p), 'this path is mounted already'),
+              )
+              .max(16)
+              .refine((ps) => new Set(ps).size === ps.length, 'paths must be distinct'),
+          })
+          .strict(),
+      ])
+      .default(true)
+      .describe('read-only root filesystem for the job containers (writable emptyDir at /tmp); false opts out'),
   })
   .strict();
 

@@ -95,6 +95,14 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (sweep, name, version)
   );
   `,
+  // 2: the sweep instance (issue 15) and the job hash behind each run, attempt and result.
+  // IF NOT EXISTS: a column added by hand (or a half-recorded step) does not wedge the upgrade.
+  `
+  ALTER TABLE sweeps ADD COLUMN IF NOT EXISTS instance_id text;
+  ALTER TABLE runs ADD COLUMN IF NOT EXISTS job_hash text;
+  ALTER TABLE attempts ADD COLUMN IF NOT EXISTS job_hash text;
+  ALTER TABLE results ADD COLUMN IF NOT EXISTS job_hash text;
+  `,
 ];
 
 /** Arbitrary but fixed: every worker and every test serialises migrations on this key. */
@@ -125,10 +133,12 @@ export class PostgresStore implements ResultsStore {
 
   async upsertSweep(row: SweepRow): Promise<void> {
     // created_at keeps the first value: re-submitting or extending a sweep must not move its birth date.
+    // A stored instance_id is kept too (first writer wins): it names the sweep for the store's life.
     await this.pool.query(
-      `INSERT INTO sweeps (name, spec_hash, spec, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (name) DO UPDATE SET spec_hash = EXCLUDED.spec_hash, spec = EXCLUDED.spec`,
-      [row.name, row.specHash, json(row.spec), row.createdAt],
+      `INSERT INTO sweeps (name, spec_hash, spec, created_at, instance_id) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (name) DO UPDATE SET spec_hash = EXCLUDED.spec_hash, spec = EXCLUDED.spec,
+         instance_id = COALESCE(sweeps.instance_id, EXCLUDED.instance_id)`,
+      [row.name, row.specHash, json(row.spec), row.createdAt, row.instanceId ?? null],
     );
   }
 
@@ -323,12 +333,14 @@ async function migrate(pool: pg.Pool): Promise<void> {
 
 async function writeRun(q: Queryable, row: RunRow): Promise<void> {
   await q.query(
-    `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at,
+                       job_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (sweep, run_id) DO UPDATE SET
          axes = EXCLUDED.axes, state = EXCLUDED.state, attempts = EXCLUDED.attempts,
          failure_class = EXCLUDED.failure_class, message = EXCLUDED.message, gpus = EXCLUDED.gpus,
-         gpu_seconds = EXCLUDED.gpu_seconds, updated_at = EXCLUDED.updated_at`,
+         gpu_seconds = EXCLUDED.gpu_seconds, updated_at = EXCLUDED.updated_at,
+         job_hash = COALESCE(EXCLUDED.job_hash, runs.job_hash)`,
     [
       row.sweep,
       row.runId,
@@ -340,6 +352,7 @@ async function writeRun(q: Queryable, row: RunRow): Promise<void> {
       row.gpus,
       row.gpuSeconds,
       row.updatedAt,
+      row.jobHash ?? null,
     ],
   );
 }
@@ -347,12 +360,13 @@ async function writeRun(q: Queryable, row: RunRow): Promise<void> {
 async function writeAttempt(q: Queryable, row: AttemptRow): Promise<void> {
   await q.query(
     `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
-                             started_at, finished_at, gpu_seconds)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                             started_at, finished_at, gpu_seconds, job_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (sweep, run_id, attempt) DO UPDATE SET
          job_name = EXCLUDED.job_name, state = EXCLUDED.state, failure_class = EXCLUDED.failure_class,
          message = EXCLUDED.message, exit_code = EXCLUDED.exit_code, started_at = EXCLUDED.started_at,
-         finished_at = EXCLUDED.finished_at, gpu_seconds = EXCLUDED.gpu_seconds`,
+         finished_at = EXCLUDED.finished_at, gpu_seconds = EXCLUDED.gpu_seconds,
+         job_hash = COALESCE(EXCLUDED.job_hash, attempts.job_hash)`,
     [
       row.sweep,
       row.runId,
@@ -365,6 +379,7 @@ async function writeAttempt(q: Queryable, row: AttemptRow): Promise<void> {
       row.startedAt,
       row.finishedAt ?? null,
       row.gpuSeconds,
+      row.jobHash ?? null,
     ],
   );
 }
@@ -373,13 +388,23 @@ async function writeAttempt(q: Queryable, row: AttemptRow): Promise<void> {
 async function writeResult(c: Queryable, row: ResultRow): Promise<void> {
   // The upsert comes first: its row lock serialises concurrent recordings of one run, so the
   // checkpoint replacement below never interleaves with another writer's.
+  // The whole row is replaced, job_hash too: a result never keeps another result's hash.
   await c.query(
-    `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at, job_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (sweep, run_id) DO UPDATE SET
            attempt = EXCLUDED.attempt, axes = EXCLUDED.axes, result = EXCLUDED.result,
-           gpu_seconds = EXCLUDED.gpu_seconds, recorded_at = EXCLUDED.recorded_at`,
-    [row.sweep, row.runId, row.attempt, json(row.axes), json(row.result), row.gpuSeconds, row.recordedAt],
+           gpu_seconds = EXCLUDED.gpu_seconds, recorded_at = EXCLUDED.recorded_at, job_hash = EXCLUDED.job_hash`,
+    [
+      row.sweep,
+      row.runId,
+      row.attempt,
+      json(row.axes),
+      json(row.result),
+      row.gpuSeconds,
+      row.recordedAt,
+      row.jobHash ?? null,
+    ],
   );
   await c.query(`DELETE FROM checkpoints WHERE sweep = $1 AND run_id = $2`, [row.sweep, row.runId]);
   const cps = row.result.checkpoints ?? [];
@@ -420,6 +445,7 @@ interface SweepDb extends QueryResultRow {
   spec_hash: string;
   spec: unknown;
   created_at: Date;
+  instance_id: string | null;
 }
 interface RunDb extends QueryResultRow {
   sweep: string;
@@ -432,6 +458,7 @@ interface RunDb extends QueryResultRow {
   gpus: number;
   gpu_seconds: number;
   updated_at: Date;
+  job_hash: string | null;
 }
 interface AttemptDb extends QueryResultRow {
   sweep: string;
@@ -445,6 +472,7 @@ interface AttemptDb extends QueryResultRow {
   started_at: Date;
   finished_at: Date | null;
   gpu_seconds: number;
+  job_hash: string | null;
 }
 interface ResultDb extends QueryResultRow {
   sweep: string;
@@ -454,6 +482,7 @@ interface ResultDb extends QueryResultRow {
   result: JobResult;
   gpu_seconds: number;
   recorded_at: Date;
+  job_hash: string | null;
 }
 interface PointDb extends QueryResultRow {
   run_id: string;
@@ -479,6 +508,7 @@ const toSweep = (r: SweepDb): SweepRow => ({
   specHash: r.spec_hash,
   spec: r.spec,
   createdAt: r.created_at.toISOString(),
+  ...(r.instance_id === null ? {} : { instanceId: r.instance_id }),
 });
 
 function toRun(r: RunDb): RunRow {
@@ -494,6 +524,7 @@ function toRun(r: RunDb): RunRow {
   };
   if (r.failure_class !== null) row.failureClass = r.failure_class;
   if (r.message !== null) row.message = r.message;
+  if (r.job_hash !== null) row.jobHash = r.job_hash;
   return row;
 }
 
@@ -511,6 +542,7 @@ function toAttempt(r: AttemptDb): AttemptRow {
   if (r.message !== null) row.message = r.message;
   if (r.exit_code !== null) row.exitCode = r.exit_code;
   if (r.finished_at !== null) row.finishedAt = r.finished_at.toISOString();
+  if (r.job_hash !== null) row.jobHash = r.job_hash;
   return row;
 }
 
@@ -522,4 +554,5 @@ const toResult = (r: ResultDb): ResultRow => ({
   result: r.result,
   gpuSeconds: r.gpu_seconds,
   recordedAt: r.recorded_at.toISOString(),
+  ...(r.job_hash === null ? {} : { jobHash: r.job_hash }),
 });

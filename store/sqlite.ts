@@ -19,18 +19,19 @@ import {
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sweeps (
-  name TEXT PRIMARY KEY, spec_hash TEXT NOT NULL, spec TEXT NOT NULL, created_at TEXT NOT NULL);
+  name TEXT PRIMARY KEY, spec_hash TEXT NOT NULL, spec TEXT NOT NULL, created_at TEXT NOT NULL, instance_id TEXT);
 CREATE TABLE IF NOT EXISTS runs (
   sweep TEXT NOT NULL, run_id TEXT NOT NULL, axes TEXT NOT NULL, state TEXT NOT NULL,
   attempts INTEGER NOT NULL, failure_class TEXT, message TEXT, gpus INTEGER NOT NULL,
-  gpu_seconds REAL NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (sweep, run_id));
+  gpu_seconds REAL NOT NULL, updated_at TEXT NOT NULL, job_hash TEXT, PRIMARY KEY (sweep, run_id));
 CREATE TABLE IF NOT EXISTS attempts (
   sweep TEXT NOT NULL, run_id TEXT NOT NULL, attempt INTEGER NOT NULL, job_name TEXT NOT NULL,
   state TEXT NOT NULL, failure_class TEXT, message TEXT, exit_code INTEGER, started_at TEXT NOT NULL,
-  finished_at TEXT, gpu_seconds REAL NOT NULL, PRIMARY KEY (sweep, run_id, attempt));
+  finished_at TEXT, gpu_seconds REAL NOT NULL, job_hash TEXT, PRIMARY KEY (sweep, run_id, attempt));
 CREATE TABLE IF NOT EXISTS results (
   sweep TEXT NOT NULL, run_id TEXT NOT NULL, attempt INTEGER NOT NULL, axes TEXT NOT NULL,
-  result TEXT NOT NULL, gpu_seconds REAL NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (sweep, run_id));
+  result TEXT NOT NULL, gpu_seconds REAL NOT NULL, recorded_at TEXT NOT NULL, job_hash TEXT,
+  PRIMARY KEY (sweep, run_id));
 CREATE TABLE IF NOT EXISTS data_points (
   sweep TEXT NOT NULL, run_id TEXT NOT NULL, epoch INTEGER NOT NULL, axes TEXT NOT NULL, metrics TEXT NOT NULL,
   n_params REAL, n_samples_seen REAL, total_flops REAL, PRIMARY KEY (sweep, run_id, epoch));
@@ -38,6 +39,17 @@ CREATE TABLE IF NOT EXISTS fits (
   sweep TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, n_results INTEGER NOT NULL,
   stage TEXT NOT NULL, fit TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (sweep, name, version));
 `;
+
+/**
+ * Columns added after the first release, as [table, column, type]. A database made before them
+ * gains them on open (CREATE TABLE IF NOT EXISTS leaves an existing table as it is). Append only.
+ */
+const ADDED_COLUMNS: readonly (readonly [string, string, string])[] = [
+  ['sweeps', 'instance_id', 'TEXT'],
+  ['runs', 'job_hash', 'TEXT'],
+  ['attempts', 'job_hash', 'TEXT'],
+  ['results', 'job_hash', 'TEXT'],
+];
 
 /** The run's own final result is stored with this epoch so it sorts apart from checkpoints. */
 const FINAL_EPOCH = -1;
@@ -53,6 +65,7 @@ interface RunDb {
   gpus: number;
   gpu_seconds: number;
   updated_at: string;
+  job_hash: string | null;
 }
 interface AttemptDb {
   sweep: string;
@@ -66,9 +79,28 @@ interface AttemptDb {
   started_at: string;
   finished_at: string | null;
   gpu_seconds: number;
+  job_hash: string | null;
+}
+interface SweepDb {
+  name: string;
+  spec_hash: string;
+  spec: string;
+  created_at: string;
+  instance_id: string | null;
 }
 
 const orUndef = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+
+const toSweep = (r: SweepDb): SweepRow => ({
+  name: r.name,
+  specHash: r.spec_hash,
+  spec: JSON.parse(r.spec),
+  createdAt: r.created_at,
+  ...(r.instance_id === null ? {} : { instanceId: r.instance_id }),
+});
+
+/** `{ jobHash }` when the column holds one, else nothing (so rows without one compare equal). */
+const jobHashOf = (v: string | null): { jobHash?: string } => (v === null ? {} : { jobHash: v });
 
 /** The embedded results store: one SQLite file, shared safely by several worker processes (WAL). */
 export class SqliteStore implements ResultsStore {
@@ -83,6 +115,27 @@ export class SqliteStore implements ResultsStore {
     this.db.pragma('busy_timeout = 10000');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.addMissingColumns();
+  }
+
+  /**
+   * Brings a database made by an earlier version up to date. IMMEDIATE serialises the check and
+   * the ALTER with other processes opening the same file, so two never add the same column.
+   */
+  private addMissingColumns(): void {
+    const missing = () =>
+      ADDED_COLUMNS.filter(([table, column]) => {
+        const cols = this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+        return !cols.some((c) => c.name === column);
+      });
+    // The usual case (up to date) takes no write lock.
+    if (missing().length === 0) return;
+    this.db
+      .transaction(() => {
+        for (const [table, column, type] of missing())
+          this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+      })
+      .immediate();
   }
 
   private readonly statements = new Map<string, Database.Statement>();
@@ -103,9 +156,11 @@ export class SqliteStore implements ResultsStore {
 
   async upsertSweep(row: SweepRow): Promise<void> {
     this.sql(
-      `INSERT INTO sweeps (name, spec_hash, spec, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET spec_hash = excluded.spec_hash, spec = excluded.spec`,
-    ).run(row.name, row.specHash, JSON.stringify(row.spec), row.createdAt);
+      // created_at and a stored instance_id keep their first values (first writer wins).
+      `INSERT INTO sweeps (name, spec_hash, spec, created_at, instance_id) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET spec_hash = excluded.spec_hash, spec = excluded.spec,
+           instance_id = COALESCE(sweeps.instance_id, excluded.instance_id)`,
+    ).run(row.name, row.specHash, JSON.stringify(row.spec), row.createdAt, row.instanceId ?? null);
   }
 
   async upsertRun(row: RunRow): Promise<void> {
@@ -151,34 +206,40 @@ export class SqliteStore implements ResultsStore {
   /** The writes below run inside the caller's transaction, if any (better-sqlite3 is synchronous). */
   private writeRun(row: RunRow): void {
     this.sql(
-      `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at)
-         VALUES (@sweep, @runId, @axes, @state, @attempts, @failureClass, @message, @gpus, @gpuSeconds, @updatedAt)
+      `INSERT INTO runs (sweep, run_id, axes, state, attempts, failure_class, message, gpus, gpu_seconds, updated_at,
+           job_hash)
+         VALUES (@sweep, @runId, @axes, @state, @attempts, @failureClass, @message, @gpus, @gpuSeconds, @updatedAt,
+           @jobHash)
          ON CONFLICT (sweep, run_id) DO UPDATE SET axes = excluded.axes, state = excluded.state,
            attempts = excluded.attempts, failure_class = excluded.failure_class, message = excluded.message,
-           gpus = excluded.gpus, gpu_seconds = excluded.gpu_seconds, updated_at = excluded.updated_at`,
+           gpus = excluded.gpus, gpu_seconds = excluded.gpu_seconds, updated_at = excluded.updated_at,
+           job_hash = COALESCE(excluded.job_hash, runs.job_hash)`,
     ).run({
       ...row,
       axes: JSON.stringify(row.axes),
       failureClass: row.failureClass ?? null,
       message: row.message ?? null,
+      jobHash: row.jobHash ?? null,
     });
   }
 
   private writeAttempt(row: AttemptRow): void {
     this.sql(
       `INSERT INTO attempts (sweep, run_id, attempt, job_name, state, failure_class, message, exit_code,
-           started_at, finished_at, gpu_seconds)
+           started_at, finished_at, gpu_seconds, job_hash)
          VALUES (@sweep, @runId, @attempt, @jobName, @state, @failureClass, @message, @exitCode, @startedAt,
-           @finishedAt, @gpuSeconds)
+           @finishedAt, @gpuSeconds, @jobHash)
          ON CONFLICT (sweep, run_id, attempt) DO UPDATE SET job_name = excluded.job_name, state = excluded.state,
            failure_class = excluded.failure_class, message = excluded.message, exit_code = excluded.exit_code,
-           finished_at = excluded.finished_at, gpu_seconds = excluded.gpu_seconds`,
+           finished_at = excluded.finished_at, gpu_seconds = excluded.gpu_seconds,
+           job_hash = COALESCE(excluded.job_hash, attempts.job_hash)`,
     ).run({
       ...row,
       failureClass: row.failureClass ?? null,
       message: row.message ?? null,
       exitCode: row.exitCode ?? null,
       finishedAt: row.finishedAt ?? null,
+      jobHash: row.jobHash ?? null,
     });
   }
 
@@ -186,10 +247,22 @@ export class SqliteStore implements ResultsStore {
   private writeResult(row: ResultRow): void {
     const axes = JSON.stringify(row.axes);
     this.sql(
-      `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      // The whole row is replaced, job_hash too: a result never keeps another result's hash.
+      `INSERT INTO results (sweep, run_id, attempt, axes, result, gpu_seconds, recorded_at, job_hash)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (sweep, run_id) DO UPDATE SET attempt = excluded.attempt, axes = excluded.axes,
-             result = excluded.result, gpu_seconds = excluded.gpu_seconds, recorded_at = excluded.recorded_at`,
-    ).run(row.sweep, row.runId, row.attempt, axes, JSON.stringify(row.result), row.gpuSeconds, row.recordedAt);
+             result = excluded.result, gpu_seconds = excluded.gpu_seconds, recorded_at = excluded.recorded_at,
+             job_hash = excluded.job_hash`,
+    ).run(
+      row.sweep,
+      row.runId,
+      row.attempt,
+      axes,
+      JSON.stringify(row.result),
+      row.gpuSeconds,
+      row.recordedAt,
+      row.jobHash ?? null,
+    );
     this.sql(`DELETE FROM data_points WHERE sweep = ? AND run_id = ?`).run(row.sweep, row.runId);
     const insert = this.sql(
       // A repeated checkpoint epoch keeps its last entry (as in Postgres) instead of failing the result.
@@ -224,24 +297,13 @@ export class SqliteStore implements ResultsStore {
   }
 
   async getSweep(name: string): Promise<SweepRow | undefined> {
-    const r = this.sql(`SELECT * FROM sweeps WHERE name = ?`).get(name) as
-      { name: string; spec_hash: string; spec: string; created_at: string } | undefined;
-    return r && { name: r.name, specHash: r.spec_hash, spec: JSON.parse(r.spec), createdAt: r.created_at };
+    const r = this.sql(`SELECT * FROM sweeps WHERE name = ?`).get(name) as SweepDb | undefined;
+    return r && toSweep(r);
   }
 
   async listSweeps(): Promise<SweepRow[]> {
-    const rows = this.sql(`SELECT * FROM sweeps ORDER BY created_at`).all() as {
-      name: string;
-      spec_hash: string;
-      spec: string;
-      created_at: string;
-    }[];
-    return rows.map((r) => ({
-      name: r.name,
-      specHash: r.spec_hash,
-      spec: JSON.parse(r.spec),
-      createdAt: r.created_at,
-    }));
+    const rows = this.sql(`SELECT * FROM sweeps ORDER BY created_at`).all() as SweepDb[];
+    return rows.map(toSweep);
   }
 
   private toRun(r: RunDb): RunRow {
@@ -256,6 +318,7 @@ export class SqliteStore implements ResultsStore {
       gpus: r.gpus,
       gpuSeconds: r.gpu_seconds,
       updatedAt: r.updated_at,
+      ...jobHashOf(r.job_hash),
     };
   }
 
@@ -291,6 +354,7 @@ export class SqliteStore implements ResultsStore {
       startedAt: r.started_at,
       finishedAt: orUndef(r.finished_at),
       gpuSeconds: r.gpu_seconds,
+      ...jobHashOf(r.job_hash),
     }));
   }
 
@@ -303,6 +367,7 @@ export class SqliteStore implements ResultsStore {
       result: string;
       gpu_seconds: number;
       recorded_at: string;
+      job_hash: string | null;
     }[];
     return rows.map((r) => ({
       sweep: r.sweep,
@@ -312,6 +377,7 @@ export class SqliteStore implements ResultsStore {
       result: JSON.parse(r.result),
       gpuSeconds: r.gpu_seconds,
       recordedAt: r.recorded_at,
+      ...jobHashOf(r.job_hash),
     }));
   }
 

@@ -7,6 +7,13 @@ export interface SweepRow {
   specHash: string;
   spec: unknown;
   createdAt: string;
+  /**
+   * The sweep instance: an id made by the caller when the sweep is first registered in this
+   * store. First writer wins: an upsert never replaces a stored non-null instance id (it only
+   * fills one in on a row that has none, e.g. a row from before the column existed), so
+   * `getSweep(name)?.instanceId` is stable for the life of the store. Undefined on old rows.
+   */
+  instanceId?: string;
 }
 
 export interface RunRow {
@@ -20,6 +27,12 @@ export interface RunRow {
   gpus: number;
   gpuSeconds: number;
   updatedAt: string;
+  /**
+   * Hash of the job definition behind the run's current state. An upsert with it set replaces
+   * the stored one; an upsert without it keeps the stored one (unlike the other optional fields,
+   * which an upsert that omits them clears). Undefined on rows written without one.
+   */
+  jobHash?: string;
 }
 
 export interface AttemptRow {
@@ -34,6 +47,8 @@ export interface AttemptRow {
   startedAt: string;
   finishedAt?: string;
   gpuSeconds: number;
+  /** Hash of the job definition this attempt ran. Upserts as RunRow.jobHash: omitted keeps the stored one. */
+  jobHash?: string;
 }
 
 /** A run's final result (one per run; idempotent on run id). */
@@ -45,6 +60,11 @@ export interface ResultRow {
   result: JobResult;
   gpuSeconds: number;
   recordedAt: string;
+  /**
+   * Hash of the job definition that produced this result. A new result replaces the row whole,
+   * this included (a stale hash must never vouch for a different job's result).
+   */
+  jobHash?: string;
 }
 
 /**
@@ -127,6 +147,7 @@ export function checkAttemptRows(rows: AttemptStart | AttemptEnd): void {
  * (sweep name; run id; run id + attempt), so activity retries never duplicate rows.
  */
 export interface ResultsStore {
+  /** Replaces spec and hash; keeps the first createdAt and the first non-null instanceId. */
   upsertSweep(row: SweepRow): Promise<void>;
   upsertRun(row: RunRow): Promise<void>;
   upsertAttempt(row: AttemptRow): Promise<void>;

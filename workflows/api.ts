@@ -11,6 +11,10 @@ export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancel
 /** What a `sweepRun` child gets: its cell and the parts of the spec a run needs. */
 export interface RunInput {
   sweep: string;
+  /** The sweep instance (see LaunchRequest.instance). */
+  instance: string;
+  /** Hash of this run's job definition (`jobHashOf`). */
+  jobHash: string;
   parentWorkflowId: string;
   runId: string;
   axes: Record<string, AxisValue>;
@@ -103,6 +107,8 @@ export interface CarriedState {
   maxGpus?: number;
   continuedAsNew: number;
   registered: boolean;
+  /** The sweep instance its results store gave it when it was first registered. */
+  instance?: string;
   startedAtMs: number;
 }
 

@@ -22,6 +22,7 @@ import type { Activities } from '../activities';
 // Zod-free modules only: workflow code is re-initialised for every run, and schema construction is costly.
 import { expandGrid, gridSize, type Cell } from '../spec/grid';
 import { durationMs } from '../spec/duration';
+import { jobHashOf } from '../spec/identity';
 import { FAILURE_CLASSES, isFailureClass } from '../spec/failure';
 import type { AxisValue, SweepSpec, SweepSpecInput } from '../spec/sweepSpec';
 import {
@@ -40,6 +41,7 @@ import {
   type Progress,
   type RunsPage,
   type RunFinished,
+  type RunInput,
   type RunStatus,
   type SweepInputState,
   type SweepSummary,
@@ -287,8 +289,10 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       ...(cell.axes.dataset !== undefined ? [{ key: Dataset, value: String(cell.axes.dataset) }] : []),
       ...(typeof cell.axes.samples_per_class === 'number' ? [{ key: SamplesPerClass, value: cell.axes.samples_per_class }] : []),
     ];
-    const input = {
+    const input: RunInput = {
       sweep: spec.name,
+      instance: st.instance ?? '',
+      jobHash: jobHashOf(spec.job, cell.resources),
       parentWorkflowId: sweepId,
       runId: cell.runId,
       axes: cell.axes,
@@ -413,7 +417,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         .filter((q) => !st.finished[q.cell.runId])
         .map((q) => ({ ...q, firstAttempt: Math.max(q.firstAttempt, (prior.get(q.cell.runId) ?? 0) + 1) }));
       st.registered = true;
-      upsertMemo({ specHash: reg.specHash, gridSize: cells.length, executor: spec.executor.kind });
+      st.instance = reg.instance;
+      upsertMemo({ instance: reg.instance, specHash: reg.specHash, gridSize: cells.length, executor: spec.executor.kind });
     }
     upsertSearchAttributes([
       { key: SweepName, value: spec.name },

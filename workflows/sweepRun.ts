@@ -47,6 +47,9 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
   let last: { failureClass?: FailureClass; message?: string } = {};
   const req = (): LaunchRequest => ({
     sweep: input.sweep,
+    // Runs started before instances existed carry none: their sweep's name stands for it.
+    instance: input.instance ?? '',
+    jobHash: input.jobHash ?? '',
     runId: input.runId,
     attempt,
     axes: input.axes,

@@ -3,6 +3,13 @@ import type { AxisValue, FailureClass, JobResult, Resources, SweepSpec } from '.
 /** Everything an executor needs to start one attempt of one run. */
 export interface LaunchRequest {
   sweep: string;
+  /**
+   * The sweep instance (made when the sweep was first registered in its results store): an
+   * attempt left by another instance of a sweep of the same name is never adopted.
+   */
+  instance: string;
+  /** Hash of the job definition this attempt runs (`jobHashOf`); adoption requires it to match. */
+  jobHash: string;
   runId: string;
   attempt: number;
   axes: Record<string, AxisValue>;
@@ -61,5 +68,13 @@ export class JobGoneError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'JobGoneError';
+  }
+}
+
+/** A job under the attempt's name exists but belongs to another run, attempt, sweep instance or job definition. */
+export class JobNameConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobNameConflictError';
   }
 }

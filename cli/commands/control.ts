@@ -18,6 +18,7 @@ import { temporalSettings } from '../../worker/settings';
 import { errorText } from '../../worker/connect';
 import { connectClient, retrying, uiLinks } from '../client';
 import { colorEnabled, table } from '../color';
+import { previewResubmission } from '../resubmission';
 import { UsageError } from '../errors';
 import {
   EXIT_CANCELLED,
@@ -152,6 +153,8 @@ async function orphanRuns(client: Client, sweepId: string): Promise<string[]> {
 /** Starts a validated sweep as workflow sweep/<name> (and watches it): `sweep start` after its checks. */
 export async function startSweep(spec: SweepSpec, file: string, o: { watch?: boolean }): Promise<void> {
   const settings = temporalSettings();
+  // What the store already holds: runs reused, runs rerun and why (a changed job definition).
+  const plan = await previewResubmission(spec);
   await withClient(async (client) => {
     const id = sweepWorkflowId(spec.name);
     try {
@@ -180,6 +183,7 @@ export async function startSweep(spec: SweepSpec, file: string, o: { watch?: boo
       throw e;
     }
     console.log(`started ${id} on task queue ${settings.taskQueue}`);
+    if (plan) console.log(plan);
     printLinks(id);
     if (o.watch) reportOutcome(await watchSweep(client, id));
   });

@@ -30,7 +30,7 @@ export function registerSpecCommands(program: Command): void {
     .argument('<spec>', 'sweep spec')
     .option('--max-grid-size <n>', 'accept a grid above the spec limit', maxGridSizeOption)
     .option('--json', 'machine-readable output')
-    .action((file: string, o: { maxGridSize?: number; json?: boolean }) => {
+    .action(async (file: string, o: { maxGridSize?: number; json?: boolean }) => {
       const spec = loadSweepSpec(file, { maxGridSize: o.maxGridSize });
       const cells = expandGrid(spec);
       const rows = cells.map((c) => ({ ...c, estimate: estimateCell(spec, c.axes) }));
@@ -51,6 +51,9 @@ export function registerSpecCommands(program: Command): void {
           `${rows.reduce((s, r) => s + r.resources.gpus, 0)} GPU slots - est. ${fmt(gpuHours)} GPU-hours, ${fmt(flops)} FLOPs - ` +
           `concurrency ${spec.concurrency.maxRuns} runs${spec.concurrency.maxGpus !== undefined ? ` / ${spec.concurrency.maxGpus} GPUs` : ''}`,
       );
+      const { previewResubmission } = await import('../resubmission');
+      const preview = await previewResubmission(spec);
+      if (preview) console.log(preview);
     });
 
   program

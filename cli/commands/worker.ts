@@ -3,6 +3,7 @@ import { LocalExecutor } from '../../activities/executors/local';
 import type { Executor } from '../../activities/executors/types';
 import { log } from '../../activities/logger';
 import { createSweepWorker } from '../../worker';
+import { startWorkerHealth } from '../../worker/health';
 import { temporalSettings } from '../../worker/settings';
 import { UsageError } from '../errors';
 
@@ -37,10 +38,13 @@ export function registerWorkerCommand(program: Command): void {
       const slots = parseSlots(o.slots);
       const executors = await executorsFor(kind, { slots });
       const settings = temporalSettings();
-      const { worker, store } = await createSweepWorker({ executors });
+      const { worker, store, connection } = await createSweepWorker({ executors });
+      // /livez and /readyz for the Deployment's probes, when SWEEP_HEALTH_PORT is set.
+      const health = await startWorkerHealth({ worker, connection, store });
       log.info({ address: settings.address, namespace: settings.namespace, taskQueue: settings.taskQueue, executors: Object.keys(executors) }, 'worker started');
       // SIGINT/SIGTERM trigger a graceful shutdown inside worker.run().
       await worker.run();
+      await health?.close();
       await store.close();
       log.info('worker stopped');
     });

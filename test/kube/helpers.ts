@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { resourcesFor, SweepSpecSchema, type AxisValue, type SweepSpecInput } from '../../spec';
+import { jobHashOf, resourcesFor, SweepSpecSchema, type AxisValue, type SweepSpecInput } from '../../spec';
 import type { LaunchRequest } from '../../activities/executors/types';
 
 type KubeExecutorInput = Extract<NonNullable<SweepSpecInput['executor']>, { kind: 'kubernetes' }>;
@@ -31,6 +31,9 @@ export function launchRequest(
 ): LaunchRequest {
   return {
     sweep: spec.name,
+    // No instance: Job names as before instances existed (other tests pin them); instance tests set one.
+    instance: '',
+    jobHash: jobHashOf(spec.job, resourcesFor(spec, axes)),
     runId,
     attempt,
     axes,

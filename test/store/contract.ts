@@ -454,6 +454,139 @@ export function describeStoreContract(name: string, open: (options?: StoreOption
       });
     });
 
+    describe('sweep instance id and job hashes', () => {
+      it('instanceId round-trips and the first non-null one wins on later upserts', async () => {
+        const row: SweepRow = { ...sweep(uniq('sw')), instanceId: 'inst-first' };
+        await store.upsertSweep(row);
+        expect(await store.getSweep(row.name)).toEqual(row);
+        // Re-registering (another instance id) or extending (none) never moves it.
+        await store.upsertSweep({ ...row, specHash: 'h2', instanceId: 'inst-second' });
+        await store.upsertSweep({ ...row, specHash: 'h3', instanceId: undefined });
+        const got = await store.getSweep(row.name);
+        expect(got).toEqual({ ...row, specHash: 'h3' });
+        expect(got?.instanceId).toBe('inst-first');
+        expect((await store.listSweeps()).find((x) => x.name === row.name)?.instanceId).toBe('inst-first');
+        expect((await (await another()).getSweep(row.name))?.instanceId).toBe('inst-first');
+      });
+
+      it('a sweep row without an instance id has none, and the first upsert with one fills it in', async () => {
+        const row = sweep(uniq('sw'));
+        await store.upsertSweep(row);
+        const bare = await store.getSweep(row.name);
+        expect(bare).toEqual(row);
+        expect(bare && 'instanceId' in bare).toBe(false);
+        await store.upsertSweep({ ...row, instanceId: 'inst-late' });
+        await store.upsertSweep({ ...row, instanceId: 'inst-later' });
+        expect((await store.getSweep(row.name))?.instanceId).toBe('inst-late');
+      });
+
+      it('concurrent first registrations from two handles settle on one instance id for good', async () => {
+        const second = await another();
+        const name = uniq('sw');
+        const handles = [store, second];
+        await Promise.all(
+          Array.from({ length: 12 }, (_, i) => handles[i % 2].upsertSweep({ ...sweep(name), instanceId: `inst-${i}` })),
+        );
+        const winner = (await store.getSweep(name))?.instanceId;
+        expect(winner).toMatch(/^inst-\d+$/);
+        await second.upsertSweep({ ...sweep(name), instanceId: 'inst-late' });
+        expect((await second.getSweep(name))?.instanceId).toBe(winner);
+      });
+
+      it('upsertRun: jobHash round-trips through getRun and listRuns; omitted keeps it, given replaces it', async () => {
+        const s = uniq('sw');
+        const r: RunRow = { ...run(s, 'r1', 'running'), jobHash: 'job-aaa' };
+        await store.upsertRun(r);
+        await store.upsertRun(run(s, 'r2', 'pending'));
+        expect(await store.getRun(s, 'r1')).toEqual(r);
+        expect(byRunId(await store.listRuns(s))).toEqual([r, run(s, 'r2', 'pending')]);
+        expect(await store.listRuns(s, { state: 'running' })).toEqual([r]);
+        const r2 = await store.getRun(s, 'r2');
+        expect(r2 && 'jobHash' in r2).toBe(false);
+
+        // An upsert without a hash keeps the stored one but still clears the other optional fields.
+        await store.upsertRun({ ...r, failureClass: 'oom', message: 'OOMKilled' });
+        const failedNoHash: RunRow = { ...run(s, 'r1', 'failed'), updatedAt: ts(7) };
+        await store.upsertRun(failedNoHash);
+        expect(await store.getRun(s, 'r1')).toEqual({ ...failedNoHash, jobHash: 'job-aaa' });
+
+        await store.upsertRun({ ...failedNoHash, jobHash: 'job-bbb' });
+        expect((await store.getRun(s, 'r1'))?.jobHash).toBe('job-bbb');
+        expect((await store.listRuns(s, { state: 'failed' }))[0]?.jobHash).toBe('job-bbb');
+      });
+
+      it('upsertAttempt: jobHash round-trips through listAttempts; omitted keeps it, given replaces it', async () => {
+        const s = uniq('sw');
+        const a1: AttemptRow = { ...attempt(s, 'r1', 1), jobHash: 'job-aaa' };
+        await store.upsertAttempt(a1);
+        await store.upsertAttempt(attempt(s, 'r1', 2));
+        expect(byAttempt(await store.listAttempts(s, 'r1'))).toEqual([a1, attempt(s, 'r1', 2)]);
+        expect(await store.listAttempts(s)).toContainEqual(a1);
+
+        const done: AttemptRow = { ...attempt(s, 'r1', 1), state: 'failed', exitCode: 1, finishedAt: ts(12) };
+        await store.upsertAttempt(done);
+        expect((await store.listAttempts(s, 'r1'))[0]).toEqual({ ...done, jobHash: 'job-aaa' });
+
+        await store.upsertAttempt({ ...done, jobHash: 'job-bbb' });
+        await store.upsertAttempt({ ...attempt(s, 'r1', 2), jobHash: 'job-ccc' });
+        expect(byAttempt(await store.listAttempts(s)).map((a) => a.jobHash)).toEqual(['job-bbb', 'job-ccc']);
+      });
+
+      it('recordResult: jobHash round-trips through listResults and a new result replaces it whole', async () => {
+        const s = uniq('sw');
+        const row: ResultRow = { ...result(s, 'r1', 1, withCheckpoints), jobHash: 'job-aaa' };
+        await store.recordResult(row);
+        expect(await store.listResults(s)).toEqual([row]);
+        const withHash: ResultRow = { ...result(s, 'r1', 2, { metrics: { V1: 0.5 } }), jobHash: 'job-bbb' };
+        await store.recordResult(withHash);
+        expect(await store.listResults(s)).toEqual([withHash]);
+        // A result written without a hash must not inherit the previous result's.
+        const noHash = result(s, 'r1', 3, { metrics: { V1: 0.6 } });
+        await store.recordResult(noHash);
+        const [got] = await store.listResults(s);
+        expect(got).toEqual(noHash);
+        expect('jobHash' in got).toBe(false);
+        expect((await store.listDataPoints(s)).map((p) => p.metrics.V1)).toEqual([0.6]);
+      });
+
+      it('launchAttempt and finishAttempt write the job hash of the attempt, run and result', async () => {
+        const s = uniq('sw');
+        const start = launch(s, 'r1', 1);
+        await store.launchAttempt({
+          attempt: { ...start.attempt, jobHash: 'job-aaa' },
+          run: { ...start.run, jobHash: 'job-aaa' },
+        });
+        expect((await store.listAttempts(s, 'r1'))[0]?.jobHash).toBe('job-aaa');
+        expect((await store.getRun(s, 'r1'))?.jobHash).toBe('job-aaa');
+
+        // The end's attempt and run carry no hash: the launch's stays; the result carries its own.
+        const end = succeeded(s, 'r1', 1);
+        await store.finishAttempt({ ...end, result: { ...end.result!, jobHash: 'job-aaa' } });
+        expect(await store.listAttempts(s, 'r1')).toEqual([{ ...end.attempt, jobHash: 'job-aaa' }]);
+        expect(await store.getRun(s, 'r1')).toEqual({ ...end.run, jobHash: 'job-aaa' });
+        expect(await store.listResults(s)).toEqual([{ ...end.result!, jobHash: 'job-aaa' }]);
+
+        // Attempt 2 under a changed job definition: every row it writes says so.
+        const start2 = launch(s, 'r1', 2);
+        await store.launchAttempt({
+          attempt: { ...start2.attempt, jobHash: 'job-bbb' },
+          run: { ...start2.run, jobHash: 'job-bbb' },
+        });
+        const end2 = succeeded(s, 'r1', 2);
+        await store.finishAttempt({
+          attempt: { ...end2.attempt, jobHash: 'job-bbb' },
+          run: { ...end2.run, jobHash: 'job-bbb' },
+          result: { ...end2.result!, jobHash: 'job-bbb' },
+        });
+        expect(byAttempt(await store.listAttempts(s)).map((a) => [a.attempt, a.jobHash])).toEqual([
+          [1, 'job-aaa'],
+          [2, 'job-bbb'],
+        ]);
+        expect((await store.listRuns(s))[0]?.jobHash).toBe('job-bbb');
+        expect((await store.listResults(s)).map((r) => [r.attempt, r.jobHash])).toEqual([[2, 'job-bbb']]);
+      });
+    });
+
     describe('fits', () => {
       it('saveFit versions per (sweep, name) and latestFits returns the newest of each', async () => {
         const [s, other] = [uniq('sw'), uniq('sw')];

@@ -1,8 +1,10 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../store/sqlite';
+import type { RunRow } from '../../store/types';
 import { describeStoreContract } from './contract';
 import { describeCrashInjection } from './crash';
 
@@ -33,4 +35,91 @@ describe('SqliteStore specifics', () => {
       await s2.close();
     }
   });
+
+  it('opens a database made by the previous version, keeps its rows and gains the new columns', async () => {
+    const f = join(dir, 'old-schema.sqlite');
+    const old = new Database(f);
+    old.exec(OLD_SCHEMA);
+    old.exec(`
+      INSERT INTO sweeps VALUES ('old', 'h0', '{"a":1}', '2024-01-01T00:00:00.000Z');
+      INSERT INTO runs VALUES ('old', 'r1', '{"seed":0}', 'succeeded', 1, NULL, NULL, 1, 10.5, '2024-01-01T00:01:00.000Z');
+      INSERT INTO attempts VALUES ('old', 'r1', 1, 'job-r1-a1', 'succeeded', NULL, NULL, 0,
+        '2024-01-01T00:00:30.000Z', '2024-01-01T00:01:00.000Z', 10.5);
+      INSERT INTO results VALUES ('old', 'r1', 1, '{"seed":0}', '{"metrics":{"V1":0.5}}', 10.5,
+        '2024-01-01T00:01:00.000Z');
+      INSERT INTO data_points VALUES ('old', 'r1', -1, '{"seed":0}', '{"V1":0.5}', NULL, NULL, NULL);`);
+    old.close();
+
+    // Two handles open it at once, as two workers after an upgrade: neither trips on the other's ALTER.
+    const [s1, s2] = await Promise.all([SqliteStore.open(f), SqliteStore.open(f)]);
+    try {
+      await s2.close();
+      const sweepRow = { name: 'old', specHash: 'h0', spec: { a: 1 }, createdAt: '2024-01-01T00:00:00.000Z' };
+      expect(await s1.getSweep('old')).toStrictEqual(sweepRow);
+      const runRow = {
+        sweep: 'old',
+        runId: 'r1',
+        axes: { seed: 0 },
+        state: 'succeeded',
+        attempts: 1,
+        gpus: 1,
+        gpuSeconds: 10.5,
+        updatedAt: '2024-01-01T00:01:00.000Z',
+      };
+      const runGot = await s1.getRun('old', 'r1');
+      expect(runGot).toEqual(runRow);
+      expect(runGot?.jobHash).toBeUndefined();
+      const [attemptGot] = await s1.listAttempts('old');
+      expect(attemptGot).toMatchObject({ jobName: 'job-r1-a1', exitCode: 0, gpuSeconds: 10.5 });
+      expect(attemptGot.jobHash).toBeUndefined();
+      const [resultGot] = await s1.listResults('old');
+      expect(resultGot).toMatchObject({ attempt: 1, result: { metrics: { V1: 0.5 } } });
+      expect(resultGot.jobHash).toBeUndefined();
+      expect(await s1.listDataPoints('old')).toHaveLength(1);
+
+      // The new fields can be written onto the old rows.
+      await s1.upsertSweep({ ...sweepRow, instanceId: 'inst-1' });
+      await s1.upsertRun({ ...(runGot as RunRow), jobHash: 'job-aaa' });
+      await s1.upsertAttempt({ ...attemptGot, jobHash: 'job-aaa' });
+      await s1.recordResult({ ...resultGot, jobHash: 'job-aaa' });
+      expect((await s1.getSweep('old'))?.instanceId).toBe('inst-1');
+      expect((await s1.getRun('old', 'r1'))?.jobHash).toBe('job-aaa');
+      expect((await s1.listAttempts('old'))[0].jobHash).toBe('job-aaa');
+      expect((await s1.listResults('old'))[0].jobHash).toBe('job-aaa');
+    } finally {
+      await s1.close();
+    }
+    const cols = new Database(f, { readonly: true });
+    try {
+      const names = (t: string) =>
+        (cols.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name);
+      expect(names('sweeps')).toContain('instance_id');
+      for (const t of ['runs', 'attempts', 'results']) expect(names(t), t).toContain('job_hash');
+    } finally {
+      cols.close();
+    }
+  });
 });
+
+/** The schema of the version before instance ids and job hashes (store/sqlite.ts at 91c90f8), verbatim. */
+const OLD_SCHEMA = `
+CREATE TABLE IF NOT EXISTS sweeps (
+  name TEXT PRIMARY KEY, spec_hash TEXT NOT NULL, spec TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, axes TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL, failure_class TEXT, message TEXT, gpus INTEGER NOT NULL,
+  gpu_seconds REAL NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (sweep, run_id));
+CREATE TABLE IF NOT EXISTS attempts (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, attempt INTEGER NOT NULL, job_name TEXT NOT NULL,
+  state TEXT NOT NULL, failure_class TEXT, message TEXT, exit_code INTEGER, started_at TEXT NOT NULL,
+  finished_at TEXT, gpu_seconds REAL NOT NULL, PRIMARY KEY (sweep, run_id, attempt));
+CREATE TABLE IF NOT EXISTS results (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, attempt INTEGER NOT NULL, axes TEXT NOT NULL,
+  result TEXT NOT NULL, gpu_seconds REAL NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (sweep, run_id));
+CREATE TABLE IF NOT EXISTS data_points (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, epoch INTEGER NOT NULL, axes TEXT NOT NULL, metrics TEXT NOT NULL,
+  n_params REAL, n_samples_seen REAL, total_flops REAL, PRIMARY KEY (sweep, run_id, epoch));
+CREATE TABLE IF NOT EXISTS fits (
+  sweep TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, n_results INTEGER NOT NULL,
+  stage TEXT NOT NULL, fit TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (sweep, name, version));
+`;

@@ -4,7 +4,7 @@ import { expandGrid, gridCount, GridTooLargeError, SweepSpecSchema, type SweepSp
 import { validateSweepSpec } from '../../spec/load';
 
 const base = { name: 'g', job: { command: ['true'] } } as const;
-const spec = (s: Partial<SweepSpecInput>) => SweepSpecSchema.parse({ ...base, maxGridSize: 1e12, ...s });
+const spec = (s: Partial<SweepSpecInput>) => SweepSpecSchema.parse({ ...base, maxGridSize: 1_000_000, ...s });
 
 describe('gridCount: the grid size, known before anything is expanded', () => {
   it('counts the product less the excludes, with overlapping rules counted once', () => {

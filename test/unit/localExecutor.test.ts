@@ -70,6 +70,8 @@ function request(
   });
   return {
     sweep: 'local-test',
+    instance: 'inst-test',
+    jobHash: 'job-test',
     runId: cell.runId ?? 'resnet18-0-abcdef12',
     attempt: cell.attempt ?? 1,
     axes: cell.axes ?? { arch: 'resnet18', seed: 0 },

@@ -53,6 +53,8 @@ function request(
   });
   return {
     sweep: 'local-proc',
+    instance: 'inst-proc',
+    jobHash: 'job-proc',
     runId,
     attempt: 1,
     axes: { arch: 'resnet18', seed: 0 },

@@ -1,8 +1,8 @@
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { durationMs, MAX_RESULT_BYTES, type FailureClass } from '../../../spec';
-import { JobGoneError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
+import { JobGoneError, JobNameConflictError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { apiCode, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
-import { attemptLabels, buildJob, CONTAINER_NAME, jobNameFor, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
+import { attemptLabels, buildJob, CONTAINER_NAME, JOB_HASH_ANNOTATION, jobNameFor, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
 import { watchAttempt, type WatchAttemptOptions } from './watchJob';
 
 export { InfrastructureError } from './apiRetry';
@@ -21,13 +21,7 @@ export class JobRejectedError extends Error {
   }
 }
 
-/** A Job with the attempt's name exists but belongs to another run or attempt. */
-export class JobNameConflictError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'JobNameConflictError';
-  }
-}
+export { JobNameConflictError };
 
 export interface KubernetesExecutorOptions {
   /** Defaults to KubeConfig.loadFromDefault() (KUBECONFIG, ~/.kube/config, or in-cluster). */
@@ -115,6 +109,11 @@ export class KubernetesExecutor implements Executor {
     } catch {
       // An unparsable annotation is reported below as a mismatch.
     }
+    const hadHash = job.metadata?.annotations?.[JOB_HASH_ANNOTATION];
+    if (req.jobHash && hadHash !== undefined && hadHash !== req.jobHash)
+      throw new JobNameConflictError(
+        `job ${job.metadata?.name} runs job definition ${hadHash}, not ${req.jobHash} of attempt ${req.attempt} of run ${req.runId}: not adopting it`,
+      );
     if (mismatched.length > 0 || run.runId !== req.runId || run.attempt !== req.attempt || run.sweep !== req.sweep)
       throw new JobNameConflictError(
         `job ${job.metadata?.name} already exists but is not attempt ${req.attempt} of run ${req.runId} in sweep ${req.sweep} ` +
@@ -124,7 +123,7 @@ export class KubernetesExecutor implements Executor {
 
   async watch(req: LaunchRequest, onPhase: (p: JobPhase) => void, signal: AbortSignal): Promise<JobOutcome> {
     const kube = kubeConfigOf(req);
-    const jobName = jobNameFor(req.sweep, req.runId, req.attempt);
+    const jobName = jobNameFor(req.sweep, req.runId, req.attempt, req.instance);
     const { verdict, pod } = await watchAttempt({
       kc: this.kc,
       batch: this.batch,
@@ -200,7 +199,7 @@ export class KubernetesExecutor implements Executor {
 
   async cancel(req: LaunchRequest): Promise<void> {
     const namespace = kubeConfigOf(req).namespace;
-    const name = jobNameFor(req.sweep, req.runId, req.attempt);
+    const name = jobNameFor(req.sweep, req.runId, req.attempt, req.instance);
     try {
       // Background: the Job goes now, its pods right after (the API's default for Jobs would orphan them).
       await withApiRetry(`delete job ${name}`, () => this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }), this.opts.retry);

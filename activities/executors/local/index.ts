@@ -2,7 +2,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, re
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { durationMs, MAX_RESULT_BYTES, renderTemplate } from '../../../spec';
-import { JobGoneError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
+import { JobGoneError, JobNameConflictError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { classifyProcessExit, type ProcessExit } from './classify';
 import { DetachedSpawner } from './detachedSpawner';
 
@@ -202,8 +202,14 @@ export class LocalExecutor implements Executor {
     return machine === undefined ? spec : Math.min(spec, machine);
   }
 
-  attemptDir(req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'>): string {
-    return join(this.dir, req.sweep, req.runId, String(req.attempt));
+  /**
+   * The attempt's folder. It sits under the sweep *instance*, so a sweep started again under the
+   * same name with a fresh results store never finds (and adopts) the first sweep's attempts.
+   */
+  attemptDir(req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'instance'>>): string {
+    return req.instance
+      ? join(this.dir, req.sweep, `i-${req.instance}`, req.runId, String(req.attempt))
+      : join(this.dir, req.sweep, req.runId, String(req.attempt));
   }
 
   jobName(req: Pick<LaunchRequest, 'runId' | 'attempt'>): string {
@@ -256,7 +262,15 @@ export class LocalExecutor implements Executor {
   async launch(req: LaunchRequest, opts: { adoptOnly?: boolean } = {}): Promise<{ jobName: string; adopted: boolean }> {
     const dir = this.attemptDir(req);
     const jobName = this.jobName(req);
-    if (existsSync(join(dir, 'launch.json'))) return { jobName, adopted: true };
+    if (existsSync(join(dir, 'launch.json'))) {
+      // Ours only if it runs the same job definition (same instance is given by the folder).
+      const had = readJson<{ jobHash?: string }>(join(dir, 'config.json'))?.jobHash;
+      if (req.jobHash && had !== undefined && had !== req.jobHash)
+        throw new JobNameConflictError(
+          `attempt ${req.attempt} of ${req.runId} in ${dir} ran job definition ${had}, not ${req.jobHash}: not adopting it`,
+        );
+      return { jobName, adopted: true };
+    }
     if (opts.adoptOnly) throw new JobGoneError(`attempt ${req.attempt} of ${req.runId} was launched but its record in ${dir} is gone`);
     const slots = this.slotsFor(req);
     mkdirSync(dir, { recursive: true });
@@ -273,7 +287,7 @@ export class LocalExecutor implements Executor {
       },
     );
     const command = [...req.spec.job.command, ...req.spec.job.args].map((a) => renderTemplate(a, vars));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, command, cwd: this.cwd }));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ sweep: req.sweep, instance: req.instance, runId: req.runId, attempt: req.attempt, jobHash: req.jobHash, command, cwd: this.cwd }));
     const slot = slots !== undefined ? await this.acquireSlot(slots, dir) : undefined;
     const supPid = await this.spawner.spawnDetached('/bin/sh', [SUPERVISOR, dir, this.opts.launchLog ?? '-', slot ?? '-', String(Math.ceil(this.graceMs / 1000)), ...command], {
       cwd: this.cwd,
