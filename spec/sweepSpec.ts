@@ -64,8 +64,28 @@ export const JobSchema = z
       .array(z.object({ when: MatchRuleSchema, resources: ResourcesOverrideSchema }).strict())
       .default([])
       .describe('resources for the cells a rule matches; later rules win'),
+    gracePeriod: DurationSchema.default('30s').describe(
+      'time between SIGTERM and SIGKILL on preemption or cancel (the Job\'s terminationGracePeriodSeconds)',
+    ),
   })
   .strict();
+
+/**
+ * The evaluate stage: runs after training succeeds (or alone, on existing checkpoints or
+ * pretrained models named by the grid's axes), with its own resources and retry policy.
+ * Its result carries the metrics; each checkpoint it scores is a data point.
+ */
+export const EvaluateSchema = z
+  .object({
+    image: z.string().min(1).optional().describe('defaults to the training image'),
+    command: z.array(z.string().min(1)).min(1, 'command is an argv array, e.g. ["python", "score.py"]'),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and "_"'), z.string()).default({}),
+    resources: ResourcesSchema.extend({ gpus: gpus.default(0) }).default({ gpus: 0, cpu: 4, memory: '16Gi' }),
+    gracePeriod: DurationSchema.default('30s'),
+  })
+  .strict();
+export type EvaluateTemplate = z.infer<typeof EvaluateSchema>;
 
 export const LocalExecutorSchema = z
   .object({
@@ -77,6 +97,11 @@ export const LocalExecutorSchema = z
       .optional()
       .describe('jobs at once on the machine; runs beyond it wait for a slot, so set maxRuns a little higher to overlap orchestration with jobs'),
     gpus: z.number().int().nonnegative().optional().describe('GPUs this machine offers (default: unlimited)'),
+    checkpointDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('root of the runs\' checkpoint folders, <root>/<sweep>/<runId> (default: .sweep/checkpoints beside the results store)'),
   })
   .strict();
 
@@ -101,6 +126,11 @@ export const KubernetesExecutorSchema = z
       )
       .default([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]),
     datasetPvc: z.string().optional().describe('PersistentVolumeClaim mounted read-only at datasetMountPath'),
+    checkpointPvc: z
+      .string()
+      .optional()
+      .describe('ReadWriteMany PersistentVolumeClaim mounted at /checkpoints with subPath <sweep>/<runId> (read-only for evaluate)'),
+    checkpointUri: z.string().optional().describe('object-storage prefix: jobs get SWEEP_CHECKPOINT_URI=<uri>/<sweep>/<runId>'),
     datasetMountPath: z.string().default('/data'),
     shmSize: z.string().default('8Gi'),
     // Long on purpose: a Job must outlive any worker outage, or a retried watch cannot find its result.

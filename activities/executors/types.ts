@@ -10,6 +10,20 @@ export interface LaunchRequest {
   instance: string;
   /** Hash of the job definition this attempt runs (`jobHashOf`); adoption requires it to match. */
   jobHash: string;
+  /**
+   * Which stage this attempt runs (default train). For `evaluate`, `spec.job` holds the evaluate
+   * block (as a job template) and `resources` its resources; jobs get SWEEP_STAGE.
+   */
+  stage?: 'train' | 'evaluate';
+  /** Evaluate stage: hash of the evaluate block; attempts of different evaluators never share a name. */
+  evaluator?: string;
+  /** Evaluate stage: the training stage's result JSON, given to the job as SWEEP_TRAIN_RESULT. */
+  trainResult?: string;
+  /**
+   * An earlier attempt of this run (same instance and job definition) exists: the job gets
+   * SWEEP_RESUME=1 and should resume from its checkpoint directory.
+   */
+  resume?: boolean;
   runId: string;
   attempt: number;
   axes: Record<string, AxisValue>;
