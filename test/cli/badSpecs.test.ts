@@ -118,7 +118,7 @@ describe('bad specs are refused by `sweep validate` and `sweep start` (exit 2, n
       expect(r.code, what).toBe(2);
       expect(r.stdout, what).toBe('');
       expect(r.stderr, what).toContain(`error: ${file}: invalid spec`);
-      expect(r.stderr, what).toContain(`line ${bad.line}, col `);
+      expect(r.stderr, what).toContain(`line ${bad.line}, col ${bad.col}: `);
       if (bad.field) expect(r.stderr, what).toContain(`: ${bad.field}: `);
       expect(r.stderr, what).toMatch(bad.message);
       // Validation happens before connecting: Temporal (a dead port here) is never contacted.
@@ -162,9 +162,10 @@ describe('spec commands', () => {
         'estimate',
         'fits',
         'refit',
+        'reconcile',
       ].sort(),
     );
-    expect(schema.required).toEqual(expect.arrayContaining(['name', 'grid', 'job']));
+    expect([...schema.required].sort()).toEqual(['grid', 'job', 'name']);
     // Unknown keys are errors, so editors flag them too.
     expect(schema.additionalProperties).toBe(false);
   });

@@ -9,6 +9,8 @@ export interface BadSpec {
   field: string;
   /** The line the error points at. */
   line: number;
+  /** The column it points at (1-based: where the offending key or value starts). */
+  col: number;
   message: RegExp;
 }
 
@@ -30,6 +32,7 @@ export const BAD_SPECS: BadSpec[] = [
     ),
     field: 'concurrency.maxRuns',
     line: 8,
+    col: 3,
     message: /expected number, received string/,
   },
   {
@@ -47,6 +50,7 @@ export const BAD_SPECS: BadSpec[] = [
     ),
     field: 'job.resources.gpuz',
     line: 9,
+    col: 5,
     message: /unknown key "gpuz"/,
   },
   {
@@ -63,6 +67,7 @@ export const BAD_SPECS: BadSpec[] = [
     ),
     field: 'job.resources.gpus',
     line: 8,
+    col: 5,
     message: /gpus cannot be negative/,
   },
   {
@@ -70,6 +75,7 @@ export const BAD_SPECS: BadSpec[] = [
     yaml: lines('name: bad', 'grid:', '  arch: [resnet18]', '  seed: []', 'job:', '  image: x', '  command: [node]'),
     field: 'grid.seed',
     line: 4,
+    col: 3,
     message: /an axis needs at least one value/,
   },
   {
@@ -85,6 +91,7 @@ export const BAD_SPECS: BadSpec[] = [
     ),
     field: 'job.args.1',
     line: 7,
+    col: 29,
     message: /unknown template variable "\{\{lr\}\}"/,
   },
   {
@@ -93,6 +100,7 @@ export const BAD_SPECS: BadSpec[] = [
     field: '',
     // The parser notices the unclosed flow sequence where the next key starts.
     line: 4,
+    col: 1,
     message: /YAML syntax: .*\]/,
   },
   {
@@ -109,6 +117,7 @@ export const BAD_SPECS: BadSpec[] = [
     ),
     field: 'grid',
     line: 3,
+    col: 1,
     message: /the grid has 12 cells, over the limit of 10: .*maxGridSize/,
   },
 ];

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SweepSpecSchema } from '../../spec';
+import { expandGrid, SweepSpecSchema } from '../../spec';
 import type { SweepSummary } from '../../workflows/api';
 import { startHarness, type Harness } from './helpers/harness';
+import { attemptKeys, launchKeys, readLaunches } from './helpers/launchLog';
 
 const N = 220;
 const SPEC = SweepSpecSchema.parse({
@@ -34,9 +35,12 @@ describe('continue-as-new with a lowered history limit', () => {
     const continued = executions.filter((s) => s === 'CONTINUED_AS_NEW').length;
     expect(continued).toBeGreaterThanOrEqual(3);
     expect(executions.filter((s) => s === 'COMPLETED').length).toBe(1);
+    const cells = expandGrid(SPEC).map((c) => c.runId);
+    expect(cells).toHaveLength(N);
     const results = await store.listResults('can');
-    expect(results.length).toBe(N);
-    expect(new Set(results.map((r) => r.runId)).size).toBe(N);
+    expect(results.map((r) => r.runId).sort()).toEqual([...cells].sort());
+    // Exactly N processes, one per run: no run restarted by a continue-as-new that lost track of it.
+    expect(launchKeys(readLaunches(h.dirs.launchLog))).toEqual(attemptKeys(cells));
     // Each history stays near the limit instead of growing with the sweep.
     const last = await handle.fetchHistory();
     expect(last.events?.length ?? 0).toBeLessThan(600);

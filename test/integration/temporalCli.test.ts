@@ -9,7 +9,7 @@
  * sweep's event history (what the workflow decided, and in which workflow task), and the
  * results store and the local executor's launch log (which processes really ran).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -18,6 +18,7 @@ import { expandGrid, SweepSpecSchema, type Cell, type SweepSpecInput } from '../
 import type { Progress, RunsPage } from '../../workflows/api';
 import { sweepCli, temporalCli, temporalOk } from './helpers/cli';
 import { startHarness, waitFor, type Harness } from './helpers/harness';
+import { attemptKeys, launchKeys, readLaunches, type Launch } from './helpers/launchLog';
 import { childStarts, listWorkflows, queryWorkflow, workflowHistory, type Conn } from './helpers/temporalJson';
 
 const TRAINER = ['node', '--import', 'tsx', 'sim/trainer/main.ts'];
@@ -106,14 +107,9 @@ const signal = (wid: string, name: string) =>
  * Lines of the local executor's launch log (one per process ever started) for the given run
  * ids. Run ids hash the axes only, so the two sweeps here use disjoint grids.
  */
-function launches(runIds: Iterable<string>): { runId: string; attempt: number }[] {
-  if (!existsSync(h.dirs.launchLog)) return [];
+function launches(runIds: Iterable<string>): Launch[] {
   const ids = new Set(runIds);
-  return readFileSync(h.dirs.launchLog, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { runId: string; attempt: number })
-    .filter((l) => ids.has(l.runId));
+  return readLaunches(h.dirs.launchLog).filter((l) => ids.has(l.runId));
 }
 const launchCounts = (runIds: Iterable<string>) => {
   const m = new Map<string, number>();
@@ -312,7 +308,9 @@ describe('a sweep driven with the temporal CLI: start, query, pause / resume, se
     };
     expect(res.status).toBe('COMPLETED');
     expect(res.result).toMatchObject({ total, byState: { succeeded: total, failed: 0, pending: 0, running: 0 } });
-    expect((await h.store.listResults(name)).length).toBe(total);
+    expect(sorted((await h.store.listResults(name)).map((r) => r.runId))).toEqual(sorted(runIds));
+    // Exactly one process per run through pause, resume and the new limit.
+    expect(launchKeys(launches(runIds))).toEqual(attemptKeys(runIds));
   }, 90_000);
 });
 
@@ -351,8 +349,8 @@ describe('failed runs with the temporal CLI: list, retryFailed, extend, cancel',
     expect(plan(sentinel as Cell)).toMatchObject({ fault: 'none', durationSeconds: 60 });
     const faults = new Set<TrainerFault>(shortCells.map((c) => plan(c).fault));
     expect([...faults].sort()).toEqual(['none', 'user-error']);
-    expect(expectedFailed.length).toBeGreaterThanOrEqual(2);
-    expect(expectedFailed.length).toBeLessThanOrEqual(5);
+    // Fault seed 8 fails exactly these three on attempt 1 (golden: pins the trainer's fault plan).
+    expect(expectedFailed).toEqual(['resnet18-imagenet-1-10-2-fd926a8d', 'resnet18-imagenet-1-10-4-b4c75f86', 'resnet18-imagenet-1-30-2-4d2fb1e9']);
     for (const c of shortCells) expect(plan(c).durationSeconds).toBe(0.5);
     for (const c of shortCells) expect(plan(c, 2).fault).toBe('none'); // faults on attempt 1 only
     expect(newCells.map((c) => c.axes.seed)).toEqual([5, 5]);
@@ -483,5 +481,12 @@ describe('failed runs with the temporal CLI: list, retryFailed, extend, cancel',
     ).toEqual(['cancelled']);
     const swept = await listWorkflows(conn, `WorkflowId="${wid}"`);
     expect(swept.map((w) => w.searchAttributes.RunState)).toEqual(['cancelled']);
+    // Over the sweep's whole life: attempt 1 of every run (the sentinel's included), attempt 2 of each
+    // retried failure, and nothing else.
+    const everyRun = [...new Set(allIds)];
+    expect(everyRun).toHaveLength(cells.length + newCells.length);
+    expect(launchKeys(launches(everyRun))).toEqual(
+      attemptKeys(everyRun.map((id) => [id, expectedFailed.includes(id) ? 2 : 1] as const)),
+    );
   }, 60_000);
 });

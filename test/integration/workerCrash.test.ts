@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../store/sqlite';
-import { SweepSpecSchema } from '../../spec';
+import { expandGrid, SweepSpecSchema } from '../../spec';
 import { startDevServer } from '../../worker/devServer';
 import { REPO_ROOT } from '../../worker/settings';
 import { progressQuery, type SweepSummary } from '../../workflows/api';
 import { workflowBundlePath } from '../../worker/bundle';
+import { attemptKeys, launchKeys, readLaunches } from './helpers/launchLog';
 
 const SPEC = SweepSpecSchema.parse({
   name: 'crash',
@@ -78,13 +79,13 @@ describe('the worker is killed with SIGKILL during a sweep', () => {
 
     const store = new SqliteStore(join(dir, 'results.db'));
     try {
+      const cells = expandGrid(SPEC).map((c) => c.runId);
+      expect(cells).toHaveLength(24);
       const results = await store.listResults('crash');
-      expect(results.length).toBe(24);
-      expect(new Set(results.map((r) => r.runId)).size).toBe(24);
-      const launches = readFileSync(join(dir, 'launches.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { runId: string; attempt: number });
-      const keys = launches.map((l) => `${l.runId}#${l.attempt}`);
-      expect(new Set(keys).size).toBe(keys.length); // no attempt launched twice
-      expect(keys.length).toBe(24); // and no run needed a second attempt
+      expect(results.map((r) => r.runId).sort()).toEqual([...cells].sort());
+      // The processes: exactly one per run, attempt 1. A restarted worker re-attached to the jobs it
+      // found running instead of launching them again, and no run needed a second attempt.
+      expect(launchKeys(readLaunches(join(dir, 'launches.log')))).toEqual(attemptKeys(cells));
     } finally {
       await store.close();
     }

@@ -64,7 +64,7 @@ function render(dir: string): K8sObject[] {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
     if (err.code === 'ENOENT') {
       throw new Error(
-        'kubectl is not installed or not on PATH: these manifest tests need it (`kubectl kustomize`); CI has kubectl 1.32.',
+        'kubectl is not installed or not on PATH: these manifest tests need it (`kubectl kustomize`). `bash scripts/setup.sh test` (run by `npm test`) installs it into .tools/kubectl when missing.',
       );
     }
     throw new Error(`kubectl kustomize ${dir} failed:\n${err.stderr ?? err.message}`);

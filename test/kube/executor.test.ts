@@ -53,7 +53,7 @@ describe('KubernetesExecutor against kube-sim', () => {
     const req = launchRequest(spec, 'ok-run-1');
     const { launched, outcome, phases } = await runAttempt(executor(), req);
     expect(launched.adopted).toBe(false);
-    expect(launched.jobName).toBe(buildJob(req).metadata!.name);
+    expect(launched.jobName).toBe('kube-test-ok-run-1-0221d96c-a1'); // golden (jobBuilder.test.ts): adoption finds Jobs by name
     expect(outcome.status).toBe('succeeded');
     if (outcome.status !== 'succeeded') return;
     expect(outcome.resultText).toBe(expectedText(req));
@@ -73,9 +73,29 @@ describe('KubernetesExecutor against kube-sim', () => {
     const ex = executor();
     const base = kubeSpec();
     const withArgs = (extra: string[]) => kubeSpec({ job: { ...base.job, args: [...base.job.args, '--max-seconds=60', '--min-seconds=30', ...extra] } });
+    // A pod that ends keeps its node until collected, and frees its GPU: had the node-loss case's pod
+    // been scheduled onto such a node, losing it would collect the ended pod too (then rightly classed
+    // node-lost). So the triggers that end a pod wait until that case's pod holds a node of its own.
+    const nodeCasePlaced = () => runningPod('f-node');
     const cases: { name: string; req: LaunchRequest; trigger?: (runId: string) => Promise<void>; want: string }[] = [
-      { name: 'pre', req: launchRequest(withArgs([]), 'f-pre'), trigger: async (r) => sim!.cluster.preemptPod(await runningPod(r)), want: 'preempted' },
-      { name: 'oom', req: launchRequest(withArgs([]), 'f-oom'), trigger: async (r) => sim!.cluster.oomPod(await runningPod(r)), want: 'oom' },
+      {
+        name: 'pre',
+        req: launchRequest(withArgs([]), 'f-pre'),
+        trigger: async (r) => {
+          await nodeCasePlaced();
+          sim!.cluster.preemptPod(await runningPod(r));
+        },
+        want: 'preempted',
+      },
+      {
+        name: 'oom',
+        req: launchRequest(withArgs([]), 'f-oom'),
+        trigger: async (r) => {
+          await nodeCasePlaced();
+          sim!.cluster.oomPod(await runningPod(r));
+        },
+        want: 'oom',
+      },
       {
         name: 'node',
         req: launchRequest(withArgs([]), 'f-node'),
@@ -85,7 +105,15 @@ describe('KubernetesExecutor against kube-sim', () => {
         },
         want: 'node-lost',
       },
-      { name: 'exit1', req: launchRequest(withArgs([]), 'f-exit1'), trigger: async (r) => sim!.cluster.failPod(await runningPod(r), 1), want: 'unknown' },
+      {
+        name: 'exit1',
+        req: launchRequest(withArgs([]), 'f-exit1'),
+        trigger: async (r) => {
+          await nodeCasePlaced();
+          sim!.cluster.failPod(await runningPod(r), 1);
+        },
+        want: 'unknown',
+      },
       { name: 'user', req: launchRequest(withArgs(['--p-user-error=1']), 'f-user'), want: 'user-error' },
       { name: 'trainer-oom', req: launchRequest(withArgs(['--p-oom=1']), 'f-toom'), want: 'oom' },
       { name: 'trainer-preempt', req: launchRequest(withArgs(['--p-preempt=1']), 'f-tpre'), want: 'preempted' },
@@ -205,9 +233,15 @@ describe('KubernetesExecutor against kube-sim', () => {
     const base = kubeSpec();
     const spec = kubeSpec({ job: { ...base.job, args: [...base.job.args, '--min-seconds=15', '--max-seconds=25'] } });
     const reqs = Array.from({ length: 8 }, (_, i) => launchRequest(spec, `flaky-${i}`, 1, { arch: 'resnet18', dataset: 'imagenet', samples_per_class: 10, epochs: 1, seed: i }));
+    // Every tick: drop the watches, write one event the executor has not seen (a no-op Node update),
+    // then compact the history past it. Each reconnect therefore resumes from a resourceVersion that
+    // is gone, and must answer the 410 with a relist (not left to timing: with the history merely
+    // compacted, an executor that had caught up would reconnect at the newest version and never see one).
     const compactor = setInterval(() => {
-      sim!.store.compact();
       sim!.api.dropWatches();
+      const node = sim!.store.list('Node')[0];
+      if (node) sim!.store.put(node);
+      sim!.store.compact();
     }, 700);
     try {
       const outcomes = await Promise.all(reqs.map((r) => runAttempt(ex, r)));

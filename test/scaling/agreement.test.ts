@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitDataset, fitPoint, fitResample, gridStarts, prepareFit, resampleStarts, type FitResult } from '../../scaling';
 import { FitPool, fitDatasetParallel } from '../../fitting';
-import { hasPaperData, paperCsv, paperSpec, rel } from './helpers';
+import { paperCsv, paperSpec, rel, requirePaperData } from './helpers';
 
 const REL_TOL = 1e-9;
 
-describe.skipIf(!hasPaperData)('reduced starts give the exhaustive answer on the paper data', () => {
+describe('reduced starts give the exhaustive answer on the paper data', () => {
   let pool: FitPool;
   beforeAll(() => {
+    requirePaperData();
     pool = new FitPool(2);
   });
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { runFitCommand } from '../../cli/commands/fit';
 import { REPO_ROOT } from '../../fitting';
 import { synthesizeRows, type FitOutput } from '../../scaling';
-import { hasPaperData } from './helpers';
+import { requirePaperData } from './helpers';
 
 const run = promisify(execFile);
 const specDir = path.join(REPO_ROOT, 'configs/fits/paper');
@@ -31,8 +31,9 @@ async function sweepFit(args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-describe.skipIf(!hasPaperData)('sweep fit', () => {
+describe('sweep fit', () => {
   it('--json prints {"fits": [...]} in the FitResult shape and --out writes fit.json', async () => {
+    requirePaperData();
     const out = mkdtempSync(path.join(tmpdir(), 'sweep-fit-'));
     let stdout = '';
     await runFitCommand(
@@ -54,6 +55,7 @@ describe.skipIf(!hasPaperData)('sweep fit', () => {
   }, 60_000);
 
   it('prints a readable table with the recipe for chinchilla', async () => {
+    requirePaperData();
     // The paper's spec with a small init grid (the full grid is exercised in agreement.test.ts).
     const dir = mkdtempSync(path.join(tmpdir(), 'sweep-fit-table-'));
     const yaml = readFileSync(path.join(specDir, 'compute_chinchilla.yaml'), 'utf8').replace(

@@ -16,11 +16,22 @@ export const PAPER_ANALYSES: Record<string, number> = {
   model_resnet_neuro: 217,
 };
 
-export const hasPaperData = existsSync(DEFAULT_PAPER_CSV);
+/**
+ * The paper-data suites never skip: a missing file fails them (in CI above all, where a skip would
+ * pass silently). Call it in each such suite's `beforeAll`.
+ */
+export function requirePaperData(): void {
+  if (!existsSync(DEFAULT_PAPER_CSV))
+    throw new Error(
+      `the paper data ${DEFAULT_PAPER_CSV} is missing: these tests need ../shared/data/benchmark_scores.csv ` +
+        'beside the repository (the shared/ folder the project ships with). They fail rather than skip without it.',
+    );
+}
 
 let cached: ParsedCsv | undefined;
 /** The paper's CSV, read from ../shared/data (never copied into the repo). */
 export function paperCsv(): ParsedCsv {
+  requirePaperData();
   cached ??= readCsvFile(DEFAULT_PAPER_CSV);
   return cached;
 }

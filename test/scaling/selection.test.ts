@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fitDataset, prepareFit, type LongRow } from '../../scaling';
 import { FitSpecSchema } from '../../spec/fitSpec';
-import { PAPER_ANALYSES, hasPaperData, paperCsv, paperSpec } from './helpers';
+import { PAPER_ANALYSES, paperCsv, paperSpec, requirePaperData } from './helpers';
 
-describe.skipIf(!hasPaperData)('paper analyses select the published point counts', () => {
+describe('paper analyses select the published point counts', () => {
+  beforeAll(requirePaperData);
   for (const [name, count] of Object.entries(PAPER_ANALYSES)) {
     it(`${name}: ${count} points`, () => {
       const csv = paperCsv();

@@ -80,6 +80,7 @@ describe('SweepSpecSchema defaults', () => {
       metrics: [],
       fits: [],
       refit: { every: 10, bootstrap: 200 },
+      reconcile: { interval: '2m' },
     });
     expect(DEFAULT_RETRY_ON).toEqual(['preempted', 'node-lost', 'infrastructure', 'unknown']);
   });
@@ -193,28 +194,32 @@ describe('grid expansion', () => {
     expect(cells.every((c) => c.resources.gpus === 1)).toBe(true);
   });
 
-  it('run id = readable slug + 8 hex digits of the axes', () => {
-    const cells = expandGrid(spec());
-    for (const c of cells) {
-      expect(c.runId).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*-[0-9a-f]{8}$/);
-      expect(c.runId).toBe(runIdOf(c.axes));
-      expect(c.runId.startsWith(`${c.axes.arch}-${c.axes.seed}-`)).toBe(true);
-    }
-    expect(new Set(ids(cells)).size).toBe(cells.length);
+  // Golden run ids. They must NEVER change: re-submitting a spec skips the runs whose ids it already
+  // recorded, and workflow ids (sweep/<name>/<runId>) and Kubernetes Job names are built from them, so
+  // a changed id silently reruns every finished run and orphans its Jobs. A change here is a bug.
+  it('run id = readable slug + 8 hex digits of the axes (golden values)', () => {
+    expect(ids(expandGrid(spec()))).toEqual([
+      'resnet18-0-31b84888',
+      'resnet18-1-9179bbec',
+      'resnet18-2-3f60fef9',
+      'resnet50-0-ae3bc766',
+      'resnet50-1-db48c6a3',
+      'resnet50-2-b7abc663',
+    ]);
+    expect(runIdOf({ arch: 'resnet18', dataset: 'imagenet', samples_per_class: 100, seed: 0 })).toBe('resnet18-imagenet-100-0-5ccdde25');
     // DNS-friendly and bounded, whatever the values look like.
     const odd = runIdOf({ model: 'ViT_B/16 (CLIP)', lr: 0.0003, note: 'x'.repeat(100), flag: true });
-    expect(odd).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*-[0-9a-f]{8}$/);
+    expect(odd).toBe('true-0-0003-vit-b-16-clip-xxxxxxxxxxxxxx-be79bfaf');
     expect(odd.length).toBeLessThanOrEqual(40 + 9);
-    expect(runIdOf({ a: '' })).toMatch(/^run-[0-9a-f]{8}$/);
+    expect(runIdOf({ a: '' })).toBe('run-31591016');
   });
 
   it('the same cell gets the same id regardless of key order; different cells differ', () => {
-    const a = runIdOf({ arch: 'resnet18', dataset: 'imagenet', samples_per_class: 100, seed: 0 });
-    const b = runIdOf({ seed: 0, samples_per_class: 100, dataset: 'imagenet', arch: 'resnet18' });
-    expect(b).toBe(a);
+    expect(runIdOf({ seed: 0, samples_per_class: 100, dataset: 'imagenet', arch: 'resnet18' })).toBe('resnet18-imagenet-100-0-5ccdde25');
     // The id is a function of the values, not of the string form: 1 and "1" are different cells.
-    expect(runIdOf({ seed: 1 })).not.toBe(runIdOf({ seed: '1' }));
-    expect(runIdOf({ arch: 'resnet18', seed: 0 })).not.toBe(runIdOf({ arch: 'resnet18', seed: 1 }));
+    expect(runIdOf({ seed: 1 })).toBe('1-e95abcd1');
+    expect(runIdOf({ seed: '1' })).toBe('1-e9e6129c');
+    expect(runIdOf({ arch: 'resnet18', seed: 1 })).toBe('resnet18-1-9179bbec');
     // Reordering the axes of a spec changes the run order, never the run ids.
     const reordered = spec({ grid: { seed: [0, 1, 2], arch: ['resnet18', 'resnet50'] } });
     expect(ids(expandGrid(reordered)).sort()).toEqual(ids(expandGrid(spec())).sort());
@@ -260,7 +265,8 @@ describe('grid expansion', () => {
     ]);
     // Included cells carry their axes in grid order, and the same id as the grid would give them.
     expect(Object.keys(cells[3].axes)).toEqual(['arch', 'seed']);
-    expect(cells[4].runId).toBe(runIdOf({ arch: 'resnet50', seed: 1 }));
+    expect(cells[4].runId).toBe('resnet50-1-db48c6a3');
+    expect(cells[3].runId).toBe('vit-b-16-7-5f8245bc');
   });
 
   it('an include must name every axis, and only axes', () => {
@@ -442,7 +448,7 @@ describe('grid size limit', () => {
 
   it('the default limit is 10,000 and an explicit override raises it', () => {
     const huge = { a: Array.from({ length: 101 }, (_, i) => i), b: Array.from({ length: 100 }, (_, i) => i) };
-    expect(() => expandGrid(spec({ grid: huge }))).toThrow(/10100 cells, over the limit of 10000/);
+    expect(() => expandGrid(spec({ grid: huge }))).toThrow(/10,100 cells, over the limit of 10,000/);
     expect(expandGrid(spec({ grid: huge }), { maxGridSize: 10_100 })).toHaveLength(10_100);
     expect(expandGrid(spec({ grid: huge, maxGridSize: 20_000 }))).toHaveLength(10_100);
   });
