@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SweepSpecSchema } from '../../spec';
+import { expandGrid, SweepSpecSchema } from '../../spec';
 import type { SweepSummary } from '../../workflows/api';
 import { REPO_ROOT } from '../../worker/settings';
 import { startHarness, type Harness } from './helpers/harness';
+import { attemptKeys, launchKeys, readLaunches } from './helpers/launchLog';
 
 // Runs that all finish while the sweep is still starting children (fast jobs, or a wrong
 // command failing every run at once) used to park the sweep for good at `condition(() => dirty)`.
@@ -36,12 +36,7 @@ describe('no lost wake-up in the sweep loop', () => {
     await h?.stop();
   });
 
-  const launches = () =>
-    readFileSync(h.dirs.launchLog, 'utf8')
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { runId: string; attempt: number });
+  const launches = () => readLaunches(h.dirs.launchLog);
 
   it('completes when every run of a window finishes before its start is acknowledged', async () => {
     const handle = await h.env.client.workflow.start('sweep', {
@@ -54,9 +49,8 @@ describe('no lost wake-up in the sweep loop', () => {
       new Promise((_, reject) => setTimeout(() => reject(new Error('the sweep hung: a wake-up was lost')), 90_000)),
     ])) as SweepSummary;
     expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: 20, failed: 0, cancelled: 0 });
-    const mine = launches();
-    expect(mine).toHaveLength(20);
-    expect(new Set(mine.map((l) => `${l.runId}/${l.attempt}`)).size).toBe(20);
+    // Exactly one launch per run of the grid: none lost, none twice.
+    expect(launchKeys(launches())).toEqual(attemptKeys(expandGrid(spec('wake-ok', ['true'])).map((c) => c.runId)));
   }, 120_000);
 
   it('completes when every run fails at once (a command that cannot start)', async () => {
@@ -71,6 +65,8 @@ describe('no lost wake-up in the sweep loop', () => {
       new Promise((_, reject) => setTimeout(() => reject(new Error('the sweep hung: a wake-up was lost')), 90_000)),
     ])) as SweepSummary;
     expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: 0, failed: 20, cancelled: 0 });
-    expect(launches().length - before).toBe(20);
+    expect(launchKeys(launches().slice(before))).toEqual(
+      attemptKeys(expandGrid(spec('wake-fail', ['true'])).map((c) => c.runId)),
+    );
   }, 120_000);
 });
