@@ -28,5 +28,8 @@ COPY . .
 # cache) and out/ (reports); on k8s both are emptyDirs under a read-only root filesystem.
 RUN mkdir -p /app/.sweep /app/out && chown sweep:sweep /app/.sweep /app/out
 USER 10001:10001
+# The worker's /livez and /readyz when SWEEP_HEALTH_PORT=8080 (k8s/base/deployment.yaml sets it).
+# Training Jobs run as this same UID (jobBuilder.ts JOB_UID), so this image can serve a dry run.
+EXPOSE 8080
 # Node as PID 1 is fine here: the Temporal worker installs its own SIGTERM handler for graceful shutdown.
 CMD ["node", "bin/sweep.js", "worker"]
