@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context, heartbeat, cancellationSignal } from '@temporalio/activity';
 import type { Connection } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { canonicalJson, parseJobResult, shortHash, SweepSpecSchema, type FailureClass, type SweepSpec } from '../spec';
+import { canonicalJson, EvaluateSchema, parseJobResult, shortHash, SweepSpecSchema, type EvaluateTemplate, type FailureClass, type JobResult, type SweepSpec } from '../spec';
 import { SpecError, validateSweepSpec } from '../spec/load';
 import type { AttemptRow, ResultRow, ResultsStore, RunState } from '../store/types';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from './executors/types';
@@ -170,7 +170,8 @@ export function createActivities(deps: ActivityDeps) {
         sweep: req.sweep,
         runId: req.runId,
         axes: req.axes,
-        state: res.ok ? 'succeeded' : res.retryable ? 'running' : 'failed',
+        // Trained, but the evaluate stage is still to come: the run is not done yet.
+        state: res.ok ? (req.evaluateNext ? 'running' : 'succeeded') : res.retryable ? 'running' : 'failed',
         attempts: req.attempt,
         jobHash: req.jobHash,
         failureClass: res.failureClass,
@@ -185,6 +186,79 @@ export function createActivities(deps: ActivityDeps) {
       'attempt finished',
     );
     return res;
+  };
+
+  /**
+   * One evaluate attempt: scores the run's checkpoints (or the model its axes name) with the
+   * training result in SWEEP_TRAIN_RESULT. Recorded per (run, evaluator), never as a training
+   * attempt; an evaluation already made is returned as it is, without a launch.
+   */
+  const evaluateAttempt = async (req: LaunchRequest): Promise<AttemptResult & { jobName: string }> => {
+    const evaluator = req.evaluator ?? '';
+    const [prior] = await deps.store.listEvaluations(req.sweep, { runId: req.runId, evaluator });
+    if (prior?.state === 'succeeded') return { ok: true, retryable: false, gpuSeconds: 0, jobName: `${req.runId}-e${evaluator}` };
+    const train = (await deps.store.listResults(req.sweep)).find((r) => r.runId === req.runId);
+    const full: LaunchRequest = { ...req, resume: false, ...(train ? { trainResult: JSON.stringify(train.result) } : {}) };
+    const base = {
+      sweep: req.sweep,
+      runId: req.runId,
+      evaluator,
+      attempts: req.attempt,
+      jobHash: req.jobHash,
+      gpuSeconds: prior?.gpuSeconds ?? 0,
+    };
+    const beat = setInterval(() => heartbeat({ phase: 'pending' }), 1000);
+    let jobName = `${req.runId}-e${evaluator}-a${req.attempt}`;
+    let outcome: JobOutcome;
+    try {
+      try {
+        const launched = await executorFor(full).launch(full, { adoptOnly: prior?.state === 'running' && prior.attempts === req.attempt });
+        jobName = launched.jobName;
+      } finally {
+        clearInterval(beat);
+      }
+      await deps.store.upsertEvaluation({ ...base, state: 'running', updatedAt: now() });
+      outcome = await watchJob(full);
+    } catch (err) {
+      const e = err as Error & { failureClass?: FailureClass };
+      if (e.name === 'JobRejectedError' || e.name === 'JobNameConflictError') throw ApplicationFailure.nonRetryable(e.message, e.name);
+      if (e.failureClass !== 'infrastructure' && e.name !== 'JobGoneError') throw err;
+      outcome = { status: 'failed', failureClass: e.failureClass ?? 'infrastructure', message: e.message, gpuSeconds: 0 };
+    }
+    if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');
+    let res: AttemptResult;
+    let result: JobResult | undefined;
+    if (outcome.status === 'succeeded') {
+      const parsed = parseJobResult(outcome.resultText, req.spec.metrics);
+      if (parsed.ok) {
+        result = parsed.result;
+        res = { ok: true, retryable: false, gpuSeconds: outcome.gpuSeconds };
+      } else res = failed(req, 'bad-result', parsed.reason, outcome.gpuSeconds);
+    } else res = failed(req, outcome.failureClass, outcome.message, outcome.gpuSeconds);
+    await deps.store.upsertEvaluation({
+      ...base,
+      state: res.ok ? 'succeeded' : 'failed',
+      failureClass: res.failureClass,
+      message: res.message,
+      result,
+      gpuSeconds: base.gpuSeconds + outcome.gpuSeconds,
+      updatedAt: now(),
+    });
+    const run = await deps.store.getRun(req.sweep, req.runId);
+    await deps.store.upsertRun({
+      sweep: req.sweep,
+      runId: req.runId,
+      axes: req.axes,
+      state: res.ok ? 'succeeded' : res.retryable ? 'running' : 'failed',
+      attempts: run?.attempts ?? 0,
+      failureClass: res.failureClass,
+      message: res.message ? `evaluate: ${res.message}` : undefined,
+      gpus: run?.gpus ?? req.resources.gpus,
+      gpuSeconds: (run?.gpuSeconds ?? 0) + outcome.gpuSeconds,
+      updatedAt: now(),
+    });
+    log.info({ runId: req.runId, evaluator, attempt: req.attempt, ok: res.ok, failureClass: res.failureClass }, 'evaluation finished');
+    return { ...res, jobName };
   };
 
   return {
@@ -253,8 +327,11 @@ export function createActivities(deps: ActivityDeps) {
      * and record how it ended. One activity per attempt keeps the per-run overhead small.
      */
     async runAttempt(req: LaunchRequest): Promise<AttemptResult & { jobName: string }> {
+      if (req.stage === 'evaluate') return evaluateAttempt(req);
       // One read of the run's attempts serves the whole attempt.
       const history = await deps.store.listAttempts(req.sweep, req.runId);
+      // An earlier attempt of the same job definition saved checkpoints to resume from.
+      req = { ...req, resume: history.some((a) => a.attempt < req.attempt && (a.jobHash === undefined || a.jobHash === req.jobHash)) };
       const prior = history.find((a) => a.attempt === req.attempt);
       // Already recorded (the worker died after recording, before reporting): never launch again.
       if (prior && (prior.state === 'succeeded' || prior.state === 'failed')) {
@@ -301,6 +378,27 @@ export function createActivities(deps: ActivityDeps) {
         sweep,
         inFlight,
       );
+    },
+
+    /**
+     * A rescore's new evaluate block: validated (a bad one fails the update with the field named,
+     * never the sweep) and recorded in the store's copy of the spec, which refits and re-submissions read.
+     */
+    async prepareRescore(sweep: string, raw: unknown): Promise<EvaluateTemplate> {
+      const parsed = EvaluateSchema.safeParse(raw);
+      if (!parsed.success) {
+        const i = parsed.error.issues[0];
+        throw ApplicationFailure.nonRetryable(`invalid evaluate block: evaluate.${i.path.join('.')}: ${i.message}`, 'InvalidSpec');
+      }
+      const row = await deps.store.getSweep(sweep);
+      if (row) await deps.store.upsertSweep({ ...row, spec: { ...(row.spec as object), evaluate: parsed.data } });
+      return parsed.data;
+    },
+
+    /** Whether the run already has this evaluator's scores, and how many evaluate attempts it spent. */
+    async evaluationStatus(sweep: string, runId: string, evaluator: string): Promise<{ succeeded: boolean; attempts: number }> {
+      const [ev] = await deps.store.listEvaluations(sweep, { runId, evaluator });
+      return { succeeded: ev?.state === 'succeeded', attempts: ev?.attempts ?? 0 };
     },
 
     async cancelJob(req: LaunchRequest): Promise<void> {

@@ -1,7 +1,7 @@
 import { Client, WorkflowNotFoundError, type Connection } from '@temporalio/client';
 // @temporalio/proto is CommonJS: Node's ESM loader cannot see its named exports, so take the default.
 import proto from '@temporalio/proto';
-import { jobHashOf, resourcesFor, SweepSpecSchema, type SweepSpec } from '../spec';
+import { firstStageJob, jobHashOf, resourcesFor, SweepSpecSchema, type SweepSpec } from '../spec';
 import type { ResultsStore } from '../store/types';
 import type { RunFinished } from '../workflows/api';
 import { runWorkflowId } from '../workflows/api';
@@ -135,12 +135,12 @@ async function recordTerminated(
     const req: LaunchRequest = {
       sweep: spec.name,
       instance,
-      jobHash: a.jobHash ?? jobHashOf(spec.job, resources),
+      jobHash: a.jobHash ?? jobHashOf(firstStageJob(spec), resources),
       runId,
       attempt: a.attempt,
       axes,
       resources,
-      spec: { job: spec.job, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
+      spec: { job: firstStageJob(spec), executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
     };
     await executor?.cancel(req);
     log.warn({ runId, attempt: a.attempt, job: a.jobName }, 'run closed behind the sweep: job stopped');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { expandGrid, jobHashOf, type FailureClass, type SweepSpec } from '../spec';
+import { expandGrid, firstStageJob, jobHashOf, type FailureClass, type SweepSpec } from '../spec';
 import type { ResultsStore, RunState } from '../store/types';
 
 export interface RerunEntry {
@@ -39,7 +39,7 @@ export async function planResubmission(store: ResultsStore, spec: SweepSpec): Pr
   const runs = await store.listRuns(spec.name);
   const plan: ResubmissionPlan = { instance, newInstance: !existing?.instanceId, reused: [], rerun: [] };
   if (!runs.length) return plan;
-  const hashes = new Map(expandGrid(spec).map((c) => [c.runId, jobHashOf(spec.job, c.resources)]));
+  const hashes = new Map(expandGrid(spec).map((c) => [c.runId, jobHashOf(firstStageJob(spec), c.resources)]));
   const spent = new Map<string, number>();
   // The attempt rows are the ground truth: a run row may lag its last attempt after a crash.
   for (const a of await store.listAttempts(spec.name)) spent.set(a.runId, Math.max(spent.get(a.runId) ?? 0, a.attempt));

@@ -118,8 +118,8 @@ async function main(): Promise<void> {
     runId: `job-${String(i).padStart(4, '0')}`,
     attempt: 1,
     axes: { job: i, duration_s: Math.round(d * 1000) / 1000 },
-    resources: spec.job.resources,
-    spec: { job: spec.job, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
+    resources: spec.job!.resources,
+    spec: { job: spec.job!, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
   }));
   const order = ORDER === 'lpt' ? [...reqs].sort((a, b) => Number(b.axes.duration_s) - Number(a.axes.duration_s)) : reqs;
 

@@ -20,6 +20,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   resume: control,
   cancel: control,
   'retry-failed': control,
+  rescore: control,
   concurrency: control,
   extend: control,
   worker: () => import('./commands/worker').then((m) => m.registerWorkerCommand),

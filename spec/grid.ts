@@ -1,6 +1,7 @@
 import { canonicalJson, mulberry32, shortHash } from './hash';
 import { estimateCell } from './compute';
 import type { AxisValue, MatchRule, Resources, SweepSpec } from './sweepSpec';
+import { evaluateJob } from './stages';
 
 /** One cell of the grid: what a run is. */
 export interface Cell {
@@ -64,9 +65,11 @@ export function matches(rule: MatchRule, axes: Record<string, AxisValue>): boole
   );
 }
 
-export function resourcesFor(spec: Pick<SweepSpec, 'job'>, axes: Record<string, AxisValue>): Resources {
-  let res: Resources = { ...spec.job.resources };
-  for (const o of spec.job.overrides) if (matches(o.when, axes)) res = { ...res, ...o.resources };
+export function resourcesFor(spec: Pick<SweepSpec, 'job'> & Partial<Pick<SweepSpec, 'evaluate'>>, axes: Record<string, AxisValue>): Resources {
+  // An evaluate-only sweep's runs take the evaluate stage's resources.
+  const job = spec.job ?? evaluateJob({ job: undefined, evaluate: spec.evaluate });
+  let res: Resources = { ...job!.resources };
+  for (const o of job!.overrides) if (matches(o.when, axes)) res = { ...res, ...o.resources };
   return res;
 }
 
@@ -87,22 +90,27 @@ export function checkSpec(spec: SweepSpec): SpecIssue[] {
         });
     }
   };
-  spec.job.args.forEach((a, i) => checkTemplate(`job.args.${i}`, a));
-  spec.job.command.forEach((a, i) => checkTemplate(`job.command.${i}`, a));
-  for (const [k, v] of Object.entries(spec.job.env)) checkTemplate(`job.env.${k}`, v);
+  for (const [stage, t] of [['job', spec.job], ['evaluate', spec.evaluate]] as const) {
+    if (!t) continue;
+    t.args.forEach((a, i) => checkTemplate(`${stage}.args.${i}`, a));
+    t.command.forEach((a, i) => checkTemplate(`${stage}.command.${i}`, a));
+    for (const [k, v] of Object.entries(t.env)) checkTemplate(`${stage}.env.${k}`, v);
+  }
   const checkRuleAxes = (path: string, rule: Record<string, unknown>) => {
     for (const a of Object.keys(rule))
       if (!axes.has(a)) issues.push({ path: `${path}.${a}`, message: `"${a}" is not a grid axis (${[...axes].join(', ')})` });
   };
   spec.exclude.forEach((r, i) => checkRuleAxes(`exclude.${i}`, r));
-  spec.job.overrides.forEach((o, i) => checkRuleAxes(`job.overrides.${i}.when`, o.when));
+  spec.job?.overrides.forEach((o, i) => checkRuleAxes(`job.overrides.${i}.when`, o.when));
   spec.include.forEach((cell, i) => {
     checkRuleAxes(`include.${i}`, cell);
     for (const a of axes)
       if (!(a in cell)) issues.push({ path: `include.${i}`, message: `an included cell must name every axis; "${a}" is missing` });
   });
-  if (spec.executor.kind === 'kubernetes' && !spec.job.image)
+  if (spec.executor.kind === 'kubernetes' && spec.job && !spec.job.image)
     issues.push({ path: 'job.image', message: 'a Kubernetes sweep needs the container image its jobs run (job.image)' });
+  if (spec.executor.kind === 'kubernetes' && spec.evaluate && !(spec.evaluate.image ?? spec.job?.image))
+    issues.push({ path: 'evaluate.image', message: 'a Kubernetes sweep needs the container image its evaluate jobs run (evaluate.image or job.image)' });
   if (spec.concurrency.maxGpus !== undefined) {
     const maxCellGpus = Math.max(0, ...expandGridUnchecked(spec).map((c) => c.resources.gpus));
     if (maxCellGpus > spec.concurrency.maxGpus)

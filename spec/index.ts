@@ -10,3 +10,4 @@ export * from './architectures';
 export { canonicalJson, shortHash, mulberry32 } from './hash';
 export * from './retry';
 export * from './identity';
+export * from './stages';

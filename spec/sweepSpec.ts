@@ -75,7 +75,7 @@ export const JobSchema = z
  * pretrained models named by the grid's axes), with its own resources and retry policy.
  * Its result carries the metrics; each checkpoint it scores is a data point.
  */
-export const EvaluateSchema = z
+const EvaluateBaseSchema = z
   .object({
     image: z.string().min(1).optional().describe('defaults to the training image'),
     command: z.array(z.string().min(1)).min(1, 'command is an argv array, e.g. ["python", "score.py"]'),
@@ -85,7 +85,7 @@ export const EvaluateSchema = z
     gracePeriod: DurationSchema.default('30s'),
   })
   .strict();
-export type EvaluateTemplate = z.infer<typeof EvaluateSchema>;
+
 
 export const LocalExecutorSchema = z
   .object({
@@ -189,6 +189,10 @@ export const RetrySchema = z
   })
   .strict();
 
+/** The evaluate block with its optional retry policy (default: the sweep's). */
+export const EvaluateSchema = EvaluateBaseSchema.extend({ retry: RetrySchema.optional() }).strict();
+export type EvaluateTemplate = z.infer<typeof EvaluateSchema>;
+
 /** How the planner estimates compute per cell (plan, compute-ascending order). */
 export const EstimateSchema = z
   .object({
@@ -215,7 +219,8 @@ export const SweepSpecSchema = z
     exclude: z.array(MatchRuleSchema).default([]),
     include: z.array(z.record(z.string(), AxisValueSchema)).default([]).describe('extra cells, each naming every axis'),
     maxGridSize: z.number().int().positive().max(GRID_SIZE_CEILING, `at most ${GRID_SIZE_CEILING.toLocaleString('en-US')}`).default(10_000).describe('refuse larger grids unless raised on purpose'),
-    job: JobSchema,
+    job: JobSchema.optional().describe('the training stage (leave it out to only evaluate, e.g. pretrained models)'),
+    evaluate: EvaluateSchema.optional().describe('the evaluate stage: scores what training saved, or what the grid names'),
     executor: ExecutorSchema.default({ kind: 'local' }),
     concurrency: z
       .object({
@@ -255,7 +260,11 @@ export const SweepSpecSchema = z
       .strict()
       .default({ every: 10, bootstrap: 200 }),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.job !== undefined || s.evaluate !== undefined, {
+    message: 'give a training stage (job), an evaluate stage (evaluate), or both',
+    path: ['job'],
+  });
 
 export type SweepSpec = z.infer<typeof SweepSpecSchema>;
 export type SweepSpecInput = z.input<typeof SweepSpecSchema>;

@@ -1,12 +1,17 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type { AxisValue, FailureClass, JobResult } from '../spec';
+import { mergeEvaluationPoints } from './evaluationPoints';
 import {
   checkAttemptRows,
+  checkEvaluationRow,
   type AttemptEnd,
   type AttemptRow,
   type AttemptStart,
   type DataPoint,
+  type EvaluationRow,
+  type EvaluationState,
+  type EvaluatorSummary,
   type FitRow,
   type ResultRow,
   type ResultsStore,
@@ -102,6 +107,23 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN IF NOT EXISTS job_hash text;
   ALTER TABLE attempts ADD COLUMN IF NOT EXISTS job_hash text;
   ALTER TABLE results ADD COLUMN IF NOT EXISTS job_hash text;
+  `,
+  // 3: evaluations (issue 9), one row per (run, evaluator): re-scoring adds rows beside the old ones.
+  `
+  CREATE TABLE IF NOT EXISTS evaluations (
+    sweep          text NOT NULL,
+    run_id         text NOT NULL,
+    evaluator      text NOT NULL,
+    state          text NOT NULL,
+    attempts       integer NOT NULL,
+    failure_class  text,
+    message        text,
+    result         jsonb,
+    job_hash       text,
+    gpu_seconds    double precision NOT NULL,
+    updated_at     timestamptz NOT NULL,
+    PRIMARY KEY (sweep, run_id, evaluator)
+  );
   `,
 ];
 
@@ -220,24 +242,34 @@ export class PostgresStore implements ResultsStore {
     return rows.map(toResult);
   }
 
-  async listDataPoints(sweep: string): Promise<DataPoint[]> {
-    // Final results and checkpoints in one consistent snapshot (a single statement), so a
-    // concurrent recordResult never shows a run's new result with its old checkpoints.
-    const { rows } = await this.pool.query<PointDb>(
-      `SELECT r.run_id, r.axes, NULL::int AS epoch, r.result->'metrics' AS metrics,
-              (r.result->>'n_params')::double precision AS n_params,
-              (r.result->>'n_samples_seen')::double precision AS n_samples_seen,
-              (r.result->>'total_flops')::double precision AS total_flops
-         FROM results r WHERE r.sweep = $1
-       UNION ALL
-       SELECT c.run_id, r.axes, c.epoch, c.metrics,
-              (r.result->>'n_params')::double precision, c.n_samples_seen, c.total_flops
-         FROM checkpoints c JOIN results r ON r.sweep = c.sweep AND r.run_id = c.run_id
-        WHERE c.sweep = $1
-       ORDER BY run_id, epoch NULLS FIRST`,
-      [sweep],
-    );
-    return rows.map((r) => {
+  async listDataPoints(sweep: string, opts: { evaluator?: string } = {}): Promise<DataPoint[]> {
+    // Training points and evaluations from one snapshot (REPEATABLE READ), so a concurrent
+    // recordResult / upsertEvaluation never shows a run's new rows beside its old ones.
+    const { points, evals } = await this.snapshot(async (c) => {
+      const points = await c.query<PointDb>(
+        `SELECT r.run_id, r.axes, NULL::int AS epoch, r.result->'metrics' AS metrics,
+                (r.result->>'n_params')::double precision AS n_params,
+                (r.result->>'n_samples_seen')::double precision AS n_samples_seen,
+                (r.result->>'total_flops')::double precision AS total_flops
+           FROM results r WHERE r.sweep = $1
+         UNION ALL
+         SELECT c.run_id, r.axes, c.epoch, c.metrics,
+                (r.result->>'n_params')::double precision, c.n_samples_seen, c.total_flops
+           FROM checkpoints c JOIN results r ON r.sweep = c.sweep AND r.run_id = c.run_id
+          WHERE c.sweep = $1
+         ORDER BY run_id, epoch NULLS FIRST`,
+        [sweep],
+      );
+      const evals = await c.query<SucceededDb>(
+        `SELECT e.run_id, e.evaluator, e.result, e.updated_at, r.axes AS run_axes
+           FROM evaluations e LEFT JOIN runs r ON r.sweep = e.sweep AND r.run_id = e.run_id
+          WHERE e.sweep = $1 AND e.state = 'succeeded' AND e.result IS NOT NULL
+            AND ($2::text IS NULL OR e.evaluator = $2)`,
+        [sweep, opts.evaluator ?? null],
+      );
+      return { points: points.rows, evals: evals.rows };
+    });
+    const training = points.map((r) => {
       const p: DataPoint = { sweep, runId: r.run_id, axes: r.axes, metrics: r.metrics };
       if (r.epoch !== null) p.epoch = r.epoch;
       // A checkpoint is the same model at an earlier point: it inherits the run's n_params.
@@ -246,6 +278,68 @@ export class PostgresStore implements ResultsStore {
       if (r.total_flops !== null) p.total_flops = r.total_flops;
       return p;
     });
+    const succeeded = evals.map((e) => ({
+      runId: e.run_id,
+      evaluator: e.evaluator,
+      result: e.result,
+      updatedAtMs: e.updated_at.getTime(),
+      ...(e.run_axes === null ? {} : { runAxes: e.run_axes }),
+    }));
+    return mergeEvaluationPoints(sweep, training, succeeded, opts.evaluator);
+  }
+
+  async upsertEvaluation(row: EvaluationRow): Promise<void> {
+    checkEvaluationRow(row);
+    // The whole row is replaced, except that a succeeded row rewritten as succeeded keeps its
+    // updated_at (SET expressions read the row as it was before this update).
+    await this.pool.query(
+      `INSERT INTO evaluations (sweep, run_id, evaluator, state, attempts, failure_class, message, result, job_hash,
+                                gpu_seconds, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (sweep, run_id, evaluator) DO UPDATE SET
+           state = EXCLUDED.state, attempts = EXCLUDED.attempts, failure_class = EXCLUDED.failure_class,
+           message = EXCLUDED.message, result = EXCLUDED.result, job_hash = EXCLUDED.job_hash,
+           gpu_seconds = EXCLUDED.gpu_seconds,
+           updated_at = CASE WHEN evaluations.state = 'succeeded' AND EXCLUDED.state = 'succeeded'
+             THEN evaluations.updated_at ELSE EXCLUDED.updated_at END`,
+      [
+        row.sweep,
+        row.runId,
+        row.evaluator,
+        row.state,
+        row.attempts,
+        row.failureClass ?? null,
+        row.message ?? null,
+        row.result === undefined ? null : json(row.result),
+        row.jobHash ?? null,
+        row.gpuSeconds,
+        row.updatedAt,
+      ],
+    );
+  }
+
+  async listEvaluations(
+    sweep: string,
+    filter: { runId?: string; evaluator?: string; state?: EvaluationState } = {},
+  ): Promise<EvaluationRow[]> {
+    const { rows } = await this.pool.query<EvaluationDb>(
+      `SELECT * FROM evaluations
+        WHERE sweep = $1 AND ($2::text IS NULL OR run_id = $2) AND ($3::text IS NULL OR evaluator = $3)
+          AND ($4::text IS NULL OR state = $4)
+        ORDER BY run_id COLLATE "C", evaluator COLLATE "C"`,
+      [sweep, filter.runId ?? null, filter.evaluator ?? null, filter.state ?? null],
+    );
+    return rows.map(toEvaluation);
+  }
+
+  async listEvaluators(sweep: string): Promise<EvaluatorSummary[]> {
+    const { rows } = await this.pool.query<{ evaluator: string; succeeded: number; latest: Date }>(
+      `SELECT evaluator, (count(*) FILTER (WHERE state = 'succeeded'))::int AS succeeded, max(updated_at) AS latest
+         FROM evaluations WHERE sweep = $1 GROUP BY evaluator
+        ORDER BY latest DESC, evaluator COLLATE "C" DESC`,
+      [sweep],
+    );
+    return rows.map((r) => ({ evaluator: r.evaluator, succeeded: r.succeeded, latest: r.latest.toISOString() }));
   }
 
   async saveFit(row: Omit<FitRow, 'version' | 'createdAt'>): Promise<number> {
@@ -286,6 +380,22 @@ export class PostgresStore implements ResultsStore {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  /** Reads in one REPEATABLE READ snapshot: every statement sees the same committed state. */
+  private async snapshot<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
   }
 
   private async transaction<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
@@ -493,6 +603,26 @@ interface PointDb extends QueryResultRow {
   n_samples_seen: number | null;
   total_flops: number | null;
 }
+interface SucceededDb extends QueryResultRow {
+  run_id: string;
+  evaluator: string;
+  result: JobResult;
+  updated_at: Date;
+  run_axes: Record<string, AxisValue> | null;
+}
+interface EvaluationDb extends QueryResultRow {
+  sweep: string;
+  run_id: string;
+  evaluator: string;
+  state: EvaluationState;
+  attempts: number;
+  failure_class: FailureClass | null;
+  message: string | null;
+  result: JobResult | null;
+  job_hash: string | null;
+  gpu_seconds: number;
+  updated_at: Date;
+}
 interface FitDb extends QueryResultRow {
   sweep: string;
   name: string;
@@ -556,3 +686,20 @@ const toResult = (r: ResultDb): ResultRow => ({
   recordedAt: r.recorded_at.toISOString(),
   ...(r.job_hash === null ? {} : { jobHash: r.job_hash }),
 });
+
+function toEvaluation(r: EvaluationDb): EvaluationRow {
+  const row: EvaluationRow = {
+    sweep: r.sweep,
+    runId: r.run_id,
+    evaluator: r.evaluator,
+    state: r.state,
+    attempts: r.attempts,
+    gpuSeconds: r.gpu_seconds,
+    updatedAt: r.updated_at.toISOString(),
+  };
+  if (r.failure_class !== null) row.failureClass = r.failure_class;
+  if (r.message !== null) row.message = r.message;
+  if (r.result !== null) row.result = r.result;
+  if (r.job_hash !== null) row.jobHash = r.job_hash;
+  return row;
+}

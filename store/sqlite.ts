@@ -1,12 +1,17 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { mergeEvaluationPoints, type SucceededEvaluation } from './evaluationPoints';
 import {
   checkAttemptRows,
+  checkEvaluationRow,
   type AttemptEnd,
   type AttemptRow,
   type AttemptStart,
   type DataPoint,
+  type EvaluationRow,
+  type EvaluationState,
+  type EvaluatorSummary,
   type FitRow,
   type ResultRow,
   type ResultsStore,
@@ -35,6 +40,10 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS data_points (
   sweep TEXT NOT NULL, run_id TEXT NOT NULL, epoch INTEGER NOT NULL, axes TEXT NOT NULL, metrics TEXT NOT NULL,
   n_params REAL, n_samples_seen REAL, total_flops REAL, PRIMARY KEY (sweep, run_id, epoch));
+CREATE TABLE IF NOT EXISTS evaluations (
+  sweep TEXT NOT NULL, run_id TEXT NOT NULL, evaluator TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+  failure_class TEXT, message TEXT, result TEXT, job_hash TEXT, gpu_seconds REAL NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (sweep, run_id, evaluator));
 CREATE TABLE IF NOT EXISTS fits (
   sweep TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, n_results INTEGER NOT NULL,
   stage TEXT NOT NULL, fit TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (sweep, name, version));
@@ -80,6 +89,29 @@ interface AttemptDb {
   finished_at: string | null;
   gpu_seconds: number;
   job_hash: string | null;
+}
+interface EvaluationDb {
+  sweep: string;
+  run_id: string;
+  evaluator: string;
+  state: EvaluationState;
+  attempts: number;
+  failure_class: string | null;
+  message: string | null;
+  result: string | null;
+  job_hash: string | null;
+  gpu_seconds: number;
+  updated_at: string;
+}
+interface PointDb {
+  sweep: string;
+  run_id: string;
+  epoch: number;
+  axes: string;
+  metrics: string;
+  n_params: number | null;
+  n_samples_seen: number | null;
+  total_flops: number | null;
 }
 interface SweepDb {
   name: string;
@@ -381,18 +413,28 @@ export class SqliteStore implements ResultsStore {
     }));
   }
 
-  async listDataPoints(sweep: string): Promise<DataPoint[]> {
-    const rows = this.sql(`SELECT * FROM data_points WHERE sweep = ? ORDER BY run_id, epoch`).all(sweep) as {
-      sweep: string;
-      run_id: string;
-      epoch: number;
-      axes: string;
-      metrics: string;
-      n_params: number | null;
-      n_samples_seen: number | null;
-      total_flops: number | null;
-    }[];
-    return rows.map((r) => ({
+  async listDataPoints(sweep: string, opts: { evaluator?: string } = {}): Promise<DataPoint[]> {
+    // One read transaction: the training points and the evaluations come from one snapshot (WAL),
+    // so a concurrent write never mixes a run's old and new rows.
+    const read = this.db.transaction(() => {
+      const points = this.sql(`SELECT * FROM data_points WHERE sweep = ? ORDER BY run_id, epoch`).all(
+        sweep,
+      ) as PointDb[];
+      const evals = this.sql(
+        `SELECT e.run_id, e.evaluator, e.result, e.updated_at, r.axes AS run_axes
+           FROM evaluations e LEFT JOIN runs r ON r.sweep = e.sweep AND r.run_id = e.run_id
+          WHERE e.sweep = ? AND e.state = 'succeeded' AND e.result IS NOT NULL`,
+      ).all(sweep) as {
+        run_id: string;
+        evaluator: string;
+        result: string;
+        updated_at: string;
+        run_axes: string | null;
+      }[];
+      return { points, evals };
+    });
+    const { points, evals } = read();
+    const training = points.map((r) => ({
       sweep: r.sweep,
       runId: r.run_id,
       axes: JSON.parse(r.axes),
@@ -402,6 +444,97 @@ export class SqliteStore implements ResultsStore {
       n_samples_seen: orUndef(r.n_samples_seen),
       total_flops: orUndef(r.total_flops),
     }));
+    const succeeded: SucceededEvaluation[] = evals
+      .filter((e) => opts.evaluator === undefined || e.evaluator === opts.evaluator)
+      .map((e) => ({
+        runId: e.run_id,
+        evaluator: e.evaluator,
+        result: JSON.parse(e.result),
+        updatedAtMs: Date.parse(e.updated_at),
+        ...(e.run_axes === null ? {} : { runAxes: JSON.parse(e.run_axes) }),
+      }));
+    return mergeEvaluationPoints(sweep, training, succeeded, opts.evaluator);
+  }
+
+  async upsertEvaluation(row: EvaluationRow): Promise<void> {
+    checkEvaluationRow(row);
+    this.sql(
+      // The whole row is replaced, except that a succeeded row rewritten as succeeded keeps its
+      // updated_at (SET expressions read the row as it was before this update).
+      `INSERT INTO evaluations (sweep, run_id, evaluator, state, attempts, failure_class, message, result, job_hash,
+           gpu_seconds, updated_at)
+         VALUES (@sweep, @runId, @evaluator, @state, @attempts, @failureClass, @message, @result, @jobHash,
+           @gpuSeconds, @updatedAt)
+         ON CONFLICT (sweep, run_id, evaluator) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
+           failure_class = excluded.failure_class, message = excluded.message, result = excluded.result,
+           job_hash = excluded.job_hash, gpu_seconds = excluded.gpu_seconds,
+           updated_at = CASE WHEN evaluations.state = 'succeeded' AND excluded.state = 'succeeded'
+             THEN evaluations.updated_at ELSE excluded.updated_at END`,
+    ).run({
+      sweep: row.sweep,
+      runId: row.runId,
+      evaluator: row.evaluator,
+      state: row.state,
+      attempts: row.attempts,
+      failureClass: row.failureClass ?? null,
+      message: row.message ?? null,
+      result: row.result === undefined ? null : JSON.stringify(row.result),
+      jobHash: row.jobHash ?? null,
+      gpuSeconds: row.gpuSeconds,
+      updatedAt: row.updatedAt,
+    });
+  }
+
+  async listEvaluations(
+    sweep: string,
+    filter: { runId?: string; evaluator?: string; state?: EvaluationState } = {},
+  ): Promise<EvaluationRow[]> {
+    // One statement for every filter combination: an absent filter is a NULL that matches all.
+    const rows = this.sql(
+      `SELECT * FROM evaluations WHERE sweep = @sweep AND (@runId IS NULL OR run_id = @runId)
+         AND (@evaluator IS NULL OR evaluator = @evaluator) AND (@state IS NULL OR state = @state)
+         ORDER BY run_id, evaluator`,
+    ).all({
+      sweep,
+      runId: filter.runId ?? null,
+      evaluator: filter.evaluator ?? null,
+      state: filter.state ?? null,
+    }) as EvaluationDb[];
+    return rows.map((r) => {
+      const row: EvaluationRow = {
+        sweep: r.sweep,
+        runId: r.run_id,
+        evaluator: r.evaluator,
+        state: r.state,
+        attempts: r.attempts,
+        gpuSeconds: r.gpu_seconds,
+        updatedAt: r.updated_at,
+      };
+      if (r.failure_class !== null) row.failureClass = r.failure_class as EvaluationRow['failureClass'];
+      if (r.message !== null) row.message = r.message;
+      if (r.result !== null) row.result = JSON.parse(r.result);
+      if (r.job_hash !== null) row.jobHash = r.job_hash;
+      return row;
+    });
+  }
+
+  async listEvaluators(sweep: string): Promise<EvaluatorSummary[]> {
+    const rows = this.sql(`SELECT evaluator, state, updated_at FROM evaluations WHERE sweep = ?`).all(sweep) as {
+      evaluator: string;
+      state: EvaluationState;
+      updated_at: string;
+    }[];
+    // Aggregated here, not by MAX(updated_at): text timestamps only sort as times when uniformly written.
+    const by = new Map<string, { succeeded: number; latestMs: number }>();
+    for (const r of rows) {
+      const e = by.get(r.evaluator) ?? { succeeded: 0, latestMs: -Infinity };
+      if (r.state === 'succeeded') e.succeeded++;
+      e.latestMs = Math.max(e.latestMs, Date.parse(r.updated_at));
+      by.set(r.evaluator, e);
+    }
+    return [...by]
+      .sort(([a, x], [b, y]) => y.latestMs - x.latestMs || (a < b ? 1 : a > b ? -1 : 0))
+      .map(([evaluator, e]) => ({ evaluator, succeeded: e.succeeded, latest: new Date(e.latestMs).toISOString() }));
   }
 
   async saveFit(row: Omit<FitRow, 'version' | 'createdAt'>): Promise<number> {

@@ -82,6 +82,43 @@ export interface DataPoint {
   total_flops?: number;
 }
 
+/**
+ * One evaluation of a run: the evaluate stage (or a later re-scoring) run by one evaluator on
+ * the run's model / checkpoints. Keyed by (sweep, runId, evaluator): a new evaluator's scores
+ * are a new row beside the old ones, never a replacement of them.
+ */
+export interface EvaluationRow {
+  sweep: string;
+  runId: string;
+  /** Hash of the evaluate block that made it. */
+  evaluator: string;
+  state: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  /** Evaluate attempts made so far for this (run, evaluator). */
+  attempts: number;
+  failureClass?: FailureClass;
+  message?: string;
+  /** The evaluate job's validated result (metrics, optional counts, checkpoints). Required when succeeded. */
+  result?: JobResult;
+  jobHash?: string;
+  gpuSeconds: number;
+  /**
+   * When it first succeeded / was last written. A succeeded row rewritten as succeeded keeps
+   * its stored updatedAt (a retried write must not make an old evaluator the newest).
+   */
+  updatedAt: string;
+}
+
+export type EvaluationState = EvaluationRow['state'];
+
+/** One evaluator of a sweep, for the CLI. */
+export interface EvaluatorSummary {
+  evaluator: string;
+  /** Runs this evaluator has a succeeded evaluation of. */
+  succeeded: number;
+  /** The newest updatedAt of its rows (any state), ISO 8601. */
+  latest: string;
+}
+
 export interface FitRow {
   sweep: string;
   name: string;
@@ -124,6 +161,27 @@ export interface StoreTestHooks {
 export interface StoreOptions {
   /** TEST ONLY: see StoreTestHooks. */
   testHooks?: StoreTestHooks;
+}
+
+const EVALUATION_STATES: ReadonlySet<string> = new Set(['running', 'succeeded', 'failed', 'cancelled']);
+
+/** Refuses an evaluation row the store could not use, naming the field, before any write. */
+export function checkEvaluationRow(row: EvaluationRow): void {
+  const key = `${row.sweep}/${row.runId}/${row.evaluator}`;
+  for (const f of ['sweep', 'runId', 'evaluator'] as const)
+    if (typeof row[f] !== 'string' || row[f] === '')
+      throw new Error(`evaluation ${key}: ${f} must be a non-empty string`);
+  if (!EVALUATION_STATES.has(row.state))
+    throw new Error(`evaluation ${key}: state ${String(row.state)} is not one of ${[...EVALUATION_STATES].join(', ')}`);
+  if (!Number.isInteger(row.attempts) || row.attempts < 0)
+    throw new Error(`evaluation ${key}: attempts must be a whole number >= 0, got ${row.attempts}`);
+  if (!Number.isFinite(row.gpuSeconds) || row.gpuSeconds < 0)
+    throw new Error(`evaluation ${key}: gpuSeconds must be a finite number >= 0, got ${row.gpuSeconds}`);
+  if (typeof row.updatedAt !== 'string' || Number.isNaN(Date.parse(row.updatedAt)))
+    throw new Error(`evaluation ${key}: updatedAt ${String(row.updatedAt)} is not a timestamp`);
+  // A succeeded evaluation is a source of data points: without a result it would silently hide the run's.
+  if (row.state === 'succeeded' && (row.result === undefined || row.result === null))
+    throw new Error(`evaluation ${key}: result is required when state is succeeded`);
 }
 
 /**
@@ -174,7 +232,33 @@ export interface ResultsStore {
   listRuns(sweep: string, filter?: { state?: RunState }): Promise<RunRow[]>;
   listAttempts(sweep: string, runId?: string): Promise<AttemptRow[]>;
   listResults(sweep: string): Promise<ResultRow[]>;
-  listDataPoints(sweep: string): Promise<DataPoint[]>;
+  /**
+   * The sweep's data points, ordered by run id, each run's final point first, then its
+   * checkpoints by epoch. A run with at least one SUCCEEDED evaluation gets its points from
+   * one evaluation instead of its training result: that of `opts.evaluator` if given, else the
+   * newest succeeded one (latest updatedAt; a tie goes to the greatest evaluator string).
+   * Metrics (and checkpoints, each a point with its epoch) come from the evaluation's result;
+   * n_params / n_samples_seen / total_flops from it when present, else from the training
+   * result (a checkpoint's from the training checkpoint of the same epoch). A run with only an
+   * evaluation (evaluate-only sweep) gets points from the evaluation alone, with its run row's
+   * axes. A run without a succeeded evaluation keeps its training points, EXCEPT when
+   * `opts.evaluator` is given: then runs without a succeeded evaluation by that evaluator
+   * contribute nothing.
+   */
+  listDataPoints(sweep: string, opts?: { evaluator?: string }): Promise<DataPoint[]>;
+  /**
+   * Upserts the evaluation keyed by (sweep, runId, evaluator), replacing the whole row (a
+   * succeeded row rewritten as succeeded keeps its updatedAt). Idempotent. Refuses a row that
+   * fails checkEvaluationRow.
+   */
+  upsertEvaluation(row: EvaluationRow): Promise<void>;
+  /** The sweep's evaluations, ordered by run id then evaluator. */
+  listEvaluations(
+    sweep: string,
+    filter?: { runId?: string; evaluator?: string; state?: EvaluationState },
+  ): Promise<EvaluationRow[]>;
+  /** Every evaluator of the sweep, newest (latest) first, ties by evaluator string descending. */
+  listEvaluators(sweep: string): Promise<EvaluatorSummary[]>;
   /** Stores a new version of a fit; returns its version number. */
   saveFit(row: Omit<FitRow, 'version' | 'createdAt'>): Promise<number>;
   latestFits(sweep: string): Promise<FitRow[]>;

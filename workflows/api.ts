@@ -19,7 +19,11 @@ export interface RunInput {
   runId: string;
   axes: Record<string, AxisValue>;
   resources: Resources;
-  spec: Pick<SweepSpec, 'job' | 'executor' | 'timeouts' | 'retry' | 'metrics'>;
+  spec: Pick<SweepSpec, 'job' | 'evaluate' | 'executor' | 'timeouts' | 'retry' | 'metrics'>;
+  /** `rescore`: only the evaluate stage, on the checkpoints training already saved. */
+  mode?: 'run' | 'rescore';
+  /** Hash of the evaluate block (`evaluatorHashOf`), when the spec has one. */
+  evaluator?: string;
   /** First attempt number (> 1 when `retryFailed` reruns a failed run). */
   firstAttempt: number;
 }
@@ -107,6 +111,8 @@ export interface CarriedState {
   maxGpus?: number;
   continuedAsNew: number;
   registered: boolean;
+  /** Runs queued for re-scoring when the sweep continued as new (bounded by the grid it rescores). */
+  rescoring?: string[];
   /** The sweep instance its results store gave it when it was first registered. */
   instance?: string;
   startedAtMs: number;
@@ -120,6 +126,8 @@ export interface SweepInputState {
    * sweep reruns every run that did not succeed.
    */
   retryFailed?: { failureClass?: FailureClass };
+  /** A re-submission that only re-scores the succeeded runs (all, or `runs`): `sweep rescore` on an ended sweep. */
+  rescore?: { runs?: string[] };
 }
 
 export const runFinishedSignal = defineSignal<[RunFinished]>('runFinished');
@@ -134,5 +142,18 @@ export const setConcurrencyUpdate = defineUpdate<{ maxRuns: number; maxGpus?: nu
 );
 export const retryFailedUpdate = defineUpdate<{ rerun: string[] }, [{ failureClass?: FailureClass }]>('retryFailed');
 export const extendUpdate = defineUpdate<{ added: string[] }, [{ axes: Record<string, AxisValue[]> }]>('extend');
+/**
+ * Runs only the evaluate stage again on the succeeded runs (all, or those named), with a new
+ * evaluate block if given: evaluations are keyed by (run, evaluator), so the same rescore
+ * twice launches nothing the second time.
+ */
+export const rescoreUpdate = defineUpdate<{ rescoring: string[]; evaluator: string }, [RescoreRequest]>('rescore');
+
+export interface RescoreRequest {
+  /** A new evaluate block (validated by the worker); default: the sweep's own. */
+  evaluate?: unknown;
+  /** Only these runs (default: every succeeded run). */
+  runs?: string[];
+}
 
 export type { SweepSpecInput };

@@ -23,6 +23,7 @@ import type { Activities } from '../activities';
 import { expandGrid, gridSize, type Cell } from '../spec/grid';
 import { durationMs } from '../spec/duration';
 import { jobHashOf } from '../spec/identity';
+import { evaluatorHashOf, firstStageJob } from '../spec/stages';
 import { FAILURE_CLASSES, isFailureClass } from '../spec/failure';
 import type { AxisValue, SweepSpec, SweepSpecInput } from '../spec/sweepSpec';
 import {
@@ -32,6 +33,7 @@ import {
   pauseSignal,
   progressQuery,
   resumeSignal,
+  rescoreUpdate,
   retryFailedUpdate,
   runFinishedSignal,
   runsQuery,
@@ -95,6 +97,8 @@ async function validated(rawSpec: SweepSpecInput): Promise<SweepSpec> {
 interface Queued {
   cell: Cell;
   firstAttempt: number;
+  /** Re-score only: the evaluate stage on what training saved. */
+  mode?: 'rescore';
 }
 
 /**
@@ -132,7 +136,11 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   let cellById = new Map(cells.map((c) => [c.runId, c]));
   const inFlight = new Set(st.inFlight);
   const inFlightGpus = () => [...inFlight].reduce((s, id) => s + (cellById.get(id)?.resources.gpus ?? 0), 0);
-  let queue: Queued[] = cells.filter((c) => !st.finished[c.runId] && !inFlight.has(c.runId)).map((cell) => ({ cell, firstAttempt: 1 }));
+  const carriedRescores = new Set(st.rescoring ?? []);
+  delete st.rescoring;
+  let queue: Queued[] = cells
+    .filter((c) => !st.finished[c.runId] && !inFlight.has(c.runId))
+    .map((cell) => ({ cell, firstAttempt: 1, ...(carriedRescores.has(cell.runId) ? { mode: 'rescore' as const } : {}) }));
   let cancelling = false;
   let refitting = false;
   let lastRefitAt = Date.now();
@@ -241,6 +249,26 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     },
   );
   setHandler(
+    rescoreUpdate,
+    async (req) => {
+      if (req?.evaluate !== undefined) spec = { ...spec, evaluate: await specActs.prepareRescore(spec.name, req.evaluate) };
+      if (!spec.evaluate) throw ApplicationFailure.nonRetryable('this sweep has no evaluate stage: give one (--spec new.yaml with an evaluate block)', 'InvalidSpec');
+      const only = req?.runs ? new Set(req.runs) : undefined;
+      const picked = cells.filter((c) => st.finished[c.runId]?.s === 'succeeded' && (!only || only.has(c.runId)));
+      for (const c of picked) delete st.finished[c.runId];
+      queue = [...picked.map((cell) => ({ cell, firstAttempt: 1, mode: 'rescore' as const })), ...queue];
+      return { rescoring: picked.map((c) => c.runId), evaluator: evaluatorHashOf(spec.evaluate) };
+    },
+    {
+      validator: (req) => {
+        if (cancelling) throw new Error('the sweep is being cancelled');
+        if (req?.runs !== undefined && !(Array.isArray(req.runs) && (req.runs as unknown[]).every((r) => typeof r === 'string' && cellById.has(r as string))))
+          throw new Error('runs: give run ids of this sweep');
+        if (req?.evaluate === undefined && !spec.evaluate) throw new Error('this sweep has no evaluate stage: give one');
+      },
+    },
+  );
+  setHandler(
     extendUpdate,
     ({ axes }) => {
       const grid: Record<string, AxisValue[]> = { ...spec.grid };
@@ -292,12 +320,14 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     const input: RunInput = {
       sweep: spec.name,
       instance: st.instance ?? '',
-      jobHash: jobHashOf(spec.job, cell.resources),
+      jobHash: jobHashOf(firstStageJob(spec), cell.resources),
       parentWorkflowId: sweepId,
       runId: cell.runId,
       axes: cell.axes,
       resources: cell.resources,
-      spec: { job: spec.job, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
+      spec: { job: spec.job, evaluate: spec.evaluate, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
+      ...(spec.evaluate ? { evaluator: evaluatorHashOf(spec.evaluate) } : {}),
+      ...(q.mode === 'rescore' ? { mode: 'rescore' as const } : {}),
       firstAttempt: q.firstAttempt,
     };
     return startChild(sweepRun, {
@@ -401,14 +431,23 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     if (!st.registered) {
       await acts.checkSearchAttributes();
       const reg = await acts.registerSweep(spec);
-      for (const id of reg.succeeded) if (cellById.has(id)) st.finished[id] = { s: 'succeeded', a: 0 };
+      const rescore = carried.rescore;
+      const rescoreOnly = rescore?.runs ? new Set(rescore.runs) : undefined;
+      for (const id of reg.succeeded) if (cellById.has(id) && (!rescore || (rescoreOnly && !rescoreOnly.has(id)))) st.finished[id] = { s: 'succeeded', a: 0 };
+      if (rescore) {
+        // Re-scoring an ended sweep: the succeeded runs get the evaluate stage; nothing else runs.
+        const succeeded = new Set(reg.succeeded);
+        queue = queue.filter((q) => succeeded.has(q.cell.runId) && !st.finished[q.cell.runId]).map((q) => ({ ...q, mode: 'rescore' as const }));
+      }
       // A re-submitted run that failed or was cancelled before really runs again, at its next
       // attempt; `retry-failed --class` on an ended sweep reruns only the failed runs of that class.
       const only = carried.retryFailed;
       const prior = new Map<string, number>();
       for (const r of reg.rerun) {
         if (!cellById.has(r.runId)) continue;
-        const keep = only && (r.state !== 'failed' || (only.failureClass !== undefined && r.failureClass !== only.failureClass));
+        // A rescore reruns no failed run; retry-failed --class only its class.
+        const keep =
+          !!carried.rescore || (only && (r.state !== 'failed' || (only.failureClass !== undefined && r.failureClass !== only.failureClass)));
         if (keep && (r.state === 'failed' || r.state === 'cancelled'))
           st.finished[r.runId] = { s: r.state, a: r.attempts, ...(r.failureClass ? { c: r.failureClass } : {}), ...(r.message ? { m: r.message } : {}) };
         else prior.set(r.runId, r.attempts);
@@ -449,7 +488,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         st.inFlight = [...inFlight];
         st.continuedAsNew++;
         // Failed-run reruns queued by retryFailed keep their attempt numbers through `finished`.
-        const requeued = queue.filter((q) => q.firstAttempt > 1);
+        st.rescoring = queue.filter((q) => q.mode === 'rescore').map((q) => q.cell.runId);
+        const requeued = queue.filter((q) => q.firstAttempt > 1 && q.mode !== 'rescore');
         for (const q of requeued) st.finished[q.cell.runId] = { s: 'failed', a: q.firstAttempt - 1 };
         await continueAsNew<typeof sweep>(spec, { state: st });
       }

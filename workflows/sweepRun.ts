@@ -18,6 +18,7 @@ import type { FailureClass } from '../spec/failure';
 import { runFinishedSignal, type RunFinished, type RunInput, type RunOutcome } from './api';
 import { RunState } from './searchAttributes';
 import { runCurrentDetails } from './text';
+import { evaluateJob } from '../spec/stages';
 
 const quick = proxyActivities<Activities>({
   // Short: after a worker crash, a lost launch is retried (and adopts its job) this soon.
@@ -45,19 +46,30 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
   let gpuSeconds = 0;
   let attempt = input.firstAttempt;
   let last: { failureClass?: FailureClass; message?: string } = {};
-  const req = (): LaunchRequest => ({
-    sweep: input.sweep,
-    // Runs started before instances existed carry none: their sweep's name stands for it.
-    instance: input.instance ?? '',
-    jobHash: input.jobHash ?? '',
-    runId: input.runId,
-    attempt,
-    axes: input.axes,
-    resources: input.resources,
-    spec: input.spec,
-  });
-  const lastAttempt = input.firstAttempt - 1 + input.spec.retry.maxAttempts;
-
+  const evalJob = evaluateJob(input.spec);
+  const stageOf = (stage: 'train' | 'evaluate', n: number): LaunchRequest => {
+    const job = stage === 'evaluate' ? evalJob! : input.spec.job!;
+    return {
+      sweep: input.sweep,
+      // Runs started before instances existed carry none: their sweep's name stands for it.
+      instance: input.instance ?? '',
+      jobHash: stage === 'evaluate' ? (input.evaluator ?? '') : (input.jobHash ?? ''),
+      runId: input.runId,
+      attempt: n,
+      axes: input.axes,
+      resources: stage === 'evaluate' ? job.resources : input.resources,
+      spec: {
+        job,
+        executor: input.spec.executor,
+        timeouts: input.spec.timeouts,
+        retry: stage === 'evaluate' ? (input.spec.evaluate?.retry ?? input.spec.retry) : input.spec.retry,
+        // With an evaluate stage, the metrics are the evaluation's to give, not training's.
+        metrics: stage === 'train' && evalJob ? [] : input.spec.metrics,
+      },
+      ...(stage === 'evaluate' ? { stage, evaluator: input.evaluator } : evalJob ? { evaluateNext: true } : {}),
+    };
+  };
+  const req = (): LaunchRequest => stageOf(input.spec.job ? 'train' : 'evaluate', attempt);
   const finish = async (state: RunFinished['state']): Promise<RunOutcome> => {
     upsertSearchAttributes([{ key: RunState, value: state }]);
     setCurrentDetails(runCurrentDetails(input, { phase: state }, attempt, last));
@@ -88,39 +100,61 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
     return outcome;
   };
 
-  try {
-    for (;;) {
-      setCurrentDetails(runCurrentDetails(input, { phase: 'pending' }, attempt, last));
+  /**
+   * One stage, attempt after attempt: retried by its own class policy with a durable backoff.
+   * Returns whether it succeeded; `last` holds the failure otherwise.
+   */
+  const runStage = async (stage: 'train' | 'evaluate', first: number, onAttempt: (n: number) => void): Promise<boolean> => {
+    const retry = stageOf(stage, first).spec.retry;
+    const lastAttempt = first - 1 + retry.maxAttempts;
+    for (let n = first; ; n++) {
+      onAttempt(n);
+      const r = stageOf(stage, n);
+      setCurrentDetails(runCurrentDetails(input, { phase: stage === 'evaluate' ? 'evaluating' : 'pending' }, attempt, last));
       let result;
       try {
-        result = await attempts.runAttempt(req());
+        result = await attempts.runAttempt(r);
       } catch (err) {
         // The executor refused the job outright (rejected spec, name owned by another run).
         if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
           last = { failureClass: 'user-error', message: err.cause.message };
           classes.push('user-error');
-          await quick.markRun(req(), 'failed', err.cause.message, 'user-error');
-          return await finish('failed');
+          await quick.markRun(r, 'failed', err.cause.message, 'user-error');
+          return false;
         }
         throw err;
       }
       gpuSeconds += result.gpuSeconds;
       if (result.ok) {
         last = {};
-        return await finish('succeeded');
+        return true;
       }
       classes.push(result.failureClass ?? 'unknown');
       last = { failureClass: result.failureClass, message: result.message };
-      if (!result.retryable) return await finish('failed');
-      if (attempt >= lastAttempt) {
-        await quick.markRun(req(), 'failed', `${result.message} (after ${attempt - input.firstAttempt + 1} attempts)`);
-        return await finish('failed');
+      if (!result.retryable) return false;
+      if (n >= lastAttempt) {
+        await quick.markRun(r, 'failed', `${result.message} (after ${n - first + 1} attempts)`);
+        return false;
       }
-      await quick.cancelJob(req());
+      await quick.cancelJob(r);
       setCurrentDetails(runCurrentDetails(input, { phase: 'backoff' }, attempt, last));
-      await sleep(backoffMs(attempt - input.firstAttempt + 1, input.spec.retry));
-      attempt++;
+      await sleep(backoffMs(n - first + 1, retry));
     }
+  };
+
+  try {
+    // Training (unless this is a rescore, or the sweep only evaluates), then evaluation: an
+    // evaluate failure is retried on its own and never relaunches training.
+    if (input.spec.job && input.mode !== 'rescore') {
+      if (!(await runStage('train', input.firstAttempt, (n) => (attempt = n)))) return await finish('failed');
+    }
+    if (evalJob) {
+      // Evaluations are keyed by (run, evaluator): one already made is never made again.
+      const prior = await quick.evaluationStatus(input.sweep, input.runId, input.evaluator ?? '');
+      if (!prior.succeeded && !(await runStage('evaluate', prior.attempts + 1, () => undefined))) return await finish('failed');
+      if (prior.succeeded) await quick.markRun(stageOf('evaluate', prior.attempts), 'succeeded');
+    }
+    return await finish('succeeded');
   } catch (err) {
     if (isCancellation(err) || (err instanceof ActivityFailure && isCancellation(err.cause))) {
       // Cancelling a run stops its job: clean up outside the cancelled scope.

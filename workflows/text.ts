@@ -33,7 +33,7 @@ export function runDetails(input: RunInput): string {
     ...rows,
     '',
     `**Resources:** ${r.gpus} GPU${r.gpuType ? ` (${r.gpuType})` : ''}, ${r.cpu} CPU, ${r.memory} memory`,
-    `**Executor:** ${input.spec.executor.kind} - **image:** \`${input.spec.job.image}\``,
+    `**Executor:** ${input.spec.executor.kind} - **image:** \`${input.spec.job?.image ?? input.spec.evaluate?.image ?? '-'}\``,
     `**Retry:** up to ${input.spec.retry.maxAttempts} attempts on ${input.spec.retry.retryOn.join(', ')}`,
   ].join('\n');
 }

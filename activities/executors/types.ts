@@ -1,4 +1,4 @@
-import type { AxisValue, FailureClass, JobResult, Resources, SweepSpec } from '../../spec';
+import type { AxisValue, FailureClass, JobResult, JobTemplate, Resources, SweepSpec } from '../../spec';
 
 /** Everything an executor needs to start one attempt of one run. */
 export interface LaunchRequest {
@@ -24,12 +24,14 @@ export interface LaunchRequest {
    * SWEEP_RESUME=1 and should resume from its checkpoint directory.
    */
   resume?: boolean;
+  /** Training stage of a run with an evaluate stage: a successful attempt leaves the run running. */
+  evaluateNext?: boolean;
   runId: string;
   attempt: number;
   axes: Record<string, AxisValue>;
   resources: Resources;
   /** The spec's job template, executor settings, timeouts, retry and metrics. */
-  spec: Pick<SweepSpec, 'job' | 'executor' | 'timeouts' | 'retry' | 'metrics'>;
+  spec: Pick<SweepSpec, 'executor' | 'timeouts' | 'retry' | 'metrics'> & { job: JobTemplate };
 }
 
 /** Live state of an attempt, heartbeated and shown in the UI. */

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { FailureClassSchema, type SweepSpec } from '../../spec';
+import { evaluatorHashOf, FailureClassSchema, type SweepSpec } from '../../spec';
 import {
   cancelSignal,
   extendUpdate,
   pauseSignal,
   resumeSignal,
+  rescoreUpdate,
   retryFailedUpdate,
   setConcurrencyUpdate,
   sweepWorkflowId,
@@ -396,6 +397,58 @@ export function registerControlCommands(program: Command): void {
           }
         }
         printLinks(id, 'running');
+      });
+    });
+
+  program
+    .command('rescore')
+    .description('run only the evaluate stage again on the succeeded runs (their checkpoints), with the sweep\'s or a new evaluate block')
+    .argument('<sweep>', 'sweep name or workflow id')
+    .option('--spec <file>', 'take the evaluate block from this sweep spec')
+    .option('--runs <ids>', 'only these run ids (comma-separated)')
+    .option('--state <state>', 'runs in this state (only succeeded runs have what evaluate needs)', 'succeeded')
+    .action(async (name: string, o: { spec?: string; runs?: string; state: string }) => {
+      if (o.state !== 'succeeded') throw new UsageError(`--state: only succeeded runs can be re-scored (got "${o.state}")`);
+      const { loadSweepSpec, validateSweepSpec } = await import('../../spec/load');
+      const evaluate = o.spec ? loadSweepSpec(o.spec).evaluate : undefined;
+      if (o.spec && !evaluate) throw new UsageError(`${o.spec} has no evaluate block`);
+      const runs = o.runs ? o.runs.split(',').map((r) => r.trim()).filter(Boolean) : undefined;
+      await withClient(async (client) => {
+        const id = toSweepId(name);
+        const desc = await retrying(() => client.workflow.getHandle(id).describe()).catch(() => undefined);
+        if (desc?.status.name === 'RUNNING') {
+          try {
+            const r = await client.workflow.getHandle(id).executeUpdate(rescoreUpdate, { args: [{ ...(evaluate ? { evaluate } : {}), ...(runs ? { runs } : {}) }] });
+            console.log(`re-scoring ${r.rescoring.length} run(s) with evaluator ${r.evaluator}`);
+          } catch (e) {
+            throw new UsageError(`rejected: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+          }
+        } else {
+          // Ended: start it again in rescore mode from the spec its store recorded.
+          const reader = new StoreReader();
+          try {
+            const row = await (await reader.open()).getSweep(sweepNameOf(id));
+            if (!row) throw new UsageError(`the results store has no sweep "${sweepNameOf(id)}": point SWEEP_DB at the worker's store`);
+            const spec = validateSweepSpec({ ...(row.spec as object), ...(evaluate ? { evaluate } : {}) }, `${row.name} (stored spec)`);
+            if (!spec.evaluate) throw new UsageError(`sweep ${row.name} has no evaluate stage: give one with --spec`);
+            await retrying(() =>
+              client.workflow.start('sweep', {
+                taskQueue: temporalSettings().taskQueue,
+                workflowId: id,
+                args: [spec, { rescore: { ...(runs ? { runs } : {}) } }],
+                typedSearchAttributes: [
+                  { key: SweepName, value: row.name },
+                  { key: SweepId, value: id },
+                ],
+                staticSummary: `sweep ${row.name}: rescore`,
+              }),
+            );
+            console.log(`${id} had ended: started it again to re-score its succeeded runs with evaluator ${evaluatorHashOf(spec.evaluate)}`);
+          } finally {
+            await reader.close();
+          }
+        }
+        printLinks(id);
       });
     });
 

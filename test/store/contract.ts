@@ -6,6 +6,7 @@ import type {
   AttemptRow,
   AttemptWrite,
   DataPoint,
+  EvaluationRow,
   ResultRow,
   ResultsStore,
   RunRow,
@@ -587,6 +588,245 @@ export function describeStoreContract(name: string, open: (options?: StoreOption
       });
     });
 
+    describe('evaluations', () => {
+      it('upsertEvaluation round-trips every field; listEvaluations filters by run, evaluator and state', async () => {
+        const [s, other] = [uniq('sw'), uniq('sw')];
+        const failed: EvaluationRow = {
+          ...evaluation(s, 'r1', 'ev-a', 40),
+          state: 'failed',
+          attempts: 2,
+          failureClass: 'oom',
+          message: 'OOMKilled while scoring IT',
+          result: undefined,
+          jobHash: 'job-eval-a',
+          gpuSeconds: 12.75,
+        };
+        delete failed.result;
+        const ok = evaluation(s, 'r1', 'ev-b', 41, evalResult);
+        const r2 = { ...evaluation(s, 'r2', 'ev-a', 42), state: 'running' as const, result: undefined };
+        delete r2.result;
+        for (const e of [failed, ok, r2]) await store.upsertEvaluation(e);
+        await store.upsertEvaluation(evaluation(other, 'r1', 'ev-a', 43));
+
+        expect(await store.listEvaluations(s)).toEqual([failed, ok, r2]);
+        expect(await store.listEvaluations(s, {})).toEqual([failed, ok, r2]);
+        expect(await store.listEvaluations(s, { runId: 'r1' })).toEqual([failed, ok]);
+        expect(await store.listEvaluations(s, { evaluator: 'ev-a' })).toEqual([failed, r2]);
+        expect(await store.listEvaluations(s, { state: 'succeeded' })).toEqual([ok]);
+        expect(await store.listEvaluations(s, { runId: 'r1', evaluator: 'ev-a', state: 'failed' })).toEqual([failed]);
+        expect(await store.listEvaluations(s, { runId: 'r2', state: 'failed' })).toEqual([]);
+        expect(await store.listEvaluations(uniq('empty'))).toEqual([]);
+        const [got] = await store.listEvaluations(s, { runId: 'r1', evaluator: 'ev-a' });
+        expect('result' in got).toBe(false);
+        expect(got.jobHash).toBe('job-eval-a');
+      });
+
+      it('an upsert replaces the whole row (optional fields it omits are cleared); a replay changes nothing', async () => {
+        const s = uniq('sw');
+        const running: EvaluationRow = {
+          sweep: s,
+          runId: 'r1',
+          evaluator: 'ev-a',
+          state: 'running',
+          attempts: 1,
+          jobHash: 'job-1',
+          message: 'scoring',
+          gpuSeconds: 0,
+          updatedAt: ts(40),
+        };
+        await store.upsertEvaluation(running);
+        await store.upsertEvaluation(running);
+        expect(await store.listEvaluations(s)).toEqual([running]);
+        const done = evaluation(s, 'r1', 'ev-a', 45, evalResult);
+        await store.upsertEvaluation(done);
+        await store.upsertEvaluation(done);
+        const rows = await store.listEvaluations(s);
+        expect(rows).toEqual([done]);
+        expect(rows[0].message).toBeUndefined();
+        expect(rows[0].jobHash).toBeUndefined();
+        expect(rows[0].updatedAt).toBe(ts(45));
+      });
+
+      it('a succeeded evaluation rewritten as succeeded keeps its first updatedAt (a retry is not a newer evaluator)', async () => {
+        const s = uniq('sw');
+        await store.recordResult(result(s, 'r1', 1, withCheckpoints));
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-old', 40, { metrics: { V1: 0.4 } }));
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-new', 50, { metrics: { V1: 0.5 } }));
+        // The old evaluator's write is retried late, with a later clock: it must not become the newest.
+        const retried = { ...evaluation(s, 'r1', 'ev-old', 60, { metrics: { V1: 0.41 } }), gpuSeconds: 99 };
+        await store.upsertEvaluation(retried);
+        expect(await store.listEvaluations(s, { evaluator: 'ev-old' })).toEqual([{ ...retried, updatedAt: ts(40) }]);
+        expect((await store.listDataPoints(s)).map((p) => p.metrics.V1)).toEqual([0.5]);
+      });
+
+      it('refuses a row it could not use, naming the field, and writes nothing', async () => {
+        const s = uniq('sw');
+        const noResult = { ...evaluation(s, 'r1', 'ev-a', 40), result: undefined };
+        await expect(store.upsertEvaluation(noResult)).rejects.toThrow(/result is required/);
+        await expect(
+          store.upsertEvaluation({ ...evaluation(s, 'r1', 'ev-a', 40), updatedAt: 'yesterday' }),
+        ).rejects.toThrow(/updatedAt/);
+        await expect(store.upsertEvaluation({ ...evaluation(s, 'r1', 'ev-a', 40), attempts: -1 })).rejects.toThrow(
+          /attempts/,
+        );
+        await expect(store.upsertEvaluation({ ...evaluation(s, 'r1', '', 40) })).rejects.toThrow(/evaluator/);
+        expect(await store.listEvaluations(s)).toEqual([]);
+      });
+
+      it('data points come from the newest succeeded evaluation; runs without one keep their training points', async () => {
+        const s = uniq('sw');
+        await store.recordResult(result(s, 'r1', 1, withCheckpoints));
+        await store.recordResult(result(s, 'r2', 1, { metrics: { V1: 0.9 }, n_params: 5e6 }));
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-a', 40, { metrics: { V1: 0.61, IT: 0.62 } }));
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-b', 50, { metrics: { V1: 0.71, IT: 0.72 } }));
+        // Newer, but not succeeded: neither counts.
+        await store.upsertEvaluation({ ...evaluation(s, 'r1', 'ev-c', 55), state: 'running', result: undefined });
+        await store.upsertEvaluation({
+          ...evaluation(s, 'r1', 'ev-d', 56, { metrics: { V1: 0.01 } }),
+          state: 'failed',
+          failureClass: 'bad-result',
+        });
+        const training = { arch: 'resnet18', seed: 0 };
+        expect(byPoint(await store.listDataPoints(s))).toEqual([
+          {
+            sweep: s,
+            runId: 'r1',
+            axes: training,
+            metrics: { V1: 0.71, IT: 0.72 },
+            n_params: 11689512,
+            n_samples_seen: 128000000,
+            total_flops: 4.6e17,
+          },
+          { sweep: s, runId: 'r2', axes: training, metrics: { V1: 0.9 }, n_params: 5e6 },
+        ]);
+
+        // A tie in time goes to the greater evaluator string.
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-0', 50, { metrics: { V1: 0.8 } }));
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-z', 50, { metrics: { V1: 0.9 } }));
+        expect((await store.listDataPoints(s)).filter((p) => p.runId === 'r1').map((p) => p.metrics.V1)).toEqual([0.9]);
+      });
+
+      it('an explicit evaluator gives its points, and runs without its evaluation contribute nothing', async () => {
+        const s = uniq('sw');
+        await store.recordResult(result(s, 'r1', 1, withCheckpoints));
+        await store.recordResult(result(s, 'r2', 1, { metrics: { V1: 0.9 } }));
+        await store.recordResult(result(s, 'r3', 1, { metrics: { V1: 0.3 } }));
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-a', 40, { metrics: { V1: 0.61 } }));
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-b', 50, { metrics: { V1: 0.71 } }));
+        await store.upsertEvaluation(evaluation(s, 'r2', 'ev-b', 50, { metrics: { V1: 0.72 } }));
+        // r3's ev-a evaluation failed: it has none of ev-a's points.
+        await store.upsertEvaluation({ ...evaluation(s, 'r3', 'ev-a', 45, { metrics: { V1: 0.2 } }), state: 'failed' });
+
+        const V1 = (ps: DataPoint[]) => byPoint(ps).map((p) => [p.runId, p.metrics.V1]);
+        expect(V1(await store.listDataPoints(s, { evaluator: 'ev-a' }))).toEqual([['r1', 0.61]]);
+        expect(V1(await store.listDataPoints(s, { evaluator: 'ev-b' }))).toEqual([
+          ['r1', 0.71],
+          ['r2', 0.72],
+        ]);
+        expect(await store.listDataPoints(s, { evaluator: 'ev-unknown' })).toEqual([]);
+        // Without one: the newest per run, and r3 (no succeeded evaluation) from training.
+        expect(V1(await store.listDataPoints(s))).toEqual([
+          ['r1', 0.71],
+          ['r2', 0.72],
+          ['r3', 0.3],
+        ]);
+        expect(V1(await store.listDataPoints(s, {}))).toEqual(V1(await store.listDataPoints(s)));
+      });
+
+      it('an evaluate-only run (no training result) gets its points from the evaluation and its run row', async () => {
+        const s = uniq('sw');
+        await store.upsertRun(run(s, 'pretrained', 'succeeded'));
+        await store.upsertEvaluation(evaluation(s, 'pretrained', 'ev-a', 40, evalResult));
+        const axes = { arch: 'resnet18', samples_per_class: 100, seed: 0 };
+        const base = { sweep: s, runId: 'pretrained', axes };
+        expect(byPoint(await store.listDataPoints(s))).toEqual([
+          { ...base, metrics: { V1: 0.3, IT: 0.5 }, n_params: 25557032, total_flops: 1e18 },
+          { ...base, epoch: 5, metrics: { V1: 0.15, IT: 0.25 }, n_params: 25557032, n_samples_seen: 6.4e6 },
+        ]);
+        expect(await store.listDataPoints(s, { evaluator: 'ev-a' })).toHaveLength(2);
+        expect(await store.listResults(s)).toEqual([]);
+      });
+
+      it('counts missing from the evaluation come from the training result; its own counts win', async () => {
+        const s = uniq('sw');
+        await store.recordResult(result(s, 'r1', 1, { ...withCheckpoints, checkpoints: [] }));
+        await store.recordResult(result(s, 'r2', 1, { ...withCheckpoints, checkpoints: [] }));
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-a', 40, { metrics: { IT: 0.5 } }));
+        await store.upsertEvaluation(
+          evaluation(s, 'r2', 'ev-a', 40, { metrics: { IT: 0.6 }, n_params: 7, total_flops: 3e19 }),
+        );
+        const axes = { arch: 'resnet18', seed: 0 };
+        expect(byPoint(await store.listDataPoints(s))).toEqual([
+          {
+            sweep: s,
+            runId: 'r1',
+            axes,
+            metrics: { IT: 0.5 },
+            n_params: 11689512,
+            n_samples_seen: 128000000,
+            total_flops: 4.6e17,
+          },
+          {
+            sweep: s,
+            runId: 'r2',
+            axes,
+            metrics: { IT: 0.6 },
+            n_params: 7,
+            n_samples_seen: 128000000,
+            total_flops: 3e19,
+          },
+        ]);
+      });
+
+      it("an evaluation's checkpoints are points; their counts fall back to the training checkpoint of the same epoch", async () => {
+        const s = uniq('sw');
+        await store.recordResult(result(s, 'r1', 1, withCheckpoints));
+        await store.upsertEvaluation(
+          evaluation(s, 'r1', 'ev-a', 40, {
+            metrics: { IT: 0.5 },
+            checkpoints: [
+              // No counts: the training checkpoint at epoch 10 has them.
+              { epoch: 10, metrics: { IT: 0.1 } },
+              // Its own counts win over training's epoch 50.
+              { epoch: 50, n_samples_seen: 1e7, total_flops: 2e16, metrics: { IT: 0.3 } },
+              // No training checkpoint at 70: no counts (never the final result's).
+              { epoch: 70, metrics: { IT: 0.4 } },
+              // A repeated epoch keeps its last entry.
+              { epoch: 10, metrics: { IT: 0.15 } },
+            ],
+          }),
+        );
+        const base = { sweep: s, runId: 'r1', axes: { arch: 'resnet18', seed: 0 }, n_params: 11689512 };
+        expect(byPoint(await store.listDataPoints(s))).toEqual([
+          { ...base, metrics: { IT: 0.5 }, n_samples_seen: 128000000, total_flops: 4.6e17 },
+          { ...base, epoch: 10, metrics: { IT: 0.15 }, n_samples_seen: 12800000, total_flops: 4.6e16 },
+          { ...base, epoch: 50, metrics: { IT: 0.3 }, n_samples_seen: 1e7, total_flops: 2e16 },
+          { ...base, epoch: 70, metrics: { IT: 0.4 } },
+        ]);
+        // The evaluation replaces the training checkpoints: epoch 50's training metrics are gone.
+        const points = await store.listDataPoints(s);
+        expect(points.some((p) => p.metrics.V1 !== undefined)).toBe(false);
+        // Data points come back ordered: the final point first, then checkpoints by epoch.
+        expect(points.map((p) => p.epoch)).toEqual([undefined, 10, 50, 70]);
+      });
+
+      it('listEvaluators counts succeeded runs per evaluator, newest first', async () => {
+        const s = uniq('sw');
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-a', 40, { metrics: { V1: 1 } }));
+        await store.upsertEvaluation(evaluation(s, 'r2', 'ev-a', 42, { metrics: { V1: 1 } }));
+        await store.upsertEvaluation({ ...evaluation(s, 'r3', 'ev-a', 44), state: 'failed', result: undefined });
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-b', 50, { metrics: { V1: 1 } }));
+        await store.upsertEvaluation({ ...evaluation(s, 'r2', 'ev-c', 30), state: 'running', result: undefined });
+        await store.upsertEvaluation(evaluation(uniq('other'), 'r1', 'ev-x', 59, { metrics: { V1: 1 } }));
+        expect(await store.listEvaluators(s)).toEqual([
+          { evaluator: 'ev-b', succeeded: 1, latest: ts(50) },
+          { evaluator: 'ev-a', succeeded: 2, latest: ts(44) },
+          { evaluator: 'ev-c', succeeded: 0, latest: ts(30) },
+        ]);
+        expect(await store.listEvaluators(uniq('empty'))).toEqual([]);
+      });
+    });
+
     describe('fits', () => {
       it('saveFit versions per (sweep, name) and latestFits returns the newest of each', async () => {
         const [s, other] = [uniq('sw'), uniq('sw')];
@@ -727,6 +967,33 @@ const result = (s: string, runId: string, n: number, r: JobResult): ResultRow =>
   gpuSeconds: 3600.5,
   recordedAt: ts(30 + n),
 });
+
+/** A succeeded evaluation of `runId` by `evaluator` at ts(minute) with result `r` (default: one metric). */
+const evaluation = (
+  s: string,
+  runId: string,
+  evaluator: string,
+  minute: number,
+  r: JobResult = { metrics: { V1: 0.5 } },
+): EvaluationRow => ({
+  sweep: s,
+  runId,
+  evaluator,
+  state: 'succeeded',
+  attempts: 1,
+  result: r,
+  gpuSeconds: 60.5,
+  updatedAt: ts(minute),
+});
+
+/** An evaluate job's result with its own counts and one checkpoint. */
+const evalResult: JobResult = {
+  metrics: { V1: 0.3, IT: 0.5 },
+  n_params: 25557032,
+  total_flops: 1e18,
+  artifacts: { scores: 's3://bucket/eval/scores.json' },
+  checkpoints: [{ epoch: 5, n_samples_seen: 6.4e6, metrics: { V1: 0.15, IT: 0.25 } }],
+};
 
 const byRunId = (rows: RunRow[]) => [...rows].sort((a, b) => a.runId.localeCompare(b.runId));
 const byAttempt = (rows: AttemptRow[]) =>

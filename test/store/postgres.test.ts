@@ -49,8 +49,8 @@ describe('PostgresStore specifics', () => {
     await c.connect();
     try {
       const m = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM sweep_schema_migrations');
-      // Two steps: the first schema, then instance ids and job hashes.
-      expect(m.rows[0].n).toBe(2);
+      // Three steps: the first schema, instance ids and job hashes, then evaluations.
+      expect(m.rows[0].n).toBe(3);
     } finally {
       await c.end();
     }
@@ -131,6 +131,23 @@ describe('PostgresStore specifics', () => {
       expect((await s1.getRun('old', 'r1'))?.jobHash).toBe('job-aaa');
       expect((await s1.listAttempts('old'))[0].jobHash).toBe('job-aaa');
       expect((await s1.listResults('old'))[0].jobHash).toBe('job-aaa');
+
+      // The evaluations table exists: an old run can be re-scored, and its points follow the evaluation.
+      const ev = {
+        sweep: 'old',
+        runId: 'r1',
+        evaluator: 'ev-a',
+        state: 'succeeded' as const,
+        attempts: 1,
+        result: { metrics: { V1: 0.7 } },
+        gpuSeconds: 1,
+        updatedAt: '2024-02-01T00:00:00.000Z',
+      };
+      await s1.upsertEvaluation(ev);
+      expect(await s1.listEvaluations('old')).toStrictEqual([ev]);
+      expect(await s1.listDataPoints('old')).toStrictEqual([
+        { sweep: 'old', runId: 'r1', axes: { seed: 0 }, metrics: { V1: 0.7 } },
+      ]);
     } finally {
       await s1.close();
     }
@@ -140,7 +157,7 @@ describe('PostgresStore specifics', () => {
       const m = await check.query<{ v: number[] }>(
         'SELECT array_agg(version ORDER BY version) AS v FROM sweep_schema_migrations',
       );
-      expect(m.rows[0].v).toEqual([1, 2]);
+      expect(m.rows[0].v).toEqual([1, 2, 3]);
     } finally {
       await check.end();
     }

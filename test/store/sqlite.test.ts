@@ -86,6 +86,23 @@ describe('SqliteStore specifics', () => {
       expect((await s1.getRun('old', 'r1'))?.jobHash).toBe('job-aaa');
       expect((await s1.listAttempts('old'))[0].jobHash).toBe('job-aaa');
       expect((await s1.listResults('old'))[0].jobHash).toBe('job-aaa');
+
+      // The evaluations table exists: an old run can be re-scored, and its points follow the evaluation.
+      const ev = {
+        sweep: 'old',
+        runId: 'r1',
+        evaluator: 'ev-a',
+        state: 'succeeded' as const,
+        attempts: 1,
+        result: { metrics: { V1: 0.7 } },
+        gpuSeconds: 1,
+        updatedAt: '2024-02-01T00:00:00.000Z',
+      };
+      await s1.upsertEvaluation(ev);
+      expect(await s1.listEvaluations('old')).toStrictEqual([ev]);
+      expect(await s1.listDataPoints('old')).toEqual([
+        { sweep: 'old', runId: 'r1', axes: { seed: 0 }, metrics: { V1: 0.7 } },
+      ]);
     } finally {
       await s1.close();
     }
@@ -95,6 +112,7 @@ describe('SqliteStore specifics', () => {
         (cols.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name);
       expect(names('sweeps')).toContain('instance_id');
       for (const t of ['runs', 'attempts', 'results']) expect(names(t), t).toContain('job_hash');
+      expect(names('evaluations')).toContain('evaluator');
     } finally {
       cols.close();
     }
