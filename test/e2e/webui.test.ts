@@ -42,7 +42,7 @@ const spec: SweepSpecInput = {
 };
 const parsed = SweepSpecSchema.parse(spec);
 const cells = expandGrid(parsed);
-const knobs = parseTrainerArgs(parsed.job.args);
+const knobs = parseTrainerArgs(parsed.job!.args);
 const failing = cells.filter(
   (c) => planTraining({ sweep: name, runId: c.runId, attempt: 1, axes: c.axes }, knobs).fault === 'user-error',
 );

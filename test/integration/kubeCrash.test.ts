@@ -171,7 +171,7 @@ describe('the Kubernetes worker is killed with SIGKILL during a sweep on kube-si
       // The trainer's planned preemptions (7 of 24 first attempts with fault seed 3) were each seen and
       // retried: attempt 1 of each of those runs failed as preempted (or its node was lost first, a
       // cluster fault that strikes at random) and a later attempt succeeded.
-      const knobs = parseTrainerArgs(SPEC.job.args);
+      const knobs = parseTrainerArgs(SPEC.job!.args);
       const planned = cells.filter((c) => planTraining({ sweep: SPEC.name, runId: c.runId, attempt: 1, axes: c.axes }, knobs).fault === 'preempt');
       expect(planned).toHaveLength(7);
       for (const c of planned) {

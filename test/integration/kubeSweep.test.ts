@@ -59,7 +59,7 @@ const IMAGES: SweepSpecInput = {
   ...FAULTS,
   name: 'kube-images',
   grid: { arch: ['resnet18', 'resnet50'], dataset: ['imagenet'], samples_per_class: [10], epochs: [10], seed: [0, 1] },
-  job: { ...FAULTS.job, image: 'registry.example.com/lab/trainer-does-not-exist:v1' },
+  job: { ...FAULTS.job!, image: 'registry.example.com/lab/trainer-does-not-exist:v1' },
   concurrency: { maxRuns: 4 },
 };
 
@@ -72,7 +72,7 @@ const forced = (name: string, flag: string): SweepSpecInput => ({
   ...FAULTS,
   name,
   grid: { arch: ['resnet18'], dataset: ['imagenet'], samples_per_class: [10], epochs: [10], seed: [0, 1] },
-  job: { ...FAULTS.job, args: ['--seconds-per-eflop=30000', '--min-seconds=100', '--max-seconds=300', `${flag}=1`, '--fault-attempts=10'] },
+  job: { ...FAULTS.job!, args: ['--seconds-per-eflop=30000', '--min-seconds=100', '--max-seconds=300', `${flag}=1`, '--fault-attempts=10'] },
   concurrency: { maxRuns: 2 },
 });
 const FORCED: Record<'user-error' | 'bad-result', SweepSpecInput> = {

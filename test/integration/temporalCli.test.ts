@@ -334,7 +334,7 @@ describe('failed runs with the temporal CLI: list, retryFailed, extend, cancel',
   });
   const parsed = SweepSpecSchema.parse(spec);
   const cells = expandGrid(parsed);
-  const knobs = parseTrainerArgs(parsed.job.args);
+  const knobs = parseTrainerArgs(parsed.job!.args);
   const plan = (c: Cell, attempt = 1) => planTraining({ sweep: name, runId: c.runId, attempt, axes: c.axes }, knobs);
   const sentinel = cells.find((c) => c.axes.epochs === 400);
   const shortCells = cells.filter((c) => c !== sentinel);

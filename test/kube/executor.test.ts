@@ -38,7 +38,7 @@ async function runAttempt(ex: KubernetesExecutor, req: LaunchRequest, signal = n
 }
 
 const expectedText = (req: LaunchRequest) =>
-  planTraining({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, axes: req.axes as Record<string, string | number | boolean> }, parseTrainerArgs(req.spec.job.args)).resultText;
+  planTraining({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, axes: req.axes as Record<string, string | number | boolean> }, parseTrainerArgs(req.spec.job!.args)).resultText;
 
 const failure = (o: JobOutcome) => (o.status === 'failed' ? o.failureClass : 'succeeded');
 
@@ -72,7 +72,7 @@ describe('KubernetesExecutor against kube-sim', () => {
     await start({ gpus: 16, gpusPerNode: 1 });
     const ex = executor();
     const base = kubeSpec();
-    const withArgs = (extra: string[]) => kubeSpec({ job: { ...base.job, args: [...base.job.args, '--max-seconds=60', '--min-seconds=30', ...extra] } });
+    const withArgs = (extra: string[]) => kubeSpec({ job: { ...base.job!, args: [...base.job!.args, '--max-seconds=60', '--min-seconds=30', ...extra] } });
     // A pod that ends keeps its node until collected, and frees its GPU: had the node-loss case's pod
     // been scheduled onto such a node, losing it would collect the ended pod too (then rightly classed
     // node-lost). So the triggers that end a pod wait until that case's pod holds a node of its own.
@@ -117,12 +117,12 @@ describe('KubernetesExecutor against kube-sim', () => {
       { name: 'user', req: launchRequest(withArgs(['--p-user-error=1']), 'f-user'), want: 'user-error' },
       { name: 'trainer-oom', req: launchRequest(withArgs(['--p-oom=1']), 'f-toom'), want: 'oom' },
       { name: 'trainer-preempt', req: launchRequest(withArgs(['--p-preempt=1']), 'f-tpre'), want: 'preempted' },
-      { name: 'hang', req: launchRequest(kubeSpec({ job: { ...base.job, args: [...base.job.args, '--p-hang=1'] }, timeouts: { run: '5s', pending: '2s' } }), 'f-hang'), want: 'timeout' },
-      { name: 'image', req: launchRequest(kubeSpec({ job: { ...base.job, image: 'ghcr.io/x/does-not-exist:1' } }), 'f-image'), want: 'image' },
-      { name: 'badref', req: launchRequest(kubeSpec({ job: { ...base.job, image: 'Not A Valid::Ref' } }), 'f-badref'), want: 'image' },
+      { name: 'hang', req: launchRequest(kubeSpec({ job: { ...base.job!, args: [...base.job!.args, '--p-hang=1'] }, timeouts: { run: '5s', pending: '2s' } }), 'f-hang'), want: 'timeout' },
+      { name: 'image', req: launchRequest(kubeSpec({ job: { ...base.job!, image: 'ghcr.io/x/does-not-exist:1' } }), 'f-image'), want: 'image' },
+      { name: 'badref', req: launchRequest(kubeSpec({ job: { ...base.job!, image: 'Not A Valid::Ref' } }), 'f-badref'), want: 'image' },
       {
         name: 'unsched',
-        req: launchRequest(kubeSpec({ job: { ...base.job, resources: { gpus: 1, cpu: 1, memory: '1Gi', gpuType: 'NVIDIA-H100-80GB-HBM3' } } }), 'f-unsched'),
+        req: launchRequest(kubeSpec({ job: { ...base.job!, resources: { gpus: 1, cpu: 1, memory: '1Gi', gpuType: 'NVIDIA-H100-80GB-HBM3' } } }), 'f-unsched'),
         want: 'unschedulable',
       },
     ];
@@ -151,7 +151,7 @@ describe('KubernetesExecutor against kube-sim', () => {
   it('a malformed result still succeeds at the executor; validation (the caller) rejects it', async () => {
     await start();
     const base = kubeSpec();
-    const req = launchRequest(kubeSpec({ job: { ...base.job, args: [...base.job.args, '--p-bad-output=1'] } }), 'bad-out');
+    const req = launchRequest(kubeSpec({ job: { ...base.job!, args: [...base.job!.args, '--p-bad-output=1'] } }), 'bad-out');
     const { outcome } = await runAttempt(executor(), req);
     expect(outcome.status).toBe('succeeded');
     if (outcome.status === 'succeeded') {
@@ -203,7 +203,7 @@ describe('KubernetesExecutor against kube-sim', () => {
   it('re-attaches after a worker restart: a new executor watches the running attempt to its end', async () => {
     await start();
     const base = kubeSpec();
-    const req = launchRequest(kubeSpec({ job: { ...base.job, args: [...base.job.args, '--min-seconds=20', '--max-seconds=20'] } }), 'reattach');
+    const req = launchRequest(kubeSpec({ job: { ...base.job!, args: [...base.job!.args, '--min-seconds=20', '--max-seconds=20'] } }), 'reattach');
     const worker1 = new AbortController();
     const first = executor();
     await first.launch(req);
@@ -231,7 +231,7 @@ describe('KubernetesExecutor against kube-sim', () => {
     });
     const ex = executor();
     const base = kubeSpec();
-    const spec = kubeSpec({ job: { ...base.job, args: [...base.job.args, '--min-seconds=15', '--max-seconds=25'] } });
+    const spec = kubeSpec({ job: { ...base.job!, args: [...base.job!.args, '--min-seconds=15', '--max-seconds=25'] } });
     const reqs = Array.from({ length: 8 }, (_, i) => launchRequest(spec, `flaky-${i}`, 1, { arch: 'resnet18', dataset: 'imagenet', samples_per_class: 10, epochs: 1, seed: i }));
     // Every tick: drop the watches, write one event the executor has not seen (a no-op Node update),
     // then compact the history past it. Each reconnect therefore resumes from a resourceVersion that
@@ -284,7 +284,7 @@ describe('KubernetesExecutor against kube-sim', () => {
     await start();
     const ex = executor();
     const base = kubeSpec();
-    const req = launchRequest(kubeSpec({ job: { ...base.job, args: [...base.job.args, '--min-seconds=100', '--max-seconds=100'] } }), 'cancel-me');
+    const req = launchRequest(kubeSpec({ job: { ...base.job!, args: [...base.job!.args, '--min-seconds=100', '--max-seconds=100'] } }), 'cancel-me');
     await ex.launch(req);
     await runningPod('cancel-me');
     await ex.cancel(req);
@@ -315,7 +315,7 @@ describe('KubernetesExecutor against kube-sim', () => {
     });
     const base = kubeSpec();
     const spec = kubeSpec({
-      job: { ...base.job, args: ['--seconds-per-eflop=1', '--min-seconds=3', '--max-seconds=8', '--p-preempt=0.2', '--p-oom=0.1', '--p-user-error=0.1', '--p-bad-output=0.1', '--fault-seed=3'] },
+      job: { ...base.job!, args: ['--seconds-per-eflop=1', '--min-seconds=3', '--max-seconds=8', '--p-preempt=0.2', '--p-oom=0.1', '--p-user-error=0.1', '--p-bad-output=0.1', '--fault-seed=3'] },
     });
     const maxAttempts = 8;
     const runOne = async (i: number) => {
@@ -352,7 +352,7 @@ describe('KubernetesExecutor against kube-sim', () => {
       throw new Error(`${req.runId}: ${maxAttempts} retryable failures: ${messages.join(' / ')}`);
     };
     const results = await Promise.all(Array.from({ length: 16 }, (_, i) => runOne(i)));
-    const args = parseTrainerArgs(spec.job.args);
+    const args = parseTrainerArgs(spec.job!.args);
     for (const { req, classes } of results) {
       const last = classes[classes.length - 1];
       const attempt = classes.length;

@@ -33,12 +33,12 @@ export function launchRequest(
     sweep: spec.name,
     // No instance: Job names as before instances existed (other tests pin them); instance tests set one.
     instance: '',
-    jobHash: jobHashOf(spec.job, resourcesFor(spec, axes)),
+    jobHash: jobHashOf(spec.job!, resourcesFor(spec, axes)),
     runId,
     attempt,
     axes,
     resources: resourcesFor(spec, axes),
-    spec: { job: spec.job, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
+    spec: { job: spec.job!, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
   };
 }
 

@@ -70,7 +70,7 @@ describe('gridCount: the grid size, known before anything is expanded', () => {
 
 describe('job.image', () => {
   it('is not needed by a local sweep', () => {
-    expect(validateSweepSpec({ name: 'loc', grid: { x: [1] }, job: { command: ['true'] } }).job.image).toBeUndefined();
+    expect(validateSweepSpec({ name: 'loc', grid: { x: [1] }, job: { command: ['true'] } }).job!.image).toBeUndefined();
   });
   it('is required by a Kubernetes sweep, with the field named', () => {
     expect(() => validateSweepSpec({ name: 'kub', grid: { x: [1] }, job: { command: ['true'] }, executor: { kind: 'kubernetes' } })).toThrow(

@@ -76,7 +76,7 @@ function request(
     attempt: cell.attempt ?? 1,
     axes: cell.axes ?? { arch: 'resnet18', seed: 0 },
     resources: { gpus: 2, cpu: 1, memory: '1Gi' },
-    spec: { job: spec.job, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
+    spec: { job: spec.job!, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
   };
 }
 

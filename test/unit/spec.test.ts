@@ -92,7 +92,7 @@ describe('SweepSpecSchema defaults', () => {
       executor: { kind: 'kubernetes' },
       order: { by: 'random' },
     });
-    expect(s.job.resources).toEqual({ gpus: 2, cpu: 4, memory: '16Gi' });
+    expect(s.job!.resources).toEqual({ gpus: 2, cpu: 4, memory: '16Gi' });
     expect(s.retry.backoff).toEqual({ initial: '1s', max: '5m', coefficient: 2 });
     expect(s.order).toEqual({ by: 'random', seed: 0 });
     expect(s.executor).toMatchObject({ kind: 'kubernetes', namespace: 'default', datasetMountPath: '/data' });
@@ -100,10 +100,10 @@ describe('SweepSpecSchema defaults', () => {
 
   it('parsing twice does not share mutable defaults', () => {
     const a = spec();
-    a.job.args.push('--mutated');
+    a.job!.args.push('--mutated');
     a.retry.retryOn.push('oom');
     const b = spec();
-    expect(b.job.args).toEqual([]);
+    expect(b.job!.args).toEqual([]);
     expect(b.retry.retryOn).toEqual(DEFAULT_RETRY_ON);
   });
 });
@@ -310,7 +310,7 @@ describe('grid expansion', () => {
       memory: '64Gi',
       gpuType: 'A100',
     });
-    expect(big.job.overrides[0].resources).toEqual({ gpus: 4 });
+    expect(big.job!.overrides[0].resources).toEqual({ gpus: 4 });
   });
 
   it('refuses a run that needs more GPUs than concurrency.maxGpus', () => {
