@@ -79,6 +79,8 @@ export interface Progress {
   /** Why the last live refit failed as a whole (cleared by the next one that runs). */
   refitError?: string;
   continuedAsNew: number;
+  /** The sweep is still checking its spec (no grid yet). */
+  starting?: boolean;
 }
 
 export interface RunsPage {
@@ -111,6 +113,8 @@ export interface CarriedState {
   maxGpus?: number;
   continuedAsNew: number;
   registered: boolean;
+  /** Reruns queued by retryFailed when the sweep continued as new, with their first attempt numbers. */
+  requeued?: { runId: string; a: number }[];
   /** Runs queued for re-scoring when the sweep continued as new (bounded by the grid it rescores). */
   rescoring?: string[];
   /** The sweep instance its results store gave it when it was first registered. */

@@ -107,6 +107,22 @@ interface Queued {
  * compact state. Results live in the store, never in workflow state.
  */
 export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = {}): Promise<SweepSummary> {
+  // Until the spec is validated the sweep still answers `progress` (signals and updates wait in
+  // Temporal's buffer for their handlers; a query would fail instead).
+  if (!carried.state)
+    setHandler(progressQuery, () => ({
+      sweep: String((rawSpec as { name?: unknown }).name ?? ''),
+      total: 0,
+      byState: { pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+      paused: false,
+      cancelling: false,
+      maxRuns: 0,
+      gpuHours: 0,
+      recentFailures: [],
+      fits: [],
+      continuedAsNew: 0,
+      starting: true,
+    }));
   // A new sweep's spec is validated (and defaulted) by an activity; a continued one carries its normalised spec.
   let spec: SweepSpec = carried.state ? (rawSpec as SweepSpec) : await validated(rawSpec);
   const info = workflowInfo();
@@ -137,11 +153,21 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   const inFlight = new Set(st.inFlight);
   const inFlightGpus = () => [...inFlight].reduce((s, id) => s + (cellById.get(id)?.resources.gpus ?? 0), 0);
   const carriedRescores = new Set(st.rescoring ?? []);
+  const carriedReruns = new Map((st.requeued ?? []).map((r) => [r.runId, r.a]));
   delete st.rescoring;
+  delete st.requeued;
   let queue: Queued[] = cells
     .filter((c) => !st.finished[c.runId] && !inFlight.has(c.runId))
-    .map((cell) => ({ cell, firstAttempt: 1, ...(carriedRescores.has(cell.runId) ? { mode: 'rescore' as const } : {}) }));
+    .map((cell) => ({
+      cell,
+      firstAttempt: carriedReruns.get(cell.runId) ?? 1,
+      ...(carriedRescores.has(cell.runId) ? { mode: 'rescore' as const } : {}),
+    }));
+  // retryFailed's reruns go first, as they did before continue-as-new.
+  queue = [...queue.filter((q) => carriedReruns.has(q.cell.runId)), ...queue.filter((q) => !carriedReruns.has(q.cell.runId))];
   let cancelling = false;
+  /** The final refit and report are running: nothing new may be queued (it would be dropped). */
+  let finalizing = false;
   let refitting = false;
   let lastRefitAt = Date.now();
   const recentFailures: Progress['recentFailures'] = [];
@@ -184,7 +210,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
 
   // ---- write side: signals and updates ------------------------------------------------
   const applyFinished = (r: RunFinished) => {
-    if (!inFlight.has(r.runId) && st.finished[r.runId]) return; // duplicate signal
+    // Only a run this sweep has in flight counts: a duplicate, or a signal from a run of another
+    // execution or sweep (an orphan of a terminated one), must not skew the counts.
+    if (!inFlight.has(r.runId)) return;
     inFlight.delete(r.runId);
     st.finished[r.runId] = { s: r.state, a: r.attempts, ...(r.failureClass ? { c: r.failureClass } : {}), ...(r.message && r.state !== 'succeeded' ? { m: r.message.slice(0, 200) } : {}) };
     st.gpuSeconds += r.gpuSeconds;
@@ -245,6 +273,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         if (opts.failureClass !== undefined && !isFailureClass(opts.failureClass))
           throw new Error(`unknown failure class "${opts.failureClass}": one of ${FAILURE_CLASSES.join(', ')}`);
         if (cancelling) throw new Error('the sweep is being cancelled');
+        if (finalizing) throw new Error('the sweep is finishing (final refit and report): re-submit it, or use `sweep retry-failed` once it has ended');
       },
     },
   );
@@ -262,6 +291,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     {
       validator: (req) => {
         if (cancelling) throw new Error('the sweep is being cancelled');
+        if (finalizing) throw new Error('the sweep is finishing (final refit and report): re-submit it, or use `sweep retry-failed` once it has ended');
         if (req?.runs !== undefined && !(Array.isArray(req.runs) && (req.runs as unknown[]).every((r) => typeof r === 'string' && cellById.has(r as string))))
           throw new Error('runs: give run ids of this sweep');
         if (req?.evaluate === undefined && !spec.evaluate) throw new Error('this sweep has no evaluate stage: give one');
@@ -294,6 +324,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         const fresh = entries.some(([axis, values]) => values.some((v) => !spec.grid[axis].includes(v)));
         if (!fresh) throw new Error('no new values: every value is already on its axis');
         if (cancelling) throw new Error('the sweep is being cancelled');
+        if (finalizing) throw new Error('the sweep is finishing (final refit and report): re-submit it, or use `sweep retry-failed` once it has ended');
         const grid = { ...spec.grid };
         for (const [axis, values] of entries) grid[axis] = [...grid[axis], ...values];
         if (gridSize({ grid }) > spec.maxGridSize)
@@ -485,12 +516,13 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       }
       if (workflowInfo().continueAsNewSuggested) {
         await condition(() => !refitting && allHandlersFinished());
+        // A cancel that arrived while we waited is handled here, not lost in the next execution.
+        if (cancelling) continue;
         st.inFlight = [...inFlight];
         st.continuedAsNew++;
-        // Failed-run reruns queued by retryFailed keep their attempt numbers through `finished`.
+        // Reruns queued by retryFailed keep their place and attempt numbers; rescores their mode.
         st.rescoring = queue.filter((q) => q.mode === 'rescore').map((q) => q.cell.runId);
-        const requeued = queue.filter((q) => q.firstAttempt > 1 && q.mode !== 'rescore');
-        for (const q of requeued) st.finished[q.cell.runId] = { s: 'failed', a: q.firstAttempt - 1 };
+        st.requeued = queue.filter((q) => q.firstAttempt > 1 && q.mode !== 'rescore').map((q) => ({ runId: q.cell.runId, a: q.firstAttempt }));
         await continueAsNew<typeof sweep>(spec, { state: st });
       }
       // Wait on the state itself, never on a flag reset after the fact: runs that finished while
@@ -504,6 +536,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       else await condition(wake);
     }
     await condition(() => !refitting);
+    finalizing = true;
     const final = await fitActs.finalizeSweep(spec.name);
     // Only fits the final refit made are reported as final; a live fit is never passed off as one.
     st.fits = final.fits;
