@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -11,3 +13,6 @@ const toolsKubectl = fileURLToPath(new URL('../.tools/kubectl/bin', import.meta.
 if (existsSync(toolsKubectl) && !(process.env.PATH ?? '').split(delimiter).includes(toolsKubectl)) {
   process.env.PATH = `${toolsKubectl}${delimiter}${process.env.PATH ?? ''}`;
 }
+
+// Executors built without a checkpoint root write run checkpoints to a temp dir, never the repo's .sweep/.
+process.env.SWEEP_CHECKPOINT_ROOT ??= mkdtempSync(join(tmpdir(), 'sweep-ckpt-'));

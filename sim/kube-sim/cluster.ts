@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkpointRecord, clearCheckpoint, saveCheckpoint } from '../trainer/checkpoint';
 import { mulberry32 } from '../../spec/hash';
 import { SimClock } from './clock';
 import { ObjectStore } from './store';
 import { containerStatus, GPU, GPU_PRODUCT_LABEL, gpuRequest, IMAGE_REF, isTerminal, KUEUE_QUEUE_LABEL, rand5, setCondition, toleratesAll } from './podSpec';
 import type { AttemptSummary, JobRecord, PodOutcome, PodRecord } from './records';
 import type { Job, Node, Pod } from './types';
-import { containerEnv, parseRun, USER_ERROR_EXIT_CODE, type Workload } from './workload';
+import { containerEnv, parseRun, USER_ERROR_EXIT_CODE, type SimMount, type Workload, type WorkloadInput } from './workload';
 
 export { GPU, GPU_PRODUCT_LABEL, gpuRequest, isTerminal, KUEUE_QUEUE_LABEL } from './podSpec';
 export type { AttemptSummary, JobRecord, PodOutcome, PodRecord } from './records';
@@ -45,7 +48,15 @@ export interface ClusterOptions {
   /** Kueue-style admission of suspended jobs labelled with a queue: GPU quota (default: all GPUs). */
   kueueQuotaGpus?: number;
   seed: number;
+  /**
+   * Host folder holding every PersistentVolumeClaim's files, `<volumesDir>/<namespace>/<claim>`:
+   * a claim keeps its files across pods (a checkpoint written by one attempt is there for the next).
+   */
+  volumesDir: string;
 }
+
+/** Grace period of a pod that names none, as on a real cluster. */
+const DEFAULT_GRACE_SECONDS = 30;
 
 interface PodRuntime {
   /** Creation order: the scheduler's queue is FIFO, like the real one within a priority. */
@@ -54,6 +65,12 @@ interface PodRuntime {
   gpus: number;
   timers: NodeJS.Timeout[];
   log: string[];
+  /** What the workload was planned from (re-planned at container start when it checkpoints). */
+  input: WorkloadInput;
+  /** The last epoch whose checkpoint was saved. */
+  savedEpoch?: number;
+  /** Got SIGTERM and ignored it: killed when its grace period ends. */
+  terminating?: boolean;
 }
 
 interface JobRuntime {
@@ -263,7 +280,7 @@ export class SimCluster extends EventEmitter {
     if (!job) return undefined;
     const pods = this.ownedPods(job);
     if (rt) rt.deleting = true;
-    if (propagation === 'Foreground') for (const p of pods) this.removePod(p, { phase: 'Deleted', reason: 'Deleted' });
+    if (propagation === 'Foreground') for (const p of pods) this.deleteGracefully(p, { phase: 'Deleted', reason: 'Deleted' });
     const gone = this.store.delete<Job>('Job', namespace, name);
     if (rt) {
       this.clock.cancel(rt.deadline);
@@ -271,7 +288,7 @@ export class SimCluster extends EventEmitter {
       rt.record.deletedAt = this.clock.iso();
       this.jobs.delete(ObjectStore.key(namespace, name));
     }
-    if (propagation === 'Background') for (const p of pods) this.removePod(p, { phase: 'Deleted', reason: 'Deleted' });
+    if (propagation === 'Background') for (const p of pods) this.deleteGracefully(p, { phase: 'Deleted', reason: 'Deleted' });
     if (propagation === 'Orphan')
       for (const p of pods) {
         p.metadata.ownerReferences = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== job.metadata.uid);
@@ -401,7 +418,8 @@ export class SimCluster extends EventEmitter {
     const name = `${job.metadata.name}-${rand5(this.rnd)}`;
     const c = tpl.spec.containers[0];
     const env = containerEnv(c);
-    const plan = this.opts.workload({ container: c, env, args: c.args ?? [], run: parseRun(env) });
+    const input: WorkloadInput = { container: c, env, args: c.args ?? [], run: parseRun(env), mounts: this.claimMounts(job.metadata.namespace ?? 'default', tpl.spec, c) };
+    const plan = this.opts.workload(input);
     const pod: Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -426,9 +444,59 @@ export class SimCluster extends EventEmitter {
     };
     const record: PodRecord = { name, plan };
     rt.record.pods.push(record);
-    this.pods.set(ObjectStore.key(pod.metadata.namespace, name), { seq: this.podSeq++, record, gpus: gpuRequest(pod.spec), timers: [], log: [] });
+    this.pods.set(ObjectStore.key(pod.metadata.namespace, name), { seq: this.podSeq++, record, gpus: gpuRequest(pod.spec), timers: [], log: [], input });
     this.store.put(pod);
     this.scheduleSoon();
+  }
+
+  /** The host folder of a claim (made on first use, as a provisioner would). */
+  claimDir(claim: string, namespace = 'default'): string {
+    return join(this.opts.volumesDir, namespace, claim);
+  }
+
+  /** The container's PVC mounts resolved to host folders (subPath folders made, as the kubelet does). */
+  private claimMounts(namespace: string, spec: Pod['spec'], c: Pod['spec']['containers'][number]): SimMount[] {
+    const out: SimMount[] = [];
+    for (const m of c.volumeMounts ?? []) {
+      const pvc = spec.volumes?.find((v) => v.name === m.name)?.persistentVolumeClaim;
+      if (!pvc) continue;
+      // The API refused absolute and ".." subPaths already (validation.ts).
+      const hostPath = m.subPath ? join(this.claimDir(pvc.claimName, namespace), m.subPath) : this.claimDir(pvc.claimName, namespace);
+      mkdirSync(hostPath, { recursive: true });
+      out.push({ mountPath: m.mountPath, hostPath, readOnly: m.readOnly === true || pvc.readOnly === true });
+    }
+    return out;
+  }
+
+  /** The trainer's checkpoint after `epoch`, into the claim's folder (as the trainer process writes it). */
+  private saveEpoch(p0: Pod, epoch: number): void {
+    const rt = this.runtime(p0);
+    const plan = rt?.record.plan;
+    const ck = plan?.checkpointing;
+    if (!rt || !plan || !ck || !plan.epochs || (rt.savedEpoch ?? 0) >= epoch) return;
+    rt.savedEpoch = epoch;
+    const run = rt.input.run;
+    if (ck.readOnly) {
+      rt.log.push(`trainer: epoch ${epoch}/${plan.epochs} done, cannot save checkpoint: read-only file system`);
+      return;
+    }
+    try {
+      saveCheckpoint(
+        ck.dir,
+        checkpointRecord({
+          runId: run?.runId ?? '',
+          epoch,
+          epochs: plan.epochs,
+          attempt: run?.attempt ?? 0,
+          epochsRun: ck.epochsRunBefore + (epoch - (plan.startEpoch ?? 0)),
+          n_samples_seen: (plan.samplesPerEpoch ?? 0) * epoch,
+          total_flops: (plan.flopsPerEpoch ?? 0) * epoch,
+        }),
+      );
+      rt.log.push(`trainer: epoch ${epoch}/${plan.epochs} done, checkpoint saved`);
+    } catch (e) {
+      rt.log.push(`trainer: epoch ${epoch}/${plan.epochs} done, cannot save checkpoint: ${(e as Error).message}`);
+    }
   }
 
   private runtime(p: Pod): PodRuntime | undefined {
@@ -564,6 +632,8 @@ export class SimCluster extends EventEmitter {
     if (!pod || !rt) return;
     const now = this.clock.iso();
     const c = pod.spec.containers[0];
+    // A checkpointing workload reads its checkpoint as it starts, not when its pod was created.
+    if (rt.record.plan.checkpointing) rt.record.plan = this.opts.workload(rt.input);
     const plan = rt.record.plan;
     pod.status.phase = 'Running';
     pod.status.podIP = `10.244.${Math.floor(this.rnd() * 250)}.${Math.floor(this.rnd() * 250)}`;
@@ -573,10 +643,23 @@ export class SimCluster extends EventEmitter {
     rt.record.startedAt = now;
     const run = parseRun(containerEnv(c));
     rt.log.push(`${now} trainer: ${run ? `run ${run.runId} attempt ${run.attempt}` : 'no SWEEP_RUN'} starting on ${pod.spec.nodeName} (planned ${plan.durationSeconds.toFixed(1)} s)`);
+    rt.log.push(...(plan.startLog ?? []));
+    // As the trainer: training from scratch drops a checkpoint an earlier run left on the claim.
+    if (plan.checkpointing && !plan.checkpointing.readOnly && !plan.startEpoch && clearCheckpoint(plan.checkpointing.dir))
+      rt.log.push('trainer: training from scratch: removed the checkpoint found in SWEEP_CHECKPOINT_DIR');
     this.store.put(pod);
 
     // The workload's own fault, or the cluster's random ones, whichever strikes first.
     const end = plan.fault !== 'none' && plan.fault !== 'bad-output' && plan.faultAtSeconds !== undefined ? plan.faultAtSeconds : plan.durationSeconds;
+    // A checkpoint after each epoch that ends before the workload does (the last one: at its finish).
+    if (plan.checkpointing && plan.epochs && plan.secondsPerEpoch) {
+      const start = plan.startEpoch ?? 0;
+      for (let e = start + 1; e <= plan.epochs; e++) {
+        const at = (e - start) * plan.secondsPerEpoch;
+        if (at >= end - 1e-9 * Math.max(1, end)) break;
+        rt.timers.push(this.clock.after(at, () => this.saveEpoch(pod, e)));
+      }
+    }
     const f = this.opts.faults;
     const randomFault =
       this.rnd() < (f.preemptProbability ?? 0) ? 'preempt' : this.rnd() < (f.oomProbability ?? 0) ? 'oom' : undefined;
@@ -607,17 +690,54 @@ export class SimCluster extends EventEmitter {
         rt.log.push(text);
         return this.terminatePod(pod, { phase: 'Failed', reason: 'Error', exitCode: plan.exitCode ?? USER_ERROR_EXIT_CODE });
       default:
-        // The trainer writes its result to SWEEP_RESULT_FILE (= the termination message) and logs it.
+        // The last epoch's checkpoint, then the result to SWEEP_RESULT_FILE (= the termination message), also logged.
+        if (plan.epochs) this.saveEpoch(pod, plan.epochs);
         rt.log.push(text);
         return this.terminatePod(pod, { phase: 'Succeeded', reason: 'Completed', exitCode: 0, ...(plan.writesResultFile === false ? {} : { message: text }) });
     }
   }
 
-  /** Preempt a pod: DisruptionTarget condition, then SIGTERM (exit 143) and Failed. */
+  /** SIGTERM -> SIGKILL of a pod: its terminationGracePeriodSeconds. */
+  private graceSeconds(pod: Pod): number {
+    const g = pod.spec.terminationGracePeriodSeconds;
+    return typeof g === 'number' && Number.isFinite(g) && g >= 0 ? g : DEFAULT_GRACE_SECONDS;
+  }
+
+  /**
+   * A running container that ignores SIGTERM gets it now and SIGKILL after the grace period:
+   * `then` runs at that point (the pod keeps running, and checkpointing, until then). True when
+   * the grace phase began (or is under way); false when the container dies by the SIGTERM at once.
+   */
+  private sigtermIgnored(pod: Pod, then: (p: Pod) => void): boolean {
+    const rt = this.runtime(pod);
+    if (!rt?.record.plan.ignoresSigterm || pod.status.phase !== 'Running') return false;
+    if (rt.terminating) return true;
+    rt.terminating = true;
+    const grace = this.graceSeconds(pod);
+    rt.log.push(`${this.clock.iso()} workload: received SIGTERM, ignored it (killed after the grace period of ${grace} s)`);
+    rt.timers.push(
+      this.clock.after(grace, () => {
+        const cur = this.livePod(pod);
+        if (!cur) return;
+        rt.log.push(`${this.clock.iso()} kubelet: grace period of ${grace} s over: SIGKILL`);
+        then(cur);
+      }),
+    );
+    return true;
+  }
+
+  /** Preempt a pod: DisruptionTarget condition, then SIGTERM (exit 143) and Failed; SIGKILL (137) after the grace period if it ignores SIGTERM. */
   preemptPod(name: string, namespace?: string, reason: 'PreemptionByScheduler' | 'EvictionByEvictionAPI' = 'PreemptionByScheduler'): void {
     const pod = this.findPod(name, namespace);
     if (!pod || isTerminal(pod)) return;
     const rt = this.runtime(pod);
+    if (!rt?.terminating && rt?.record.plan.ignoresSigterm && pod.status.phase === 'Running') {
+      // The condition is set when the disruption begins, before the container goes.
+      const msg = reason === 'EvictionByEvictionAPI' ? 'Eviction API: evicting' : 'Preempted in order to admit critical pod';
+      pod.status.conditions = setCondition(pod.status.conditions, { type: 'DisruptionTarget', status: 'True', reason, message: msg, lastTransitionTime: this.clock.iso() });
+      this.store.put(pod);
+    }
+    if (this.sigtermIgnored(pod, (p) => this.terminatePod(p, { phase: 'Failed', reason: 'Error', exitCode: 137, disruption: reason }))) return;
     rt?.log.push('trainer: received SIGTERM, exiting');
     this.terminatePod(pod, { phase: 'Failed', reason: 'Error', exitCode: 143, disruption: reason });
   }
@@ -653,8 +773,20 @@ export class SimCluster extends EventEmitter {
   deletePod(name: string, namespace?: string): boolean {
     const pod = this.findPod(name, namespace);
     if (!pod) return false;
-    this.removePod(pod, { phase: 'Deleted', reason: 'Deleted' });
+    this.deleteGracefully(pod, { phase: 'Deleted', reason: 'Deleted' });
     return true;
+  }
+
+  /**
+   * A deletion: the pod object goes once its container has (at once for one that dies by
+   * SIGTERM; after the grace period, marked with its deletionTimestamp, for one that ignores it).
+   */
+  private deleteGracefully(pod: Pod, o: PodOutcome): void {
+    const rt = this.runtime(pod);
+    if (rt?.terminating) return this.removePod(pod, o);
+    if (!this.sigtermIgnored(pod, (p) => this.removePod(p, o))) return this.removePod(pod, o);
+    pod.metadata.deletionTimestamp = this.clock.iso();
+    this.store.put(pod);
   }
 
   private releaseGpus(pod: Pod, rt: PodRuntime | undefined): void {

@@ -1,14 +1,17 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SimClock } from './clock';
 import { SimCluster, type ClusterFaults, type SimNodeSpec } from './cluster';
 import { SimApiServer, type ApiFaults } from './server';
 import { ObjectStore } from './store';
 import { trainerWorkload, type Workload } from './workload';
 
-export { axisDurationWorkload, trainerWorkload } from './workload';
+export { axisDurationWorkload, hostPathOf, trainerWorkload } from './workload';
 
 export type { AttemptSummary, ClusterFaults, JobRecord, PodOutcome, PodRecord, SimNodeSpec } from './cluster';
 export type { ApiFaults, InjectedErrorRule } from './server';
-export type { SimRun, Workload, WorkloadFault, WorkloadInput, WorkloadPlan } from './workload';
+export type { SimMount, SimRun, Workload, WorkloadFault, WorkloadInput, WorkloadPlan } from './workload';
 export { SimCluster } from './cluster';
 export { SimApiServer } from './server';
 
@@ -44,6 +47,11 @@ export interface KubeSimOptions {
   /** Namespace written into the kubeconfig's context. */
   namespace?: string;
   seed?: number;
+  /**
+   * Host folder of the PersistentVolumeClaims' files, `<dir>/<namespace>/<claim>` (default: a
+   * temporary folder, removed by stop()). Any claim a pod mounts exists, and keeps its files.
+   */
+  volumesDir?: string;
 }
 
 export interface KubeSim {
@@ -60,6 +68,8 @@ export interface KubeSim {
   timeScale: number;
   /** The cluster's (simulated) clock: timestamps the sim writes are on it. */
   simNow(): Date;
+  /** Host folder of the claims' files. */
+  volumesDir: string;
   stop(): Promise<void>;
 }
 
@@ -100,6 +110,11 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
   const seed = opts.seed ?? 1;
   const clock = new SimClock(opts.timeScale ?? 1);
   const store = new ObjectStore(opts.historyLimit ?? 10_000);
+  const ownVolumes = opts.volumesDir === undefined;
+  const volumesDir = opts.volumesDir ?? mkdtempSync(join(tmpdir(), 'kube-sim-volumes-'));
+  const dropVolumes = () => {
+    if (ownVolumes) rmSync(volumesDir, { recursive: true, force: true });
+  };
   const cluster = new SimCluster({
     nodes: opts.nodes ?? simNodes(opts.gpus ?? 8, opts.gpusPerNode ?? 8, opts.gpuProduct),
     clock,
@@ -110,6 +125,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
     faults: opts.faults ?? {},
     kueueQuotaGpus: opts.kueueQuotaGpus,
     seed,
+    volumesDir,
   });
   const api = new SimApiServer(store, cluster, {
     port: opts.port ?? 0,
@@ -124,6 +140,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
     url = await api.listen();
   } catch (e) {
     cluster.stop();
+    dropVolumes();
     throw e;
   }
   return {
@@ -134,9 +151,11 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
     store,
     timeScale: clock.timeScale,
     simNow: () => new Date(clock.nowMs()),
+    volumesDir,
     async stop() {
       cluster.stop();
       await api.close();
+      dropVolumes();
     },
   };
 }

@@ -48,6 +48,21 @@ export interface Container {
   env?: EnvVar[];
   resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
   terminationMessagePolicy?: string;
+  volumeMounts?: VolumeMount[];
+  [k: string]: unknown;
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  readOnly?: boolean;
+  [k: string]: unknown;
+}
+
+export interface Volume {
+  name: string;
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   [k: string]: unknown;
 }
 
@@ -57,6 +72,9 @@ export interface PodSpec {
   nodeName?: string;
   nodeSelector?: Record<string, string>;
   activeDeadlineSeconds?: number;
+  /** SIGTERM -> SIGKILL on preemption or deletion (default 30, as on a real cluster). */
+  terminationGracePeriodSeconds?: number;
+  volumes?: Volume[];
   [k: string]: unknown;
 }
 

@@ -95,6 +95,16 @@ export function validateJob(body: unknown): FieldCause[] {
     if (typeof c.image !== 'string' || c.image.trim() === '')
       causes.push({ field: `${p}.image`, message: 'Required value', reason: 'FieldValueRequired' });
     if (c.env !== undefined && !Array.isArray(c.env)) causes.push({ field: `${p}.env`, message: 'must be a list', reason: 'FieldValueInvalid' });
+    if (Array.isArray(c.volumeMounts))
+      c.volumeMounts.forEach((m: unknown, j) => {
+        const sub = isRecord(m) ? m.subPath : undefined;
+        // As the real API: a subPath is relative and never climbs out of its volume.
+        if (sub !== undefined && (typeof sub !== 'string' || sub.startsWith('/') || sub.split('/').includes('..')))
+          causes.push({ field: `${p}.volumeMounts[${j}].subPath`, message: `Invalid value: ${JSON.stringify(sub)}: must be a relative path without '..'`, reason: 'FieldValueInvalid' });
+      });
   });
+  const grace = pod.terminationGracePeriodSeconds;
+  if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0))
+    causes.push({ field: 'spec.template.spec.terminationGracePeriodSeconds', message: `Invalid value: ${JSON.stringify(grace)}: must be a non-negative integer`, reason: 'FieldValueInvalid' });
   return causes;
 }

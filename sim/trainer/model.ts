@@ -50,6 +50,7 @@ export const DEFAULT_KNOBS: Readonly<TrainerKnobs> = Object.freeze({
 export type TrainerFault = 'none' | 'preempt' | 'oom' | 'user-error' | 'bad-output' | 'hang';
 
 export interface TrainerPlan {
+  /** Seconds this attempt trains for: the epochs left after `startEpoch`. */
   durationSeconds: number;
   fault: TrainerFault;
   /** Seconds into the run the fault strikes (= durationSeconds for none / bad-output). */
@@ -58,6 +59,19 @@ export interface TrainerPlan {
   result: JobResult;
   /** What the job writes: the result as JSON, or malformed text for bad-output. */
   resultText: string;
+  /** Whole epochs the run trains, one checkpoint after each (0: epochs is not a whole number, no checkpoints). */
+  epochs: number;
+  /** Epochs already done when this attempt starts (resumed from a checkpoint; 0 from scratch). */
+  startEpoch: number;
+  secondsPerEpoch: number;
+  /** Samples seen and FLOPs spent per epoch (a checkpoint's counts are these x its epoch). */
+  samplesPerEpoch: number;
+  flopsPerEpoch: number;
+}
+
+/** Where an attempt resumes: the epoch of its run's last checkpoint. */
+export interface TrainerResume {
+  fromEpoch: number;
 }
 
 export interface TrainerRun {
@@ -306,13 +320,20 @@ function malformed(json: string, variant: number): string {
   return variants[variant % variants.length];
 }
 
+/** Whole epochs of an `epochs` axis value, or 0 when it is fractional (no per-epoch checkpoints then). */
+export function wholeEpochs(epochs: number): number {
+  return Number.isInteger(epochs) && epochs >= 1 ? epochs : 0;
+}
+
 /**
- * Plans one attempt of one run. Deterministic: the same run, attempt and knobs give the
- * same plan. Throws (naming the known values) on an unknown arch or dataset.
+ * Plans one attempt of one run. Deterministic: the same run, attempt, knobs and resume point
+ * give the same plan. Throws (naming the known values) on an unknown arch or dataset.
  * Axes used: arch (default resnet18), dataset (imagenet), samples_per_class (0 = full set),
- * epochs (1), seed (0).
+ * epochs (1), seed (0). With `resume`, the attempt trains only the epochs after
+ * `resume.fromEpoch` (time, and the fault draw, scale with what is left); the result is the
+ * same final model, plus the metric `resumed_from_epoch`.
  */
-export function planTraining(run: TrainerRun, knobs: TrainerKnobs): TrainerPlan {
+export function planTraining(run: TrainerRun, knobs: TrainerKnobs, resume?: TrainerResume): TrainerPlan {
   validateKnobs(knobs);
   const arch = resolveArch(axisString(run.axes, 'arch', 'resnet18'));
   const dataset = resolveDataset(axisString(run.axes, 'dataset', 'imagenet'));
@@ -340,8 +361,11 @@ export function planTraining(run: TrainerRun, knobs: TrainerKnobs): TrainerPlan 
     return { epoch: ep, ...p, metrics: m };
   });
 
+  const whole = wholeEpochs(epochs);
+  const startEpoch = resume && whole > 0 ? Math.min(whole, Math.max(0, Math.trunc(resume.fromEpoch))) : 0;
   const result: JobResult = {
-    metrics,
+    // A metric because the result schema has no other numeric field for it; only resumed runs carry it.
+    metrics: startEpoch > 0 ? { ...metrics, resumed_from_epoch: startEpoch } : metrics,
     n_params: arch.nParams,
     n_samples_seen: final.n_samples_seen,
     total_flops: final.total_flops,
@@ -349,13 +373,26 @@ export function planTraining(run: TrainerRun, knobs: TrainerKnobs): TrainerPlan 
     checkpoints,
   };
 
-  const durationSeconds = Math.min(
+  const runSeconds = Math.min(
     knobs.maxSeconds,
     Math.max(knobs.minSeconds, (final.total_flops / 1e18) * knobs.secondsPerEflop),
   );
+  const durationSeconds = whole > 0 ? (runSeconds * (whole - startEpoch)) / whole : runSeconds;
   const { fault, at } = drawFault(run, knobs, durationSeconds);
   const json = JSON.stringify(result);
   const resultText =
     fault === 'bad-output' ? malformed(json, hash53(`${run.runId}#attempt=${run.attempt}#bad`, knobs.faultSeed)) : json;
-  return { durationSeconds, fault, faultAtSeconds: at, result, resultText };
+  const one = point(1);
+  return {
+    durationSeconds,
+    fault,
+    faultAtSeconds: at,
+    result,
+    resultText,
+    epochs: whole,
+    startEpoch,
+    secondsPerEpoch: whole > 0 ? runSeconds / whole : runSeconds,
+    samplesPerEpoch: one.n_samples_seen,
+    flopsPerEpoch: one.total_flops,
+  };
 }

@@ -182,6 +182,8 @@ describe('a job gets a minimal environment, never the worker’s', () => {
       ...INHERITED_ENV,
       'WANDB_RUN_GROUP',
       'SWEEP_RUN',
+      'SWEEP_STAGE',
+      'SWEEP_CHECKPOINT_DIR',
       'SWEEP_RUN_ID',
       'SWEEP_ATTEMPT',
       'SWEEP_RESULT_FILE',

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ARCHITECTURES, DATASETS, datasetSamples, lookupArchitecture, lookupDataset } from '../../spec/architectures';
 import { parseJobResult } from '../../spec/result';
+import { CHECKPOINT_FILE, checkpointRecord, loadCheckpoint, saveCheckpoint } from '../../sim/trainer/checkpoint';
 import {
   DEFAULT_KNOBS,
   GROUND_TRUTH,
@@ -316,10 +317,14 @@ describe('trainer executable', () => {
         },
       );
       let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // Only for the hang case: the test stops its own child, `killAfterMs` after it says it hangs
+      // (counted from then, not from the spawn: a loaded machine can take seconds to start tsx).
+      let timer: NodeJS.Timeout | undefined;
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (killAfterMs !== undefined && timer === undefined && /hanging/.test(stderr)) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      });
       child.on('error', reject);
-      // Only for the hang case: the test stops its own child.
-      const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
         resolvePromise({ code, signal, stderr, resultFile });
@@ -353,7 +358,7 @@ describe('trainer executable', () => {
   });
 
   it('hangs until killed', async () => {
-    const e = await exec('hang', ['--p-hang=1', '--min-seconds=0.1', '--max-seconds=0.2'], {}, 1500);
+    const e = await exec('hang', ['--p-hang=1', '--min-seconds=0.1', '--max-seconds=0.2'], {}, 1000);
     expect(e.signal, e.stderr).toBe('SIGKILL'); // killed by the test, not exited on its own
     expect(e.stderr).toMatch(/hanging/);
     expect(existsSync(e.resultFile)).toBe(false);
@@ -365,3 +370,108 @@ describe('trainer executable', () => {
     expect(e.stderr).toMatch(/unknown arch "resnet9000"/);
   });
 }, 20_000);
+
+describe('checkpoints and resume', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trainer-ckpt-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const ten = (runId: string, attempt = 1) => run(runId, { samples_per_class: 10, epochs: 10 }, attempt);
+
+  it('a resumed plan trains only the epochs left, reports the same model and resumed_from_epoch', () => {
+    const k = knobs({ minSeconds: 5, maxSeconds: 5 });
+    const fresh = planTraining(ten('res-a'), k);
+    const resumed = planTraining(ten('res-a', 2), k, { fromEpoch: 6 });
+    expect(fresh).toMatchObject({ epochs: 10, startEpoch: 0, secondsPerEpoch: 0.5, durationSeconds: 5 });
+    expect(resumed).toMatchObject({ epochs: 10, startEpoch: 6, secondsPerEpoch: 0.5, durationSeconds: 2 });
+    expect(resumed.result.metrics).toEqual({ ...fresh.result.metrics, resumed_from_epoch: 6 });
+    expect(fresh.result.metrics.resumed_from_epoch).toBeUndefined();
+    expect(resumed.result.total_flops).toBe(fresh.result.total_flops);
+    expect(parseJobResult(resumed.resultText, METRICS).ok).toBe(true);
+    // Fractional epochs have no per-epoch checkpoints: nothing to resume from.
+    const half = planTraining(run('res-b', { epochs: 0.5 }), k, { fromEpoch: 3 });
+    expect(half).toMatchObject({ epochs: 0, startEpoch: 0, durationSeconds: 5 });
+  });
+
+  function exec(name: string, attempt: number, env: Record<string, string>): Promise<{ code: number | null; stderr: string; result?: string }> {
+    const resultFile = join(dir, `${name}-${attempt}.json`);
+    const r = ten(name, attempt);
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'sim/trainer/main.ts', '--min-seconds=0.5', '--max-seconds=0.5'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, SWEEP_RUN: JSON.stringify(r), SWEEP_RESULT_FILE: resultFile, ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) => resolvePromise({ code, stderr, result: existsSync(resultFile) ? readFileSync(resultFile, 'utf8') : undefined }));
+    });
+  }
+  const epochsDone = (stderr: string) => [...stderr.matchAll(/epoch (\d+)\/10 done/g)].map((m) => Number(m[1]));
+
+  it('checkpoints after every epoch, atomically, into SWEEP_CHECKPOINT_DIR', async () => {
+    const ck = join(dir, 'every');
+    const e = await exec('every', 1, { SWEEP_CHECKPOINT_DIR: ck });
+    expect(e.code, e.stderr).toBe(0);
+    expect(epochsDone(e.stderr)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(JSON.parse(readFileSync(join(ck, CHECKPOINT_FILE), 'utf8'))).toMatchObject({ runId: 'every', epoch: 10, epochs: 10, attempt: 1, epochsRun: 10 });
+    expect(readdirSync(ck)).toEqual([CHECKPOINT_FILE]); // no temp file left behind
+  });
+
+  it('with SWEEP_RESUME=1 resumes after the checkpoint’s epoch and says so', async () => {
+    const ck = join(dir, 'resume');
+    const partial = checkpointRecord({ runId: 'resume', epoch: 7, epochs: 10, attempt: 1, epochsRun: 7, n_samples_seen: 70_000, total_flops: 1 });
+    saveCheckpoint(ck, partial);
+    const e = await exec('resume', 2, { SWEEP_CHECKPOINT_DIR: ck, SWEEP_RESUME: '1' });
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stderr).toContain('attempt 2 resumed at epoch 7 of 10');
+    expect(epochsDone(e.stderr)).toEqual([8, 9, 10]);
+    const parsed = parseJobResult(e.result ?? '', METRICS);
+    expect(parsed.ok && parsed.result.metrics.resumed_from_epoch).toBe(7);
+    expect(JSON.parse(readFileSync(join(ck, CHECKPOINT_FILE), 'utf8'))).toMatchObject({ epoch: 10, attempt: 2, epochsRun: 10 });
+  });
+
+  it('trains from scratch without SWEEP_CHECKPOINT_DIR, without SWEEP_RESUME, or with another run’s checkpoint', async () => {
+    const [ckA, ckB] = [join(dir, 'stale'), join(dir, 'other')];
+    // A checkpoint of this run from an earlier sweep, and one of another run.
+    saveCheckpoint(ckA, checkpointRecord({ runId: 'noresume', epoch: 7, epochs: 10, attempt: 1, epochsRun: 7, n_samples_seen: 1, total_flops: 1 }));
+    saveCheckpoint(ckB, checkpointRecord({ runId: 'someone-else', epoch: 7, epochs: 10, attempt: 1, epochsRun: 7, n_samples_seen: 1, total_flops: 1 }));
+    const [noDir, noResume, other] = await Promise.all([
+      exec('nodir', 2, { SWEEP_RESUME: '1' }),
+      exec('noresume', 1, { SWEEP_CHECKPOINT_DIR: ckA }),
+      exec('other', 2, { SWEEP_CHECKPOINT_DIR: ckB, SWEEP_RESUME: '1' }),
+    ]);
+    expect(noResume.stderr).toContain('training from scratch: removed the checkpoint found in SWEEP_CHECKPOINT_DIR');
+    expect(JSON.parse(readFileSync(join(ckA, CHECKPOINT_FILE), 'utf8'))).toMatchObject({ epoch: 10, attempt: 1, epochsRun: 10 });
+    expect(noDir.stderr).toContain('SWEEP_RESUME=1 but no SWEEP_CHECKPOINT_DIR: training from scratch');
+    expect(epochsDone(noDir.stderr)).toEqual([]); // no checkpoints to save either
+    expect(epochsDone(noResume.stderr)).toHaveLength(10);
+    expect(other.stderr).toContain('cannot resume (checkpoint is of run "someone-else", not other): training from scratch');
+    expect(epochsDone(other.stderr)).toHaveLength(10);
+    for (const e of [noDir, noResume, other]) {
+      expect(e.code, e.stderr).toBe(0);
+      const parsed = parseJobResult(e.result ?? '', METRICS);
+      expect(parsed.ok && parsed.result.metrics.resumed_from_epoch).toBeUndefined();
+    }
+  });
+
+  it('refuses checkpoints that are not ours or make no sense', () => {
+    const ck = join(dir, 'bad');
+    mkdirSync(ck, { recursive: true });
+    const put = (text: string) => writeFileSync(join(ck, CHECKPOINT_FILE), text);
+    const reason = () => {
+      const r = loadCheckpoint(ck, 'bad', 10);
+      return r.ok ? 'ok' : r.reason;
+    };
+    expect(reason()).toMatch(/^no checkpoint in /);
+    put('{"epoch": 3');
+    expect(reason()).toMatch(/^checkpoint is not valid JSON/);
+    put(JSON.stringify({ format: 'synthetic-trainer/1', runId: 'bad', epoch: 11, epochs: 10, attempt: 1, epochsRun: 11 }));
+    expect(reason()).toBe('checkpoint epoch 11 is not within 0..10');
+    put(JSON.stringify({ format: 'synthetic-trainer/1', runId: 'bad', epoch: 4, epochs: 20, attempt: 1, epochsRun: 4 }));
+    expect(reason()).toBe('checkpoint is of a 20-epoch run, this one trains 10');
+    put(`{"pad": "${'x'.repeat(70_000)}"}`);
+    expect(reason()).toMatch(/^checkpoint is \d+ bytes, not a synthetic trainer checkpoint$/);
+    put(JSON.stringify({ format: 'synthetic-trainer/1', runId: 'bad', epoch: 4, epochs: 10, attempt: 1, epochsRun: 4 }));
+    expect(reason()).toBe('ok');
+  });
+}, 30_000);

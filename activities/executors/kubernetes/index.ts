@@ -2,11 +2,11 @@ import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kube
 import { durationMs, MAX_RESULT_BYTES, type FailureClass } from '../../../spec';
 import { JobGoneError, JobNameConflictError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { apiCode, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
-import { attemptLabels, buildJob, CONTAINER_NAME, JOB_HASH_ANNOTATION, jobNameFor, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
+import { attemptLabels, buildJob, CONTAINER_NAME, JOB_HASH_ANNOTATION, jobNameOf, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
 import { watchAttempt, type WatchAttemptOptions } from './watchJob';
 
 export { InfrastructureError } from './apiRetry';
-export { buildJob, jobNameFor, LABELS, RUN_ANNOTATION } from './jobBuilder';
+export { buildJob, jobNameFor, jobNameOf, LABELS, RUN_ANNOTATION } from './jobBuilder';
 export { classifyAttempt, classifyFailedPod } from './classifyPodFailure';
 
 /** The API refused the Job (422 Invalid, 400, 403...): retrying the same request cannot help. */
@@ -123,7 +123,7 @@ export class KubernetesExecutor implements Executor {
 
   async watch(req: LaunchRequest, onPhase: (p: JobPhase) => void, signal: AbortSignal): Promise<JobOutcome> {
     const kube = kubeConfigOf(req);
-    const jobName = jobNameFor(req.sweep, req.runId, req.attempt, req.instance);
+    const jobName = jobNameOf(req);
     const { verdict, pod } = await watchAttempt({
       kc: this.kc,
       batch: this.batch,
@@ -199,7 +199,7 @@ export class KubernetesExecutor implements Executor {
 
   async cancel(req: LaunchRequest): Promise<void> {
     const namespace = kubeConfigOf(req).namespace;
-    const name = jobNameFor(req.sweep, req.runId, req.attempt, req.instance);
+    const name = jobNameOf(req);
     try {
       // Background: the Job goes now, its pods right after (the API's default for Jobs would orphan them).
       await withApiRetry(`delete job ${name}`, () => this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }), this.opts.retry);

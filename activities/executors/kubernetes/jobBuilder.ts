@@ -9,6 +9,8 @@ export const LABELS = {
   run: 'scaling-sweep.io/run',
   attempt: 'scaling-sweep.io/attempt',
   instance: 'scaling-sweep.io/instance',
+  stage: 'scaling-sweep.io/stage',
+  evaluator: 'scaling-sweep.io/evaluator',
   axisPrefix: 'axis.scaling-sweep.io/',
   kueueQueue: 'kueue.x-k8s.io/queue-name',
 } as const;
@@ -66,6 +68,35 @@ export function jobNameFor(sweep: string, runId: string, attempt: number, instan
 }
 
 /**
+ * The Job name of an attempt of either stage. Training: `jobNameFor`, exactly (Jobs already
+ * running keep their names). Evaluate: `<prefix>-<hash>-e<evaluator>-<attempt>`, the hash over
+ * the evaluator too, so an evaluation never collides with the training attempt of the same
+ * number, nor with another evaluator's. The evaluator part is its first 8 characters when it is
+ * lowercase alphanumeric (a hash), else a hash of it.
+ */
+export function jobNameOf(
+  req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'instance' | 'stage' | 'evaluator'>>,
+): string {
+  if (req.stage !== 'evaluate') return jobNameFor(req.sweep, req.runId, req.attempt, req.instance);
+  const ev = req.evaluator ?? '';
+  const evPart = /^[a-z0-9]+$/.test(ev) ? ev.slice(0, 8) : shortHash(ev);
+  const key = `${req.sweep}\u0000${req.runId}\u0000${req.instance ?? ''}\u0000evaluate\u0000${ev}`;
+  const suffix = `-${shortHash(key)}-e${evPart}-${Math.max(0, Math.trunc(req.attempt))}`;
+  const prefix = dnsFragment(`${req.sweep}-${req.runId}`).slice(0, MAX_NAME - suffix.length).replace(/-+$/, '');
+  return `${prefix || 'run'}${suffix}`;
+}
+
+/** Where the checkpoint claim is mounted in the job's container. */
+export const CHECKPOINT_MOUNT = '/checkpoints';
+
+/** The run's folder in the checkpoint claim (and in checkpointUri): `<sweep>/<runId>`, refused if either could leave it. */
+export function checkpointSubPath(req: Pick<LaunchRequest, 'sweep' | 'runId'>): string {
+  for (const [field, v] of [['sweep', req.sweep], ['runId', req.runId]] as const)
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(v)) throw new Error(`kubernetes executor: ${field} ${JSON.stringify(v.slice(0, 80))} is not usable as a checkpoint subPath`);
+  return `${req.sweep}/${req.runId}`;
+}
+
+/**
  * A valid label value: [A-Za-z0-9._-], at most 63 characters, alphanumeric at both ends ("" allowed).
  * Long values are cut and get a hash suffix so distinct values stay distinct.
  */
@@ -89,7 +120,7 @@ export function axisLabelKey(axis: string): string | undefined {
 
 /** Labels that identify an attempt; a Job with other values under its name is not ours to adopt. */
 export function attemptLabels(
-  req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'instance'>>,
+  req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'instance' | 'stage' | 'evaluator'>>,
 ): Record<string, string> {
   return {
     [LABELS.managedBy]: MANAGED_BY,
@@ -97,6 +128,8 @@ export function attemptLabels(
     [LABELS.run]: labelValue(req.runId),
     [LABELS.attempt]: String(req.attempt),
     ...(req.instance ? { [LABELS.instance]: labelValue(req.instance) } : {}),
+    // Training Jobs carry no stage label (as before): a Job labelled evaluate is never adopted as training.
+    ...(req.stage === 'evaluate' ? { [LABELS.stage]: 'evaluate', [LABELS.evaluator]: labelValue(req.evaluator ?? '') } : {}),
   };
 }
 
@@ -162,6 +195,12 @@ export function buildJob(req: LaunchRequest): V1Job {
     volumes.push({ name: 'dataset', persistentVolumeClaim: { claimName: kube.datasetPvc, readOnly: true } });
     mounts.push({ name: 'dataset', mountPath: kube.datasetMountPath, readOnly: true });
   }
+  // The run's checkpoints persist across its attempts (and re-scoring): the evaluate stage only reads them.
+  const evaluate = req.stage === 'evaluate';
+  if (kube.checkpointPvc) {
+    volumes.push({ name: 'checkpoints', persistentVolumeClaim: { claimName: kube.checkpointPvc, ...(evaluate ? { readOnly: true } : {}) } });
+    mounts.push({ name: 'checkpoints', mountPath: CHECKPOINT_MOUNT, subPath: checkpointSubPath(req), ...(evaluate ? { readOnly: true } : {}) });
+  }
   const readOnlyRoot = kube.readOnlyRootFilesystem !== false;
   if (readOnlyRoot) {
     // A read-only root leaves the container /tmp and the paths the spec names to write to.
@@ -182,13 +221,18 @@ export function buildJob(req: LaunchRequest): V1Job {
     { name: 'SWEEP_RUN_ID', value: req.runId },
     { name: 'SWEEP_ATTEMPT', value: String(req.attempt) },
     { name: 'SWEEP_RESULT_FILE', value: RESULT_FILE },
+    { name: 'SWEEP_STAGE', value: req.stage ?? 'train' },
+    ...(kube.checkpointPvc ? [{ name: 'SWEEP_CHECKPOINT_DIR', value: CHECKPOINT_MOUNT }] : []),
+    ...(kube.checkpointUri ? [{ name: 'SWEEP_CHECKPOINT_URI', value: `${kube.checkpointUri.replace(/\/+$/, '')}/${checkpointSubPath(req)}` }] : []),
+    ...(req.resume ? [{ name: 'SWEEP_RESUME', value: '1' }] : []),
+    ...(evaluate && req.trainResult !== undefined ? [{ name: 'SWEEP_TRAIN_RESULT', value: req.trainResult }] : []),
   ];
 
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: jobNameFor(req.sweep, req.runId, req.attempt, req.instance),
+      name: jobNameOf(req),
       namespace: kube.namespace,
       labels: jobLabels,
       annotations: { [RUN_ANNOTATION]: runJson(req), ...(req.jobHash ? { [JOB_HASH_ANNOTATION]: req.jobHash } : {}), ...scannerSkips(kube, tpl.image) },
@@ -204,6 +248,8 @@ export function buildJob(req: LaunchRequest): V1Job {
         metadata: { labels, annotations: { [RUN_ANNOTATION]: runJson(req) } },
         spec: {
           restartPolicy: 'Never',
+          // SIGTERM -> SIGKILL on preemption or deletion: the job's time to save a checkpoint.
+          terminationGracePeriodSeconds: Math.ceil(durationMs((tpl as { gracePeriod?: string }).gracePeriod ?? '30s') / 1000),
           // No API token in a training pod unless the spec names a ServiceAccount: then that
           // account's own automountServiceAccountToken decides (the cluster admin's choice).
           ...(kube.serviceAccount ? { serviceAccountName: kube.serviceAccount } : { automountServiceAccountToken: false }),

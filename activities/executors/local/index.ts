@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { durationMs, MAX_RESULT_BYTES, renderTemplate } from '../../../spec';
+import { durationMs, MAX_RESULT_BYTES, renderTemplate, shortHash } from '../../../spec';
 import { JobGoneError, JobNameConflictError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { classifyProcessExit, type ProcessExit } from './classify';
 import { DetachedSpawner } from './detachedSpawner';
@@ -10,10 +10,20 @@ const SUPERVISOR = fileURLToPath(new URL('./supervisor.sh', import.meta.url));
 const POLL_MS = 50;
 
 /**
- * How long a stopped job (timeout, cancel) has between SIGTERM and SIGKILL to its process group,
- * as Kubernetes' terminationGracePeriodSeconds: time to save a checkpoint. (To become `job.gracePeriod`.)
+ * How long a stopped job (preemption, timeout, cancel) has between SIGTERM and SIGKILL to its
+ * process group, as Kubernetes' terminationGracePeriodSeconds: time to save a checkpoint. It is
+ * the spec's `job.gracePeriod` (default 30s); this is only for a request whose spec predates
+ * that field (a workflow started before it existed), and is what such runs were started with.
  */
 export const DEFAULT_GRACE_MS = 10_000;
+/** Default root of the runs' checkpoint folders (beside the default results store, .sweep/results.db). */
+export const DEFAULT_CHECKPOINT_ROOT = '.sweep/checkpoints';
+/**
+ * Largest SWEEP_TRAIN_RESULT passed in the environment: Linux refuses a single environment
+ * string over 128 KiB (MAX_ARG_STRLEN), and the job would not start. A larger training result
+ * reaches the job as the file SWEEP_TRAIN_RESULT_FILE only.
+ */
+export const MAX_TRAIN_RESULT_ENV_BYTES = 96 * 1024;
 /** Longest a cancel waits for the job to go; past it the supervisor still enforces the grace period. */
 const CANCEL_WAIT_MS = 8_000;
 /** Past the grace period by this much with no exit recorded, the worker SIGKILLs the group itself. */
@@ -50,6 +60,8 @@ interface LaunchRecord {
 interface ExitRecord {
   /** The raw wait status: exit code, or 128 + n for a death by signal n. */
   code: number | null;
+  /** The job outlived its grace period after a SIGTERM and the supervisor SIGKILLed it. */
+  graceKill?: boolean;
   /** A hint only (see classify.ts). */
   signal: string | null;
   error?: string;
@@ -69,8 +81,13 @@ export interface LocalExecutorOptions {
    * alone otherwise, and unlimited (the sweep window bounds it) when neither is.
    */
   slots?: number;
-  /** SIGTERM -> SIGKILL grace period of a stopped job (default DEFAULT_GRACE_MS). */
+  /** SIGTERM -> SIGKILL grace period of a stopped job, overriding the spec's `job.gracePeriod` (tests). */
   graceMs?: number;
+  /**
+   * Root of the runs' checkpoint folders, `<root>/<sweep>/<runId>`, when the spec's
+   * `executor.checkpointDir` names none (default: SWEEP_CHECKPOINT_ROOT or .sweep/checkpoints).
+   */
+  checkpointDir?: string;
   /** Working directory of jobs (default: the worker's). */
   cwd?: string;
   /** Append a line per started process here (tests prove no attempt started twice). */
@@ -181,8 +198,6 @@ export class LocalExecutor implements Executor {
   private readonly cwd: string;
   private readonly spawner = new DetachedSpawner();
 
-  private readonly graceMs: number;
-
   constructor(private readonly opts: LocalExecutorOptions = {}) {
     // 0, a fraction or NaN would make every run wait for a slot forever: refuse it here.
     if (opts.slots !== undefined && !(Number.isInteger(opts.slots) && opts.slots > 0))
@@ -191,7 +206,24 @@ export class LocalExecutor implements Executor {
       throw new Error(`local executor: graceMs must be a non-negative number of milliseconds, got ${String(opts.graceMs)}`);
     this.dir = resolve(opts.dir ?? process.env.SWEEP_LOCAL_DIR ?? '.sweep/local');
     this.cwd = opts.cwd ?? process.cwd();
-    this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  }
+
+  /** SIGTERM -> SIGKILL of this request's job: the constructor's override, else the spec's `job.gracePeriod`. */
+  graceMsFor(req: Pick<LaunchRequest, 'spec'>): number {
+    if (this.opts.graceMs !== undefined) return this.opts.graceMs;
+    const g = (req.spec.job as { gracePeriod?: string }).gracePeriod;
+    return g === undefined ? DEFAULT_GRACE_MS : durationMs(g);
+  }
+
+  /**
+   * The run's checkpoint folder, shared by all its attempts and stages: `<root>/<sweep>/<runId>`,
+   * root = the spec's `executor.checkpointDir`, else the constructor's `checkpointDir`, else
+   * SWEEP_CHECKPOINT_ROOT, else .sweep/checkpoints (relative roots: from the worker's directory).
+   */
+  checkpointDirOf(req: Pick<LaunchRequest, 'sweep' | 'runId' | 'spec'>): string {
+    const fromSpec = req.spec.executor.kind === 'local' ? req.spec.executor.checkpointDir : undefined;
+    const root = resolve(fromSpec ?? this.opts.checkpointDir ?? process.env.SWEEP_CHECKPOINT_ROOT ?? DEFAULT_CHECKPOINT_ROOT);
+    return join(root, pathPart('sweep', req.sweep), pathPart('runId', req.runId));
   }
 
   /** Slots for a spec's jobs: the smaller of the machine's and the spec's, either alone, or none. */
@@ -206,14 +238,14 @@ export class LocalExecutor implements Executor {
    * The attempt's folder. It sits under the sweep *instance*, so a sweep started again under the
    * same name with a fresh results store never finds (and adopts) the first sweep's attempts.
    */
-  attemptDir(req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'instance'>>): string {
-    return req.instance
-      ? join(this.dir, req.sweep, `i-${req.instance}`, req.runId, String(req.attempt))
-      : join(this.dir, req.sweep, req.runId, String(req.attempt));
+  attemptDir(req: AttemptKey): string {
+    const leaf = attemptLeaf(req);
+    return req.instance ? join(this.dir, req.sweep, `i-${req.instance}`, req.runId, leaf) : join(this.dir, req.sweep, req.runId, leaf);
   }
 
-  jobName(req: Pick<LaunchRequest, 'runId' | 'attempt'>): string {
-    return `${req.runId}-a${req.attempt}`;
+  /** `<runId>-a<attempt>` for training; `<runId>-e<evaluator>-<attempt>` for the evaluate stage. */
+  jobName(req: Pick<LaunchRequest, 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'stage' | 'evaluator'>>): string {
+    return req.stage === 'evaluate' ? `${req.runId}-${attemptLeaf(req)}` : `${req.runId}-a${req.attempt}`;
   }
 
   /**
@@ -273,23 +305,39 @@ export class LocalExecutor implements Executor {
     }
     if (opts.adoptOnly) throw new JobGoneError(`attempt ${req.attempt} of ${req.runId} was launched but its record in ${dir} is gone`);
     const slots = this.slotsFor(req);
+    const graceMs = this.graceMsFor(req);
+    const checkpointDir = this.checkpointDirOf(req);
     mkdirSync(dir, { recursive: true });
+    mkdirSync(checkpointDir, { recursive: true });
     const vars = { ...req.axes, sweep: req.sweep, runId: req.runId, attempt: req.attempt };
+    const contract: Record<string, string> = {
+      SWEEP_RUN: JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, axes: req.axes }),
+      SWEEP_RUN_ID: req.runId,
+      SWEEP_ATTEMPT: String(req.attempt),
+      SWEEP_STAGE: req.stage ?? 'train',
+      SWEEP_RESULT_FILE: join(dir, 'result.json'),
+      SWEEP_GPUS: String(req.resources.gpus),
+      SWEEP_CHECKPOINT_DIR: checkpointDir,
+    };
+    if (req.resume) contract.SWEEP_RESUME = '1';
+    if (req.stage === 'evaluate' && req.trainResult !== undefined) {
+      const file = join(dir, 'train-result.json');
+      writeFileSync(file, req.trainResult);
+      contract.SWEEP_TRAIN_RESULT_FILE = file;
+      if (Buffer.byteLength(req.trainResult, 'utf8') <= MAX_TRAIN_RESULT_ENV_BYTES) contract.SWEEP_TRAIN_RESULT = req.trainResult;
+    }
     const env = jobEnv(
       process.env,
       Object.fromEntries(Object.entries(req.spec.job.env).map(([k, v]) => [k, renderTemplate(v, vars)])),
-      {
-        SWEEP_RUN: JSON.stringify({ sweep: req.sweep, runId: req.runId, attempt: req.attempt, axes: req.axes }),
-        SWEEP_RUN_ID: req.runId,
-        SWEEP_ATTEMPT: String(req.attempt),
-        SWEEP_RESULT_FILE: join(dir, 'result.json'),
-        SWEEP_GPUS: String(req.resources.gpus),
-      },
+      contract,
     );
     const command = [...req.spec.job.command, ...req.spec.job.args].map((a) => renderTemplate(a, vars));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ sweep: req.sweep, instance: req.instance, runId: req.runId, attempt: req.attempt, jobHash: req.jobHash, command, cwd: this.cwd }));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ sweep: req.sweep, instance: req.instance, runId: req.runId, attempt: req.attempt, stage: req.stage ?? 'train', evaluator: req.evaluator, jobHash: req.jobHash, command, cwd: this.cwd }),
+    );
     const slot = slots !== undefined ? await this.acquireSlot(slots, dir) : undefined;
-    const supPid = await this.spawner.spawnDetached('/bin/sh', [SUPERVISOR, dir, this.opts.launchLog ?? '-', slot ?? '-', String(Math.ceil(this.graceMs / 1000)), ...command], {
+    const supPid = await this.spawner.spawnDetached('/bin/sh', [SUPERVISOR, dir, this.opts.launchLog ?? '-', slot ?? '-', String(Math.ceil(graceMs / 1000)), ...command], {
       cwd: this.cwd,
       env,
     });
@@ -317,6 +365,7 @@ export class LocalExecutor implements Executor {
     const parsedStart = Date.parse(launch.startedAt ?? '');
     const started = mtimeMs(join(dir, 'launch.json')) ?? (Number.isFinite(parsedStart) ? parsedStart : Date.now());
     const deadline = started + durationMs(req.spec.timeouts.run);
+    const graceMs = this.graceMsFor(req);
     const gpuSeconds = (end: number) => {
       const s = (Math.max(0, end - started) / 1000) * req.resources.gpus;
       return Number.isFinite(s) ? s : 0;
@@ -328,7 +377,7 @@ export class LocalExecutor implements Executor {
       if (exit) {
         const killed = readJson<KillRecord>(join(dir, 'killed.json'));
         const end = mtimeMs(join(dir, 'exit.json')) ?? Date.now();
-        const pe: ProcessExit = { code: exit.code, signal: exit.signal, killedFor: killed?.reason };
+        const pe: ProcessExit = { code: exit.code, signal: exit.signal, killedFor: killed?.reason, graceKilled: exit.graceKill === true, graceMs };
         const failure = classifyProcessExit(pe, req.spec.retry.nonRetryableExitCodes);
         if (exit.error || exit.code === 126 || exit.code === 127) {
           const why = exit.error ?? readTail(join(dir, 'stderr.log')) ?? `exit code ${exit.code}`;
@@ -357,7 +406,7 @@ export class LocalExecutor implements Executor {
       const killed = readJson<KillRecord>(join(dir, 'killed.json'));
       if (!killed && Date.now() > deadline) this.stop(dir, launch, 'timeout');
       // The supervisor SIGKILLs after the grace period; should it fail to, so does the worker.
-      else if (killed?.at !== undefined && Date.now() > killed.at + this.graceMs + BACKSTOP_MS) this.killGroup(launch, 'SIGKILL');
+      else if (killed?.at !== undefined && Date.now() > killed.at + graceMs + BACKSTOP_MS) this.killGroup(launch, 'SIGKILL');
       await sleep(POLL_MS, signal);
     }
     return { status: 'failed', failureClass: 'unknown', message: 'watch cancelled', gpuSeconds: gpuSeconds(Date.now()) };
@@ -392,12 +441,34 @@ export class LocalExecutor implements Executor {
     if (!launch?.pid || existsSync(join(dir, 'exit.json'))) return;
     const rec = this.stop(dir, launch, 'cancelled');
     const at = rec.at ?? Date.now();
+    const graceMs = this.graceMsFor(req);
     // Bounded by the cancel activity's timeout; the supervisor enforces the grace period after that.
-    const waitUntil = Date.now() + Math.min(CANCEL_WAIT_MS, this.graceMs + 1000);
+    const waitUntil = Date.now() + Math.min(CANCEL_WAIT_MS, graceMs + 1000);
     while (!existsSync(join(dir, 'exit.json')) && Date.now() < waitUntil) await sleep(50);
     if (existsSync(join(dir, 'exit.json'))) return;
-    if (!alive(launch.supervisorPid) || Date.now() > at + this.graceMs) this.killGroup(launch, 'SIGKILL');
+    if (!alive(launch.supervisorPid) || Date.now() > at + graceMs) this.killGroup(launch, 'SIGKILL');
   }
+}
+
+type AttemptKey = Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'instance' | 'stage' | 'evaluator'>>;
+
+/**
+ * The attempt's own name part: `<attempt>` for training (as ever: adopted attempts keep their
+ * folders), `e<evaluator>-<attempt>` for the evaluate stage, so an evaluation never meets the
+ * training attempt of the same number, nor one of another evaluator. An evaluator that is not a
+ * short safe name is replaced by its hash.
+ */
+function attemptLeaf(req: Pick<LaunchRequest, 'attempt'> & Partial<Pick<LaunchRequest, 'stage' | 'evaluator'>>): string {
+  if (req.stage !== 'evaluate') return String(req.attempt);
+  const ev = req.evaluator ?? '';
+  const safe = /^[A-Za-z0-9_-]{0,64}$/.test(ev) ? ev : shortHash(ev);
+  return `e${safe}-${req.attempt}`;
+}
+
+/** A sweep name or run id as a path component: never "..", "/" or anything that could leave the root. */
+function pathPart(field: string, v: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(v)) throw new Error(`local executor: ${field} ${JSON.stringify(v.slice(0, 80))} is not usable as a folder name`);
+  return v;
 }
 
 const signalPid = (pid: number, sig: NodeJS.Signals) => {

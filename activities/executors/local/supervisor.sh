@@ -37,7 +37,8 @@ signal_job() { # $1: signal name
 }
 
 # A stop (the worker's timeout or cancel, or the node's preemption: SIGTERM to this supervisor)
-# is SIGTERM to the job's group now and SIGKILL after the grace period unless it is gone by then.
+# is SIGTERM to the job's group now and SIGKILL after the grace period unless it is gone by then
+# (the spec's job.gracePeriod, whole seconds; .grace-kill marks that SIGKILL as ours).
 stopping=0
 stop() {
   signal_job TERM
@@ -49,6 +50,8 @@ stop() {
       sleep 1
       i=$((i + 1))
     done
+    # Still there after the grace: this SIGKILL is ours, and the exit record says so (not an OOM).
+    kill -0 "$pid" 2>/dev/null && : >"$dir/.grace-kill"
     signal_job KILL
   ) &
 }
@@ -60,7 +63,7 @@ trap stop TERM INT
 if [ "$grouped" = 1 ]; then pgid=$pid; else pgid=null; fi
 printf '{"supervisorPid":%d,"pid":%d,"pgid":%s}' $$ "$pid" "$pgid" >"$dir/.launch.tmp" && mv "$dir/.launch.tmp" "$dir/launch.json"
 # One line per process ever started: lets tests prove no attempt was launched twice.
-[ "$log" = "-" ] || printf '{"runId":"%s","attempt":%s,"pid":%d}\n' "$SWEEP_RUN_ID" "$SWEEP_ATTEMPT" "$pid" >>"$log"
+[ "$log" = "-" ] || printf '{"runId":"%s","attempt":%s,"stage":"%s","pid":%d}\n' "$SWEEP_RUN_ID" "$SWEEP_ATTEMPT" "${SWEEP_STAGE:-train}" "$pid" >>"$log"
 
 wait "$pid"
 rc=$?
@@ -77,6 +80,8 @@ sig=null
 if [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; then
   name=$(kill -l $((rc - 128)) 2>/dev/null) && [ -n "$name" ] && sig="\"SIG${name#SIG}\""
 fi
-printf '{"code":%d,"signal":%s}' "$rc" "$sig" >"$dir/.exit.tmp"
+gk=
+[ -e "$dir/.grace-kill" ] && gk=',"graceKill":true'
+printf '{"code":%d,"signal":%s%s}' "$rc" "$sig" "$gk" >"$dir/.exit.tmp"
 mv "$dir/.exit.tmp" "$dir/exit.json"
 [ "$slot" = "-" ] || rm -rf "$slot" # the job's slot is free: a waiting run starts now
