@@ -366,6 +366,11 @@ export function createActivities(deps: ActivityDeps) {
       }
       // Cancelled (the sweep is being cancelled): the workflow records the run as cancelled.
       if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');
+      // The run's workflow was closed behind the sweep's back and the sweep has recorded it (and
+      // stopped its job): this activity of the closed run has not heard yet, and must not undo that.
+      const now_ = (await deps.store.listAttempts(req.sweep, req.runId)).find((a) => a.attempt === req.attempt);
+      if (now_?.state === 'failed' && now_.failureClass === 'terminated')
+        return { ...failed(req, 'terminated', now_.message, now_.gpuSeconds), jobName: launched.jobName };
       return { ...(await finishAttempt(req, outcome, { ...launched, history })), jobName: launched.jobName };
     },
 

@@ -153,6 +153,7 @@ describe('spec commands', () => {
         'include',
         'maxGridSize',
         'job',
+        'evaluate',
         'executor',
         'concurrency',
         'order',
@@ -165,7 +166,8 @@ describe('spec commands', () => {
         'reconcile',
       ].sort(),
     );
-    expect([...schema.required].sort()).toEqual(['grid', 'job', 'name']);
+    // `job` or `evaluate` (or both): the schema itself requires neither.
+    expect([...schema.required].sort()).toEqual(['grid', 'name']);
     // Unknown keys are errors, so editors flag them too.
     expect(schema.additionalProperties).toBe(false);
   });
