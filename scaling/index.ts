@@ -84,3 +84,38 @@ export {
   type PointFit,
 } from './fit';
 export { synthesizeRows, type SyntheticOptions } from './synthetic';
+export {
+  propose,
+  describeTarget,
+  minPointsToFit,
+  ProposeInputError,
+  PROPOSE_LIMITS,
+  MIN_ENSEMBLE,
+  type ProposeTarget,
+  type ProposeInput,
+  type ProposeCandidate,
+  type ProposeResult,
+  type Proposal,
+  type ObservedPoint,
+} from './propose';
+export {
+  REPLAY_STRATEGIES,
+  replayProblem,
+  replayStudy,
+  runStrategy,
+  strategyOrder,
+  fitSubset,
+  bootstrapSubset,
+  scoreError,
+  replayTarget,
+  summarize,
+  medianCurve,
+  fullReference,
+  type ReplayStrategy,
+  type ReplayObjective,
+  type ReplayProblem,
+  type ReplayOptions,
+  type ReplayOutput,
+  type StrategyRun,
+  type StrategySummary,
+} from './replay';

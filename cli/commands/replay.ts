@@ -27,6 +27,7 @@ export interface ReplayCommandOptions {
   bootstrap?: string;
   fullBootstrap?: string;
   objective?: string;
+  costPower?: string;
   json?: boolean;
   workers?: string;
 }
@@ -103,6 +104,7 @@ export async function runReplayCommand(o: ReplayCommandOptions, io: ReplayComman
     seed0: intOption(o.seed, '--seed', 0),
     bootstrap: intOption(o.bootstrap, '--bootstrap', 200),
     objective,
+    costPower: o.costPower === undefined ? undefined : Number(o.costPower),
     onRun: (r) =>
       io.stderr(`  ${r.strategy} budget ${r.budget} seed ${r.seed}: ${r.chosen.length} runs, ${(r.compute_fraction * 100).toFixed(1)}% compute\n`),
   };
@@ -156,6 +158,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--seed <s>', 'first seed', '0')
     .option('--objective <kind>', 'what adaptive reduces: auto (holdout prediction, or recipe / exponent) | recipe | exponent | prediction', 'auto')
     .option('--bootstrap <n>', 'resamples per adaptive refit and for each final interval', '200')
+    .option('--cost-power <p>', 'adaptive ranks by variance reduction / cost^p (1: per unit cost)')
     .option('--full-bootstrap <n>', "resamples of the full-data fit (default: the spec's)")
     .option('--json', 'print the result as JSON (with the error-vs-compute curves)')
     .option('--workers <n>', 'worker threads for the full-data fit (default: available cores)')

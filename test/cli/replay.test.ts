@@ -1,0 +1,86 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseBudgets, runReplayCommand } from '../../cli/commands/replay';
+import { REPO_ROOT } from '../../fitting';
+import { synthesizeRows } from '../../scaling';
+
+const run = promisify(execFile);
+
+/** A CSV in the paper's layout drawn from a known law, and a power-law fit spec over it. */
+function fixture(): { csv: string; spec: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sweep-replay-'));
+  const cols = ['model_id', 'arch', 'arch_family', 'dataset', 'region', 'score', 'n_params', 'n_samples_seen', 'total_flops', 'samples_per_class'];
+  const rows = synthesizeRows({ form: 'power_law', lse: [-0.7, 0.4, 0.3], n: 50, seed: 9, noise: 0.01 });
+  writeFileSync(path.join(dir, 'scores.csv'), [cols.join(','), ...rows.map((r) => cols.map((c) => String(r[c])).join(','))].join('\n'));
+  writeFileSync(
+    path.join(dir, 'fit.yaml'),
+    ['name: synth', 'form: power_law', 'x: total_flops', 'y: { metrics: [IT] }', 'bootstrap: 40', 'seed: 1', ''].join('\n'),
+  );
+  return { csv: path.join(dir, 'scores.csv'), spec: path.join(dir, 'fit.yaml') };
+}
+
+async function sweep(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [path.join(REPO_ROOT, 'bin/sweep.js'), ...args], { cwd: REPO_ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('sweep replay', () => {
+  it('--json prints the issue\'s shape: per strategy the compute, targets against the full fit, and the curve', async () => {
+    const { csv, spec } = fixture();
+    let stdout = '';
+    const out = await runReplayCommand(
+      { data: csv, spec, strategy: 'adaptive,random', budget: '10%,0.3', seeds: '2', batch: '4', bootstrap: '30', json: true, workers: '1' },
+      { stdout: (t) => (stdout += t), stderr: () => undefined },
+    );
+    const printed = JSON.parse(stdout) as Record<string, unknown>;
+    expect(printed).toEqual(JSON.parse(JSON.stringify(out)));
+    expect(printed).toMatchObject({ fit: 'synth', holdout_top: 0.1, candidates: 45, holdout: 5, objective: 'prediction' });
+    expect(Object.keys(printed.all_candidates as object)).toEqual(['holdout_error', 'holdout_r2']);
+    expect(out.strategies.map((s) => `${s.strategy}@${s.budget}`)).toEqual(['adaptive@0.1', 'random@0.1', 'adaptive@0.3', 'random@0.3']);
+    for (const s of out.strategies) {
+      expect(s.compute_fraction).toBeLessThanOrEqual(s.budget + 1e-12);
+      expect(s.targets.map((t) => Object.keys(t).sort())).toEqual([['ci', 'full', 'full_ci', 'in_full_ci', 'name', 'seeds_in_full_ci', 'value']]);
+      expect(s.targets[0].name).toBe('alpha');
+      expect(s.curve.length).toBeGreaterThan(0);
+      expect(s.curve.every((c) => c.compute_fraction <= s.budget && Number.isFinite(c.holdout_error))).toBe(true);
+    }
+    // The fit on every candidate of a true law extrapolates to the held-out region well.
+    expect(out.all_candidates.holdout_error).toBeLessThan(0.02);
+  }, 120_000);
+
+  it('prints a table without --json', async () => {
+    const { csv, spec } = fixture();
+    let stdout = '';
+    await runReplayCommand(
+      { data: csv, spec, strategy: 'compute-ascending', budget: '0.2', seeds: '1', bootstrap: '20', workers: '1' },
+      { stdout: (t) => (stdout += t), stderr: () => undefined },
+    );
+    expect(stdout).toMatch(/^synth: 45 candidates, the most expensive 5 \(10%\) held out; adaptive objective: prediction/);
+    expect(stdout).toMatch(/strategy +budget +compute +holdout err +R\^2 +alpha +alpha 95% CI +full alpha \[CI\] +in CI/);
+    expect(stdout).toMatch(/\ncompute-ascending +20\.0% +/);
+  }, 60_000);
+
+  it('parses budgets as fractions or percentages', () => {
+    expect(parseBudgets('0.1,5%, 20%')).toEqual([0.1, 0.05, 0.2]);
+    expect(() => parseBudgets('ten')).toThrow(/--budget: "ten" is not a fraction/);
+  });
+
+  it('bad flags exit 2 naming the flag (through cli/main.ts)', async () => {
+    const { csv, spec } = fixture();
+    const bogus = await sweep(['replay', '--data', csv, '--spec', spec, '--strategy', 'adaptive,bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/--strategy: "bogus" is not one of adaptive, random, grid, compute-ascending, coarse-to-fine/);
+    const budget = await sweep(['replay', '--data', csv, '--spec', spec, '--budget', '0']);
+    expect(budget.code).toBe(2);
+    expect(budget.stderr).toMatch(/--budget must be a fraction in \(0, 1\] of the candidates' compute, got 0/);
+  }, 60_000);
+});
