@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { createSweepWorker } from '../../worker';
 import { REPO_ROOT } from '../../worker/settings';
 import type { SweepSummary } from '../../workflows/api';
 import { sweepCli } from './helpers/cli';
+import { readLaunches } from './helpers/launchLog';
 import { startHarness, type Harness } from './helpers/harness';
 
 // The job writes its first argument (`tag`) and its pid into its result: which command and
@@ -35,14 +36,7 @@ describe('a sweep never reuses another sweep’s attempt or result', () => {
     await second?.store.close();
     await h?.stop();
   });
-  const launches = () =>
-    existsSync(h.dirs.launchLog)
-      ? readFileSync(h.dirs.launchLog, 'utf8')
-          .trim()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as { runId: string; attempt: number; pid: number })
-      : [];
+  const launches = () => readLaunches(h.dirs.launchLog);
   const run = async (tag: number) =>
     (await h.env.client.workflow.execute('sweep', {
       taskQueue: 'scaling-sweeps',

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SweepSpecSchema } from '../../spec';
 import type { SweepSummary } from '../../workflows/api';
 import { runWorkflowId } from '../../workflows/api';
 import { sweepCli, temporalOk } from './helpers/cli';
+import { readLaunches } from './helpers/launchLog';
 import { startHarness, waitFor, type Harness } from './helpers/harness';
 
 describe('re-submission and sweeps that ended', () => {
@@ -15,14 +16,7 @@ describe('re-submission and sweeps that ended', () => {
   afterAll(async () => {
     await h?.stop();
   });
-  const launches = () =>
-    existsSync(h.dirs.launchLog)
-      ? readFileSync(h.dirs.launchLog, 'utf8')
-          .trim()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as { runId: string; attempt: number; pid: number })
-      : [];
+  const launches = () => readLaunches(h.dirs.launchLog);
 
   it('a run that failed non-retryably, since fixed, really runs again when the sweep is re-submitted, at attempt 2', async () => {
     const fixed = join(h.dirs.root, 'fixed');
