@@ -66,6 +66,7 @@ describe('SweepSpecSchema defaults', () => {
         env: {},
         resources: { gpus: 1, cpu: 4, memory: '16Gi' },
         overrides: [],
+        gracePeriod: '30s',
       },
       executor: { kind: 'local' },
       concurrency: { maxRuns: 8 },
