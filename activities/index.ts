@@ -10,6 +10,7 @@ import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { refitSweep, type RefitStage } from './refit';
 import { reconcileRuns, type ReconcileResult } from './reconcile';
 import { planResubmission, type RerunEntry } from './resubmission';
+import { proposeNext, type NextBatch } from './propose';
 import { log } from './logger';
 
 export interface ActivityDeps {
@@ -398,6 +399,11 @@ export function createActivities(deps: ActivityDeps) {
       const row = await deps.store.getSweep(sweep);
       if (row) await deps.store.upsertSweep({ ...row, spec: { ...(row.spec as object), evaluate: parsed.data } });
       return parsed.data;
+    },
+
+    /** The next batch of an adaptive study, or why it is done (DESIGN data flow step 3). */
+    async proposeNext(sweep: string, inFlight: string[], spentGpuHours: number, batch: number): Promise<NextBatch> {
+      return proposeNext(deps.store, sweep, inFlight, spentGpuHours, batch);
     },
 
     /** Whether the run already has this evaluator's scores, and how many evaluate attempts it spent. */

@@ -94,7 +94,7 @@ export function checkSpec(spec: SweepSpec): SpecIssue[] {
     if (!t) continue;
     t.args.forEach((a, i) => checkTemplate(`${stage}.args.${i}`, a));
     t.command.forEach((a, i) => checkTemplate(`${stage}.command.${i}`, a));
-    for (const [k, v] of Object.entries(t.env)) checkTemplate(`${stage}.env.${k}`, v);
+    for (const [k, v] of Object.entries(t.env)) if (typeof v === 'string') checkTemplate(`${stage}.env.${k}`, v);
   }
   const checkRuleAxes = (path: string, rule: Record<string, unknown>) => {
     for (const a of Object.keys(rule))
@@ -111,8 +111,23 @@ export function checkSpec(spec: SweepSpec): SpecIssue[] {
     issues.push({ path: 'job.image', message: 'a Kubernetes sweep needs the container image its jobs run (job.image)' });
   if (spec.executor.kind === 'kubernetes' && spec.evaluate && !(spec.evaluate.image ?? spec.job?.image))
     issues.push({ path: 'evaluate.image', message: 'a Kubernetes sweep needs the container image its evaluate jobs run (evaluate.image or job.image)' });
+  if (spec.strategy) {
+    const st = spec.strategy;
+    const fit = spec.fits.find((f) => f.name === st.target);
+    if (!fit) issues.push({ path: 'strategy.target', message: `no fit named "${st.target}" in fits (${spec.fits.map((f) => f.name).join(', ') || 'none'})` });
+    if (st.objective === 'prediction' && !st.at) issues.push({ path: 'strategy.at', message: 'objective prediction needs the x to predict at (at)' });
+    if (st.objective === 'recipe' && fit && fit.form !== 'chinchilla')
+      issues.push({ path: 'strategy.objective', message: `the recipe is chinchilla's; fit "${fit.name}" is ${fit.form}` });
+    // The adaptive study needs every cell's cost and x before it runs: the planner's estimate.
+    const unknown = expandGridUnchecked(spec).find((c) => !estimateCell(spec, c.axes));
+    if (unknown)
+      issues.push({
+        path: 'strategy',
+        message: `cell ${unknown.runId} has no compute estimate (arch, dataset, samples_per_class, epochs axes; see estimate): an adaptive study needs one for every cell`,
+      });
+  }
   if (spec.concurrency.maxGpus !== undefined) {
-    const maxCellGpus = Math.max(0, ...expandGridUnchecked(spec).map((c) => c.resources.gpus));
+    const maxCellGpus = Math.max(0, ...expandGridUnchecked(spec).map((c) => totalGpus(c.resources)));
     if (maxCellGpus > spec.concurrency.maxGpus)
       issues.push({
         path: 'concurrency.maxGpus',
@@ -296,4 +311,14 @@ export function renderTemplate(s: string, vars: Record<string, AxisValue>): stri
     if (!(name in vars)) throw new Error(`unknown template variable "{{${name}}}"`);
     return String(vars[name]);
   });
+}
+
+/** Nodes one attempt of a run spans (absent = 1). */
+export function nodesOf(resources: Pick<Resources, 'nodes'>): number {
+  return resources.nodes ?? 1;
+}
+
+/** GPUs one attempt of a run holds: nodes x GPUs per node (what maxGpus, Kueue and plan count). Pure. */
+export function totalGpus(resources: Pick<Resources, 'nodes' | 'gpus'>): number {
+  return nodesOf(resources) * resources.gpus;
 }

@@ -34,8 +34,17 @@ const quantity = z.union([
 const gpus = z.number().int().min(0, 'gpus cannot be negative');
 const gpuType = z.string().describe('GPU product, e.g. NVIDIA-A100-SXM4-80GB (node selector)');
 
+// Optional, absent = 1: a default would enter every job hash (spec/identity.ts) and orphan running Jobs.
+const nodes = z
+  .number()
+  .int()
+  .min(1, 'nodes must be at least 1')
+  .max(256, 'at most 256 nodes')
+  .describe('nodes (pods) one attempt spans, gpus on each (default 1): more than one runs as an Indexed Job, Kubernetes only');
+
 export const ResourcesSchema = z
   .object({
+    nodes: nodes.optional(),
     gpus: gpus.default(1),
     cpu: quantity.default(4),
     memory: quantity.default('16Gi'),
@@ -46,8 +55,34 @@ export type Resources = z.infer<typeof ResourcesSchema>;
 
 /** Resources an override changes: only the fields it names (no defaults, which would reset the job's). */
 export const ResourcesOverrideSchema = z
-  .object({ gpus: gpus.optional(), cpu: quantity.optional(), memory: quantity.optional(), gpuType: gpuType.optional() })
+  .object({ nodes: nodes.optional(), gpus: gpus.optional(), cpu: quantity.optional(), memory: quantity.optional(), gpuType: gpuType.optional() })
   .strict();
+
+/** A Kubernetes object name (Secret, ConfigMap): a DNS-1123 subdomain. */
+const objectName = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'a Kubernetes object name (lowercase letters, digits, "-" and ".")');
+
+/**
+ * A reference to one key of a Secret: the spec holds the reference only, never the value. On
+ * Kubernetes it becomes `valueFrom.secretKeyRef`; locally the worker resolves it at launch.
+ */
+export const SecretKeyRefSchema = z
+  .object({
+    name: objectName,
+    key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, 'a Secret key (letters, digits, "-", "_" and ".")'),
+  })
+  .strict();
+export type SecretKeyRef = z.infer<typeof SecretKeyRefSchema>;
+
+/** An env value: a string (templated with the cell's axes) or a Secret reference. */
+export const EnvValueSchema = z.union([z.string(), z.object({ secretKeyRef: SecretKeyRefSchema }).strict()]);
+export type EnvValue = z.infer<typeof EnvValueSchema>;
+
+/** Every key of a Secret or ConfigMap as env (Kubernetes `envFrom`). */
+export const EnvFromSchema = z.union([z.object({ secret: objectName }).strict(), z.object({ configMap: objectName }).strict()]);
+export type EnvFrom = z.infer<typeof EnvFromSchema>;
 
 export const JobSchema = z
   .object({
@@ -58,7 +93,8 @@ export const JobSchema = z
       .describe('container image of the jobs: required on Kubernetes, ignored by the local executor'),
     command: z.array(z.string().min(1)).min(1, 'command is an argv array, e.g. ["python", "train.py"]'),
     args: z.array(z.string()).default([]),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and "_"'), z.string()).default({}),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and "_"'), EnvValueSchema).default({}),
+    envFrom: z.array(EnvFromSchema).max(32).optional().describe('Secrets / ConfigMaps whose keys become env (Kubernetes only)'),
     resources: ResourcesSchema.default({ gpus: 1, cpu: 4, memory: '16Gi' }),
     overrides: z
       .array(z.object({ when: MatchRuleSchema, resources: ResourcesOverrideSchema }).strict())
@@ -80,7 +116,7 @@ const EvaluateBaseSchema = z
     image: z.string().min(1).optional().describe('defaults to the training image'),
     command: z.array(z.string().min(1)).min(1, 'command is an argv array, e.g. ["python", "score.py"]'),
     args: z.array(z.string()).default([]),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and "_"'), z.string()).default({}),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and "_"'), EnvValueSchema).default({}),
     resources: ResourcesSchema.extend({ gpus: gpus.default(0) }).default({ gpus: 0, cpu: 4, memory: '16Gi' }),
     gracePeriod: DurationSchema.default('30s'),
   })
@@ -193,6 +229,25 @@ export const RetrySchema = z
 export const EvaluateSchema = EvaluateBaseSchema.extend({ retry: RetrySchema.optional() }).strict();
 export type EvaluateTemplate = z.infer<typeof EvaluateSchema>;
 
+/**
+ * An adaptive study: instead of the whole grid, the sweep runs batches chosen to make one fit's
+ * target as certain as possible per GPU-hour, until the budget is spent or the target's 95%
+ * interval is narrow enough. The cells it never ran are reported as skipped.
+ */
+export const StrategySchema = z
+  .object({
+    kind: z.literal('adaptive'),
+    target: z.string().min(1).describe('the name of the fit (in fits) whose law to make certain'),
+    objective: z.enum(['recipe', 'exponent', 'prediction']).default('exponent'),
+    parameter: z.string().default('alpha').describe('the exponent, for objective exponent'),
+    at: z.array(z.number().positive()).min(1).max(2).optional().describe('x to predict at, for objective prediction'),
+    budget: z.object({ gpuHours: z.number().positive() }).strict(),
+    stopWhen: z.object({ ciWidth: z.number().positive() }).strict().optional(),
+    batch: z.number().int().min(1).max(1000).optional().describe('runs per batch (default concurrency.maxRuns)'),
+  })
+  .strict();
+export type Strategy = z.infer<typeof StrategySchema>;
+
 /** How the planner estimates compute per cell (plan, compute-ascending order). */
 export const EstimateSchema = z
   .object({
@@ -230,6 +285,7 @@ export const SweepSpecSchema = z
       .strict()
       .default({ maxRuns: 8 }),
     order: OrderSchema.default('grid'),
+    strategy: StrategySchema.optional(),
     retry: RetrySchema.default({
       maxAttempts: 3,
       backoff: { initial: '5s', max: '5m', coefficient: 2 },

@@ -81,6 +81,8 @@ export interface Progress {
   continuedAsNew: number;
   /** The sweep is still checking its spec (no grid yet). */
   starting?: boolean;
+  /** An adaptive study: GPU-hours spent of its budget, its target's interval, why it stopped, cells skipped. */
+  study?: { spentGpuHours: number; budgetGpuHours: number; skipped: number; stop?: string; ciWidth?: number };
 }
 
 export interface RunsPage {
@@ -95,6 +97,7 @@ export interface SweepSummary {
   gpuHours: number;
   fits: FitSummary[];
   reportPath?: string;
+  study?: Progress['study'];
 }
 
 /** Compact state carried across continue-as-new. Results live in the store, never here. */
@@ -115,6 +118,11 @@ export interface CarriedState {
   registered: boolean;
   /** Reruns queued by retryFailed when the sweep continued as new, with their first attempt numbers. */
   requeued?: { runId: string; a: number }[];
+  /** Adaptive study: why it stopped (set once it has), and its target's last interval width. */
+  studyStop?: string;
+  studyCi?: number;
+  /** Estimated GPU-hours of the runs the study has started (what its budget counts). */
+  studySpent?: number;
   /** Runs queued for re-scoring when the sweep continued as new (bounded by the grid it rescores). */
   rescoring?: string[];
   /** The sweep instance its results store gave it when it was first registered. */

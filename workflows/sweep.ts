@@ -20,7 +20,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 // Zod-free modules only: workflow code is re-initialised for every run, and schema construction is costly.
-import { expandGrid, gridSize, type Cell } from '../spec/grid';
+import { expandGrid, gridSize, totalGpus, type Cell } from '../spec/grid';
 import { durationMs } from '../spec/duration';
 import { jobHashOf } from '../spec/identity';
 import { evaluatorHashOf, firstStageJob } from '../spec/stages';
@@ -96,6 +96,8 @@ async function validated(rawSpec: SweepSpecInput): Promise<SweepSpec> {
 
 interface Queued {
   cell: Cell;
+  /** Adaptive study: why this cell was chosen (shown in the run's details). */
+  reason?: string;
   firstAttempt: number;
   /** Re-score only: the evaluate stage on what training saved. */
   mode?: 'rescore';
@@ -151,7 +153,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   };
   let cellById = new Map(cells.map((c) => [c.runId, c]));
   const inFlight = new Set(st.inFlight);
-  const inFlightGpus = () => [...inFlight].reduce((s, id) => s + (cellById.get(id)?.resources.gpus ?? 0), 0);
+  const inFlightGpus = () => [...inFlight].reduce((s, id) => s + (cellById.has(id) ? totalGpus(cellById.get(id)!.resources) : 0), 0);
   const carriedRescores = new Set(st.rescoring ?? []);
   const carriedReruns = new Map((st.requeued ?? []).map((r) => [r.runId, r.a]));
   delete st.rescoring;
@@ -163,6 +165,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       firstAttempt: carriedReruns.get(cell.runId) ?? 1,
       ...(carriedRescores.has(cell.runId) ? { mode: 'rescore' as const } : {}),
     }));
+  // An adaptive study queues only what it proposes (proposals not yet started are proposed again).
+  if (spec.strategy?.kind === 'adaptive') queue = queue.filter((q) => carriedReruns.has(q.cell.runId));
   // retryFailed's reruns go first, as they did before continue-as-new.
   queue = [...queue.filter((q) => carriedReruns.has(q.cell.runId)), ...queue.filter((q) => !carriedReruns.has(q.cell.runId))];
   let cancelling = false;
@@ -177,6 +181,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     const byState: Record<RunStatus, number> = { pending: 0, running: inFlight.size, succeeded: 0, failed: 0, cancelled: 0 };
     for (const f of Object.values(st.finished)) byState[f.s]++;
     byState.pending = cells.length - byState.running - byState.succeeded - byState.failed - byState.cancelled;
+    // An adaptive study that is done never runs the rest: they are skipped, not pending.
+    const skipped = st.studyStop !== undefined ? byState.pending : 0;
+    byState.pending -= skipped;
     const meanMs = st.runsTimed ? st.runMsTotal / st.runsTimed : undefined;
     const remaining = byState.pending + byState.running;
     return {
@@ -191,6 +198,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       etaSeconds: meanMs === undefined ? undefined : (remaining * meanMs) / Math.max(1, st.maxRuns) / 1000,
       recentFailures: recentFailures.slice(-10),
       fits: st.fits,
+      ...(spec.strategy ? { study: { spentGpuHours: st.studySpent ?? 0, budgetGpuHours: spec.strategy.budget.gpuHours, skipped, ...(st.studyStop ? { stop: st.studyStop } : {}), ...(st.studyCi !== undefined ? { ciWidth: st.studyCi } : {}) } } : {}),
       ...(st.refitError ? { refitError: st.refitError } : {}),
       continuedAsNew: st.continuedAsNew,
     };
@@ -250,7 +258,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
           throw new Error(`maxRuns must be an integer >= 1 (got ${c.maxRuns})`);
         if (c.maxGpus !== undefined) {
           if (!(Number.isInteger(c.maxGpus) && c.maxGpus >= 0)) throw new Error(`maxGpus must be an integer >= 0 (got ${c.maxGpus})`);
-          const need = Math.max(0, ...cells.map((x) => x.resources.gpus));
+          const need = Math.max(0, ...cells.map((x) => totalGpus(x.resources)));
           if (c.maxGpus < need) throw new Error(`maxGpus ${c.maxGpus} is below the ${need} GPUs one run needs`);
         }
       },
@@ -369,7 +377,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: sa as never,
       staticSummary: runSummary(cell.axes, cell.resources),
-      staticDetails: runDetails(input),
+      staticDetails: q.reason ? `**Chosen:** ${q.reason}\n\n${runDetails(input)}` : runDetails(input),
     }).then(
       () => undefined,
       (err: unknown) => {
@@ -420,7 +428,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
 
   const summary = (reportPath?: string): SweepSummary => {
     const p = progress();
-    return { sweep: spec.name, total: p.total, byState: p.byState, gpuHours: p.gpuHours, fits: st.fits, reportPath };
+    return { sweep: spec.name, total: p.total, byState: p.byState, gpuHours: p.gpuHours, fits: st.fits, reportPath, ...(p.study ? { study: p.study } : {}) };
   };
 
   // ---- main loop ----------------------------------------------------------------------
@@ -429,9 +437,40 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     if (st.paused || !queue.length || inFlight.size >= st.maxRuns) return -1;
     // First fit in order within a short look-ahead, so one large run doesn't idle GPUs.
     const budget = st.maxGpus === undefined ? Infinity : st.maxGpus - inFlightGpus();
-    return queue.slice(0, 64).findIndex((q) => q.cell.resources.gpus <= budget);
+    return queue.slice(0, 64).findIndex((q) => totalGpus(q.cell.resources) <= budget);
   };
-  const allDone = () => !queue.length && !inFlight.size;
+  // An adaptive study runs batches the `proposeNext` activity picks after each refit, until its
+  // budget is spent or its target is certain enough; a grid sweep runs its whole queue.
+  const adaptive = spec.strategy?.kind === 'adaptive';
+  const studyDone = () => st.studyStop !== undefined;
+  const allDone = () => !queue.length && !inFlight.size && (!adaptive || studyDone());
+  const needBatch = () => adaptive && !studyDone() && !queue.length && !inFlight.size && !refitting && !cancelling && !st.paused;
+  const nextBatch = async () => {
+    if (st.resultsTotal > 0 && spec.fits.length) {
+      // The batch is chosen from the fit of every result so far, with its bootstrap ensemble.
+      refitting = true;
+      try {
+        await refitLoop('bootstrap');
+        st.resultsSinceRefit = 0;
+      } catch (err) {
+        st.refitError = `live refit failed: ${failureMessage(err)}`.slice(0, 500);
+      } finally {
+        refitting = false;
+      }
+    }
+    // The budget counts the planner's estimated GPU-hours of the runs the study starts: the unit it
+    // chooses in, so it never overspends on its own estimates.
+    const nb = await acts.proposeNext(spec.name, [...inFlight], st.studySpent ?? 0, spec.strategy?.batch ?? st.maxRuns);
+    if (nb.ciWidth !== undefined) st.studyCi = nb.ciWidth;
+    if (nb.stop !== undefined || !nb.picks.length) st.studyStop = nb.stop ?? 'nothing left to propose';
+    for (const p of nb.picks) {
+      const cell = cellById.get(p.runId);
+      if (cell && !st.finished[p.runId] && !inFlight.has(p.runId)) {
+        queue.push({ cell, firstAttempt: 1, reason: p.reason });
+        st.studySpent = (st.studySpent ?? 0) + p.costGpuHours;
+      }
+    }
+  };
   // A run closed behind the sweep's back (Terminate in the Web UI, a run timeout) sends no signal:
   // while runs are in flight, ask Temporal how they stand every reconcile interval (one query).
   const reconcileMs = durationMs(spec.reconcile?.interval ?? '2m') // a spec carried from before this field existed has none;
@@ -509,6 +548,10 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       await Promise.all(starts);
       setCurrentDetails(sweepCurrentDetails(progress()));
       if (allDone()) break;
+      if (needBatch()) {
+        await nextBatch();
+        continue;
+      }
       maybeRefit();
       if (reconcileDue()) {
         await reconcile();
@@ -529,6 +572,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       // children were being started (all of them, with fast or failing jobs) are seen here, so no
       // wake-up can be lost. The timeout re-checks a refit interval or a reconcile that has come due.
       const wake = () =>
+        needBatch() ||
         cancelling || allDone() || nextStartable() >= 0 || refitDue() || workflowInfo().continueAsNewSuggested;
       const untilReconcile = inFlight.size ? Math.max(1, reconcileMs - (Date.now() - lastReconcileAt)) : undefined;
       const timeout = Math.min(spec.refit.interval ? durationMs(spec.refit.interval) : Infinity, untilReconcile ?? Infinity);

@@ -82,6 +82,13 @@ export function sweepCurrentDetails(p: Progress): string {
   ];
   if (p.fits.length) lines.push('', '**Fitted laws**', '', ...p.fits.map((f) => `- ${fitLine(f)}`));
   if (p.refitError) lines.push('', `**Refit:** ${p.refitError}`);
+  if (p.study)
+    lines.push(
+      '',
+      `**Adaptive study:** ${p.study.spentGpuHours.toFixed(3)} of ${p.study.budgetGpuHours} GPU-hours spent` +
+        `${p.study.ciWidth !== undefined ? ` - target 95% interval width ${p.study.ciWidth.toPrecision(3)}` : ''}` +
+        `${p.study.stop ? ` - done: ${p.study.stop}; ${p.study.skipped} cells skipped` : ''}`,
+    );
   if (p.recentFailures.length)
     lines.push(
       '',

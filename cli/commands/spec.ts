@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { estimateCell, expandGrid, SweepSpecSchema, FitSpecSchema } from '../../spec';
+import { estimateCell, expandGrid, SweepSpecSchema, FitSpecSchema, totalGpus } from '../../spec';
 import { loadSweepSpec } from '../../spec/load';
 import { table as makeTable } from '../color';
 
@@ -34,7 +34,7 @@ export function registerSpecCommands(program: Command): void {
       const spec = loadSweepSpec(file, { maxGridSize: o.maxGridSize });
       const cells = expandGrid(spec);
       const rows = cells.map((c) => ({ ...c, estimate: estimateCell(spec, c.axes) }));
-      const gpuHours = rows.reduce((s, r) => s + (r.estimate?.gpuHours ?? 0) * r.resources.gpus, 0);
+      const gpuHours = rows.reduce((s, r) => s + (r.estimate?.gpuHours ?? 0) * totalGpus(r.resources), 0);
       const flops = rows.reduce((s, r) => s + (r.estimate?.totalFlops ?? 0), 0);
       if (o.json) {
         console.log(JSON.stringify({ sweep: spec.name, runs: rows, totals: { runs: rows.length, gpuHours, flops } }, null, 2));
@@ -43,12 +43,12 @@ export function registerSpecCommands(program: Command): void {
       const axes = Object.keys(spec.grid);
       const table = makeTable({ head: ['#', 'run id', ...axes, 'GPUs', 'est. GPU-h', 'FLOPs'] });
       rows.forEach((r, i) =>
-        table.push([i + 1, r.runId, ...axes.map((a) => String(r.axes[a])), r.resources.gpus, fmt(r.estimate && r.estimate.gpuHours * r.resources.gpus), fmt(r.estimate?.totalFlops)]),
+        table.push([i + 1, r.runId, ...axes.map((a) => String(r.axes[a])), totalGpus(r.resources), fmt(r.estimate && r.estimate.gpuHours * totalGpus(r.resources)), fmt(r.estimate?.totalFlops)]),
       );
       console.log(table.toString());
       console.log(
         `${rows.length} runs in ${typeof spec.order === 'string' ? spec.order : spec.order.by} order - ` +
-          `${rows.reduce((s, r) => s + r.resources.gpus, 0)} GPU slots - est. ${fmt(gpuHours)} GPU-hours, ${fmt(flops)} FLOPs - ` +
+          `${rows.reduce((s, r) => s + totalGpus(r.resources), 0)} GPU slots - est. ${fmt(gpuHours)} GPU-hours, ${fmt(flops)} FLOPs - ` +
           `concurrency ${spec.concurrency.maxRuns} runs${spec.concurrency.maxGpus !== undefined ? ` / ${spec.concurrency.maxGpus} GPUs` : ''}`,
       );
       const { previewResubmission } = await import('../resubmission');

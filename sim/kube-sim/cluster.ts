@@ -8,7 +8,7 @@ import { SimClock } from './clock';
 import { ObjectStore } from './store';
 import { containerStatus, GPU, GPU_PRODUCT_LABEL, gpuRequest, IMAGE_REF, isTerminal, KUEUE_QUEUE_LABEL, rand5, setCondition, toleratesAll } from './podSpec';
 import type { AttemptSummary, JobRecord, PodOutcome, PodRecord } from './records';
-import type { Job, Node, Pod } from './types';
+import type { Job, Node, Pod, Service } from './types';
 import { containerEnv, parseRun, USER_ERROR_EXIT_CODE, type SimMount, type Workload, type WorkloadInput } from './workload';
 
 export { GPU, GPU_PRODUCT_LABEL, gpuRequest, isTerminal, KUEUE_QUEUE_LABEL } from './podSpec';
@@ -57,6 +57,14 @@ export interface ClusterOptions {
 
 /** Grace period of a pod that names none, as on a real cluster. */
 const DEFAULT_GRACE_SECONDS = 30;
+/** The job controller's annotation and label for an Indexed Job pod's index. */
+export const COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index';
+
+/** An Indexed Job pod's index (undefined for other pods). */
+export function indexOfPod(p: Pod): number | undefined {
+  const v = p.metadata.annotations?.[COMPLETION_INDEX];
+  return v === undefined ? undefined : Number(v);
+}
 
 interface PodRuntime {
   /** Creation order: the scheduler's queue is FIFO, like the real one within a priority. */
@@ -267,6 +275,23 @@ export class SimCluster extends EventEmitter {
     return this.store.get<Job>('Job', stored.metadata.namespace, stored.metadata.name) ?? stored;
   }
 
+  /** Store a validated Service (kube-sim only names pods by it: there is no DNS). */
+  createService(body: Service): Service {
+    const svc: Service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { ...body.metadata, uid: randomUUID(), resourceVersion: '0', creationTimestamp: this.clock.iso() },
+      spec: { ...body.spec, ...(body.spec.clusterIP ? {} : { clusterIP: `10.96.${Math.floor(this.rnd() * 250)}.${Math.floor(this.rnd() * 250)}` }) },
+      status: { loadBalancer: {} },
+    };
+    return this.store.put(svc);
+  }
+
+  /** Services in a namespace (or all). */
+  services(namespace?: string): Service[] {
+    return this.store.list<Service>('Service', namespace);
+  }
+
   /** Apply a changed spec (PATCH): only `suspend`, labels and annotations are mutable here. */
   updateJob(job: Job): Job {
     const stored = this.store.put(job);
@@ -289,6 +314,10 @@ export class SimCluster extends EventEmitter {
       this.jobs.delete(ObjectStore.key(namespace, name));
     }
     if (propagation === 'Background') for (const p of pods) this.deleteGracefully(p, { phase: 'Deleted', reason: 'Deleted' });
+    // The garbage collector: objects the Job owns go with it (unless orphaned).
+    if (propagation !== 'Orphan')
+      for (const svc of this.store.list<Service>('Service', namespace, (o) => o.metadata.ownerReferences?.some((r) => r.uid === job.metadata.uid) ?? false))
+        this.store.delete('Service', namespace, svc.metadata.name);
     if (propagation === 'Orphan')
       for (const p of pods) {
         p.metadata.ownerReferences = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== job.metadata.uid);
@@ -353,7 +382,18 @@ export class SimCluster extends EventEmitter {
       return;
     }
     let activeCount = active.length;
-    if (activeCount === 0) {
+    if (job.spec.completionMode === 'Indexed') {
+      // One pod per index not yet succeeded nor running, up to parallelism.
+      const n = job.spec.completions ?? 1;
+      const par = job.spec.parallelism ?? n;
+      const taken = new Set(pods.filter((p) => !isTerminal(p) || p.status.phase === 'Succeeded').map((p) => indexOfPod(p)));
+      for (let i = 0; i < n && activeCount < par; i++) {
+        if (taken.has(i)) continue;
+        this.createPod(job, rt, i);
+        activeCount++;
+        changed = true;
+      }
+    } else if (activeCount === 0) {
       this.createPod(job, rt);
       activeCount = 1;
       changed = true;
@@ -413,10 +453,17 @@ export class SimCluster extends EventEmitter {
 
   // ---- pods --------------------------------------------------------------------------------
 
-  private createPod(job: Job, rt: JobRuntime): void {
+  private createPod(job: Job, rt: JobRuntime, index?: number): void {
     const tpl = structuredClone(job.spec.template);
-    const name = `${job.metadata.name}-${rand5(this.rnd)}`;
+    const name = index === undefined ? `${job.metadata.name}-${rand5(this.rnd)}` : `${job.metadata.name}-${index}-${rand5(this.rnd)}`;
     const c = tpl.spec.containers[0];
+    if (index !== undefined) {
+      // As the job controller: the index as annotation, label and JOB_COMPLETION_INDEX; a stable hostname.
+      tpl.metadata = { ...tpl.metadata, annotations: { ...tpl.metadata?.annotations, [COMPLETION_INDEX]: String(index) }, labels: { ...tpl.metadata?.labels, [COMPLETION_INDEX]: String(index) } };
+      tpl.spec.hostname ??= `${job.metadata.name}-${index}`;
+      for (const ct of tpl.spec.containers)
+        ct.env = [...(ct.env ?? []), { name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX}']` } } }];
+    }
     const env = containerEnv(c);
     const input: WorkloadInput = { container: c, env, args: c.args ?? [], run: parseRun(env), mounts: this.claimMounts(job.metadata.namespace ?? 'default', tpl.spec, c) };
     const plan = this.opts.workload(input);
@@ -512,58 +559,107 @@ export class SimCluster extends EventEmitter {
     });
   }
 
-  /** One scheduler pass: bind pending pods, oldest first, best fit by free GPUs. */
+  /** Best fit by free GPUs for one pod, counting `used` (a tentative copy during a gang's placement). */
+  private fitNode(pod: Pod, need: number, nodes: Node[], used: Map<string, number>): { node: Node } | { counts: { selector: number; taint: number; gpu: number } } {
+    const counts = { selector: 0, taint: 0, gpu: 0 };
+    let best: Node | undefined;
+    let bestFree = Infinity;
+    for (const n of nodes) {
+      const sel = pod.spec.nodeSelector ?? {};
+      if (!Object.entries(sel).every(([k, v]) => n.metadata.labels?.[k] === v)) {
+        counts.selector++;
+        continue;
+      }
+      if (!toleratesAll(pod.spec, n)) {
+        counts.taint++;
+        continue;
+      }
+      const free = Number(n.status.allocatable[GPU] ?? 0) - (used.get(n.metadata.name) ?? 0);
+      if (free < need) {
+        counts.gpu++;
+        continue;
+      }
+      if (free < bestFree) {
+        best = n;
+        bestFree = free;
+      }
+    }
+    return best ? { node: best } : { counts };
+  }
+
+  private markUnschedulable(pod: Pod, message: string): void {
+    const prev = pod.status.conditions?.find((c) => c.type === 'PodScheduled');
+    if (prev?.message === message) return;
+    pod.status.conditions = setCondition(pod.status.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: this.clock.iso(), lastProbeTime: null });
+    this.store.put(pod);
+  }
+
+  /** The Indexed Job a pod belongs to when it runs as a gang (parallelism > 1): its pods bind together or not at all. */
+  private gangOf(pod: Pod): Job | undefined {
+    const owner = pod.metadata.ownerReferences?.find((r) => r.kind === 'Job');
+    const job = owner ? this.store.peek<Job>('Job', pod.metadata.namespace, owner.name) : undefined;
+    return job && job.spec.completionMode === 'Indexed' && (job.spec.parallelism ?? 1) > 1 ? (job as Job) : undefined;
+  }
+
+  /** One scheduler pass: bind pending pods, oldest first, best fit by free GPUs; a gang only when every pod of it fits. */
   private schedule(): void {
     const nodes = this.readyNodes();
     const pending = this.store
       .list<Pod>('Pod', undefined, (p) => p.status.phase === 'Pending' && !p.spec.nodeName && !p.metadata.deletionTimestamp)
       .sort((a, b) => (this.runtime(a)?.seq ?? 0) - (this.runtime(b)?.seq ?? 0));
+    const unschedulable = (counts: { selector: number; taint: number; gpu: number }, prefix = '') => {
+      const parts = [
+        counts.gpu && `${counts.gpu} Insufficient ${GPU}`,
+        counts.selector && `${counts.selector} node(s) didn't match Pod's node affinity/selector`,
+        counts.taint && `${counts.taint} node(s) had untolerated taint`,
+      ].filter(Boolean);
+      return `${prefix}0/${nodes.length} nodes are available: ${parts.join(', ')}. preemption: 0/${nodes.length} nodes are available.`;
+    };
+    const gangsDone = new Set<string>();
     for (const pod of pending) {
       const rt = this.runtime(pod);
       if (!rt) continue;
-      const need = rt.gpus;
-      let selectorMisses = 0;
-      let taintMisses = 0;
-      let gpuMisses = 0;
-      let best: Node | undefined;
-      let bestFree = Infinity;
-      for (const n of nodes) {
-        const sel = pod.spec.nodeSelector ?? {};
-        if (!Object.entries(sel).every(([k, v]) => n.metadata.labels?.[k] === v)) {
-          selectorMisses++;
+      const gang = this.gangOf(pod);
+      if (gang) {
+        if (gangsDone.has(gang.metadata.uid)) continue;
+        gangsDone.add(gang.metadata.uid);
+        const members = pending.filter((p) => p.metadata.ownerReferences?.some((r) => r.uid === gang.metadata.uid));
+        const bound = this.ownedPods(gang).filter((p) => !isTerminal(p) && p.spec.nodeName).length;
+        const size = gang.spec.parallelism ?? 1;
+        const label = `gang of ${size} pods (${gang.metadata.name}): `;
+        if (members.length + bound < size) continue; // not all created yet
+        const tentative = new Map(this.used);
+        const placed: [Pod, Node, PodRuntime][] = [];
+        let miss: { selector: number; taint: number; gpu: number } | undefined;
+        for (const m of members) {
+          const mrt = this.runtime(m);
+          if (!mrt) continue;
+          const fit = this.fitNode(m, mrt.gpus, nodes, tentative);
+          if (!('node' in fit)) {
+            miss = fit.counts;
+            break;
+          }
+          tentative.set(fit.node.metadata.name, (tentative.get(fit.node.metadata.name) ?? 0) + mrt.gpus);
+          placed.push([m, fit.node, mrt]);
+        }
+        if (miss) {
+          const message = unschedulable(miss, `${label}${placed.length}/${members.length} pending pods fit: `);
+          for (const m of members) this.markUnschedulable(m, message);
           continue;
         }
-        if (!toleratesAll(pod.spec, n)) {
-          taintMisses++;
-          continue;
-        }
-        const free = Number(n.status.allocatable[GPU] ?? 0) - (this.used.get(n.metadata.name) ?? 0);
-        if (free < need) {
-          gpuMisses++;
-          continue;
-        }
-        if (free < bestFree) {
-          best = n;
-          bestFree = free;
-        }
-      }
-      const now = this.clock.iso();
-      if (!best) {
-        const parts = [
-          gpuMisses && `${gpuMisses} Insufficient ${GPU}`,
-          selectorMisses && `${selectorMisses} node(s) didn't match Pod's node affinity/selector`,
-          taintMisses && `${taintMisses} node(s) had untolerated taint`,
-        ].filter(Boolean);
-        const message = `0/${nodes.length} nodes are available: ${parts.join(', ')}. preemption: 0/${nodes.length} nodes are available.`;
-        const prev = pod.status.conditions?.find((c) => c.type === 'PodScheduled');
-        if (prev?.message !== message) {
-          pod.status.conditions = setCondition(pod.status.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: now, lastProbeTime: null });
-          this.store.put(pod);
+        for (const [m, n, mrt] of placed) {
+          this.used.set(n.metadata.name, (this.used.get(n.metadata.name) ?? 0) + mrt.gpus);
+          this.bind(m, n, mrt);
         }
         continue;
       }
-      this.used.set(best.metadata.name, (this.used.get(best.metadata.name) ?? 0) + need);
-      this.bind(pod, best, rt);
+      const fit = this.fitNode(pod, rt.gpus, nodes, this.used);
+      if (!('node' in fit)) {
+        this.markUnschedulable(pod, unschedulable(fit.counts));
+        continue;
+      }
+      this.used.set(fit.node.metadata.name, (this.used.get(fit.node.metadata.name) ?? 0) + rt.gpus);
+      this.bind(pod, fit.node, rt);
     }
   }
 
@@ -755,6 +851,14 @@ export class SimCluster extends EventEmitter {
     const pod = this.findPod(name, namespace);
     if (!pod || isTerminal(pod)) return;
     this.terminatePod(pod, { phase: 'Failed', reason: 'Error', exitCode });
+  }
+
+  /** Make index `index` of an attempt's Indexed Job fail with `exitCode` (tests: one failed node of a gang). Returns the pod's name. */
+  failIndex(runId: string, attempt: number, index: number, exitCode = 1): string | undefined {
+    const pod = this.podsOf(runId, attempt).find((p) => indexOfPod(p) === index && !isTerminal(p));
+    if (!pod) return undefined;
+    this.failPod(pod.metadata.name, exitCode, pod.metadata.namespace);
+    return pod.metadata.name;
   }
 
   /** A pod by name, in `namespace` or (when absent) in any namespace. */

@@ -4,8 +4,8 @@ import { mulberry32 } from '../../spec/hash';
 import type { SimCluster } from './cluster';
 import { fieldValue, matchesSelector, parseSelector, SelectorError, type Requirement } from './selectors';
 import { GoneError, type ObjectStore, type StoredEvent } from './store';
-import type { Job, Kind, KubeObject, StatusBody, WatchEvent } from './types';
-import { validateJob } from './validation';
+import type { Job, Kind, KubeObject, Service, StatusBody, WatchEvent } from './types';
+import { validateJob, validateService } from './validation';
 
 /** API-level faults: random, by rate, plus explicit one-shot rules (SimApi.injectErrors). */
 export interface ApiFaults {
@@ -55,6 +55,7 @@ const RESOURCE: Record<Kind, { plural: string; group: string; apiVersion: string
   Pod: { plural: 'pods', group: '', apiVersion: 'v1', list: 'PodList' },
   Job: { plural: 'jobs', group: 'batch', apiVersion: 'batch/v1', list: 'JobList' },
   Node: { plural: 'nodes', group: '', apiVersion: 'v1', list: 'NodeList' },
+  Service: { plural: 'services', group: '', apiVersion: 'v1', list: 'ServiceList' },
 };
 
 class HttpError extends Error {
@@ -85,6 +86,10 @@ function route(path: string): Route | undefined {
   if (m) return { kind: 'Pod' };
   m = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+)(?:\/(log|status))?)?\/?$/.exec(path);
   if (m) return { kind: 'Pod', namespace: m[1], name: m[2], sub: m[3] as Route['sub'] };
+  m = /^\/api\/v1\/services\/?$/.exec(path);
+  if (m) return { kind: 'Service' };
+  m = /^\/api\/v1\/namespaces\/([^/]+)\/services(?:\/([^/]+))?\/?$/.exec(path);
+  if (m) return { kind: 'Service', namespace: m[1], name: m[2] };
   m = /^\/apis\/batch\/v1\/jobs\/?$/.exec(path);
   if (m) return { kind: 'Job' };
   m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+)(?:\/(status))?)?\/?$/.exec(path);
@@ -107,6 +112,7 @@ const DISCOVERY: Record<string, unknown> = {
       { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list', 'watch', 'delete'], shortNames: ['po'] },
       { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
       { name: 'nodes', singularName: 'node', namespaced: false, kind: 'Node', verbs: ['get', 'list', 'watch'], shortNames: ['no'] },
+      { name: 'services', singularName: 'service', namespaced: true, kind: 'Service', verbs: ['create', 'delete', 'get', 'list', 'watch'], shortNames: ['svc'] },
     ],
   },
   '/apis/batch/v1': {
@@ -271,6 +277,7 @@ export class SimApiServer {
       return this.send(res, 200, obj);
     }
     if (method === 'POST' && r.kind === 'Job' && r.namespace && !r.name) return this.createJob(res, r.namespace, await readJson(req));
+    if (method === 'POST' && r.kind === 'Service' && r.namespace && !r.name) return this.createService(res, r.namespace, await readJson(req));
     if (method === 'DELETE' && r.name && r.kind !== 'Node' && !r.sub) return this.delete(res, r, q, await readJson(req, true));
     if (method === 'PATCH' && r.kind === 'Job' && r.name && !r.sub) return this.patchJob(res, r.namespace!, r.name, req);
     throw new HttpError(statusBody(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
@@ -302,9 +309,31 @@ export class SimApiServer {
     this.send(res, 201, created);
   }
 
+  private createService(res: ServerResponse, namespace: string, body: unknown): void {
+    const b = (body ?? {}) as Partial<Service>;
+    const meta = (b.metadata ?? {}) as Partial<Service['metadata']>;
+    if (meta.namespace && meta.namespace !== namespace)
+      throw new HttpError(statusBody(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request'));
+    b.metadata = { ...meta, namespace } as Service['metadata'];
+    const causes = validateService(b);
+    const name = String(meta.name ?? '');
+    if (causes.length > 0)
+      throw new HttpError(
+        statusBody(422, 'Invalid', `Service "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, { name, kind: 'Service', causes }),
+      );
+    if (this.store.get('Service', namespace, name))
+      throw new HttpError(statusBody(409, 'AlreadyExists', `services "${name}" already exists`, { name, kind: 'services' }));
+    this.send(res, 201, this.cluster.createService(b as Service));
+  }
+
   private delete(res: ServerResponse, r: Route, q: URLSearchParams, body: unknown): void {
     const opts = (body ?? {}) as { propagationPolicy?: string; orphanDependents?: boolean };
     const name = r.name!;
+    if (r.kind === 'Service') {
+      const gone = this.store.delete('Service', r.namespace, name);
+      if (!gone) throw notFound('Service', name);
+      return this.send(res, 200, gone);
+    }
     if (r.kind === 'Pod') {
       const pod = this.store.get('Pod', r.namespace, name);
       if (!pod) throw notFound('Pod', name);

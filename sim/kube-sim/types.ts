@@ -75,6 +75,10 @@ export interface PodSpec {
   /** SIGTERM -> SIGKILL on preemption or deletion (default 30, as on a real cluster). */
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
+  /** Indexed Job pods: `<job>-<index>`, set by the job controller. */
+  hostname?: string;
+  /** The headless Service whose DNS names the pod (`<hostname>.<subdomain>`). */
+  subdomain?: string;
   [k: string]: unknown;
 }
 
@@ -121,6 +125,7 @@ export interface JobSpec {
   suspend?: boolean;
   parallelism?: number;
   completions?: number;
+  completionMode?: 'NonIndexed' | 'Indexed';
   [k: string]: unknown;
 }
 
@@ -154,7 +159,15 @@ export interface Node {
   };
 }
 
-export type KubeObject = Pod | Job | Node;
+export interface Service {
+  apiVersion: 'v1';
+  kind: 'Service';
+  metadata: ObjectMeta;
+  spec: { clusterIP?: string; selector?: Record<string, string>; publishNotReadyAddresses?: boolean; ports?: unknown[]; [k: string]: unknown };
+  status: Record<string, unknown>;
+}
+
+export type KubeObject = Pod | Job | Node | Service;
 export type Kind = KubeObject['kind'];
 
 export interface StatusBody {

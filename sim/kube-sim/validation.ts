@@ -108,3 +108,30 @@ export function validateJob(body: unknown): FieldCause[] {
     causes.push({ field: 'spec.template.spec.terminationGracePeriodSeconds', message: `Invalid value: ${JSON.stringify(grace)}: must be a non-negative integer`, reason: 'FieldValueInvalid' });
   return causes;
 }
+
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Validate a Service create body: a DNS-1035 name, labels, and owner references naming their owner. */
+export function validateService(body: unknown): FieldCause[] {
+  const causes: FieldCause[] = [];
+  if (!isRecord(body)) return [{ field: '', message: 'body must be an object', reason: 'FieldValueInvalid' }];
+  const meta = body.metadata;
+  const name = isRecord(meta) ? meta.name : undefined;
+  if (typeof name !== 'string' || name === '') causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' });
+  else if (name.length > 63 || !DNS1035_LABEL.test(name))
+    causes.push({ field: 'metadata.name', message: `Invalid value: "${name}": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character`, reason: 'FieldValueInvalid' });
+  if (isRecord(meta)) {
+    checkLabels('metadata.labels', meta.labels, causes);
+    const owners: unknown = meta.ownerReferences;
+    if (owners !== undefined)
+      (Array.isArray(owners) ? owners : [owners]).forEach((o: unknown, i) => {
+        if (!isRecord(o) || typeof o.uid !== 'string' || !o.uid || typeof o.name !== 'string' || typeof o.kind !== 'string' || typeof o.apiVersion !== 'string')
+          causes.push({ field: `metadata.ownerReferences[${i}]`, message: 'Required value: apiVersion, kind, name and uid', reason: 'FieldValueRequired' });
+      });
+  }
+  const spec = body.spec;
+  if (!isRecord(spec)) causes.push({ field: 'spec', message: 'Required value', reason: 'FieldValueRequired' });
+  else if (spec.clusterIP !== undefined && spec.clusterIP !== 'None' && typeof spec.clusterIP !== 'string')
+    causes.push({ field: 'spec.clusterIP', message: 'Invalid value', reason: 'FieldValueInvalid' });
+  return causes;
+}

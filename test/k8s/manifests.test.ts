@@ -102,7 +102,7 @@ describe('k8s/ base (kubectl kustomize)', () => {
     expect(clusterScoped).toEqual([]);
   });
 
-  it('grants exactly jobs create/get/list/watch/delete, pods get/list/watch, pods/log get', () => {
+  it('grants exactly jobs create/get/list/watch/delete, pods get/list/watch, pods/log get, services create/get/delete', () => {
     const role = one(base, 'Role');
     const rules = (role.rules as PolicyRule[]) ?? [];
     // Flatten to "group/resource:verb" so the check is independent of how rules are grouped.
@@ -117,6 +117,7 @@ describe('k8s/ base (kubectl kustomize)', () => {
       ...['create', 'get', 'list', 'watch', 'delete'].map((v) => `batch/jobs:${v}`),
       ...['get', 'list', 'watch'].map((v) => `/pods:${v}`),
       '/pods/log:get',
+      ...['create', 'get', 'delete'].map((v) => `/services:${v}`),
     ];
     expect([...grants].sort()).toEqual(expected.sort());
   });

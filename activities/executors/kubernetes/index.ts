@@ -1,12 +1,12 @@
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
-import { durationMs, MAX_RESULT_BYTES, type FailureClass } from '../../../spec';
+import { durationMs, MAX_RESULT_BYTES, nodesOf, type FailureClass } from '../../../spec';
 import { JobGoneError, JobNameConflictError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { apiCode, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
-import { attemptLabels, buildJob, CONTAINER_NAME, JOB_HASH_ANNOTATION, jobNameOf, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
+import { attemptLabels, buildJob, buildService, CONTAINER_NAME, JOB_HASH_ANNOTATION, jobNameOf, kubeConfigOf, podSelector, RUN_ANNOTATION } from './jobBuilder';
 import { watchAttempt, type WatchAttemptOptions } from './watchJob';
 
 export { InfrastructureError } from './apiRetry';
-export { buildJob, jobNameFor, jobNameOf, LABELS, RUN_ANNOTATION } from './jobBuilder';
+export { buildJob, buildService, jobNameFor, jobNameOf, LABELS, RUN_ANNOTATION, serviceNameOf } from './jobBuilder';
 export { classifyAttempt, classifyFailedPod } from './classifyPodFailure';
 
 /** The API refused the Job (422 Invalid, 400, 403...): retrying the same request cannot help. */
@@ -29,6 +29,8 @@ export interface KubernetesExecutorOptions {
   retry?: RetryOptions;
   /** Watch tuning (tests shorten the ticks). */
   watch?: Pick<WatchAttemptOptions, 'watchTimeoutSeconds' | 'tickMs' | 'jobPollMs' | 'maxWatchFailures'>;
+  /** Longest a failed multi-node attempt waits for its pods to go before the retry (default: grace period + 60 s). */
+  reapTimeoutMs?: number;
 }
 
 const secondsBetween = (a: Date | string | undefined, b: Date | string | undefined) =>
@@ -74,26 +76,57 @@ export class KubernetesExecutor implements Executor {
       try {
         const existing = await withApiRetry(`read job ${jobName}`, () => this.batch.readNamespacedJob({ name: jobName, namespace }), this.opts.retry);
         this.checkOwnership(existing, req);
+        await this.ensureService(req, existing);
         return { jobName, adopted: true };
       } catch (e) {
+        if (e instanceof JobRejectedError) throw e;
         if (apiCode(e) === 404) throw new JobGoneError(`job ${jobName} of attempt ${req.attempt} is gone (deleted, or collected after ttlSecondsAfterFinished)`);
         throw e;
       }
     }
+    let created: V1Job;
     try {
-      await withApiRetry(`create job ${jobName}`, () => this.batch.createNamespacedJob({ namespace, body }), this.opts.retry);
-      return { jobName, adopted: false };
+      created = await withApiRetry(`create job ${jobName}`, () => this.batch.createNamespacedJob({ namespace, body }), this.opts.retry);
     } catch (e) {
       const code = apiCode(e);
       if (code === 409) {
         // Already there: ours (a retried launch or a restarted worker) is adopted; anything else is a conflict.
         const existing = await withApiRetry(`read job ${jobName}`, () => this.batch.readNamespacedJob({ name: jobName, namespace }), this.opts.retry);
         this.checkOwnership(existing, req);
+        await this.ensureService(req, existing);
         return { jobName, adopted: true };
       }
       if (code !== undefined && code >= 400 && code < 500) {
         const s = statusOf(e);
         throw new JobRejectedError(`the Kubernetes API rejected job ${jobName}: HTTP ${code} ${s.reason ?? ''}: ${s.message ?? ''}`.trim(), code);
+      }
+      throw e;
+    }
+    await this.ensureService(req, created);
+    return { jobName, adopted: false };
+  }
+
+  /**
+   * The headless Service a multi-node attempt's pods find each other through, created after its
+   * Job (it is owned by the Job's uid, so it goes with it). Idempotent: one already there is kept.
+   * A Service the API refuses deletes the Job again: its pods could never meet.
+   */
+  private async ensureService(req: LaunchRequest, job: V1Job): Promise<void> {
+    if (nodesOf(req.resources) <= 1) return;
+    const name = job.metadata?.name;
+    const uid = job.metadata?.uid;
+    if (!name || !uid) throw new Error(`job ${name ?? '?'} came back without a uid: cannot own its Service`);
+    const body = buildService(req, { name, uid });
+    const namespace = body.metadata!.namespace!;
+    try {
+      await withApiRetry(`create service ${body.metadata!.name}`, () => this.core.createNamespacedService({ namespace, body }), this.opts.retry);
+    } catch (e) {
+      const code = apiCode(e);
+      if (code === 409) return;
+      if (code !== undefined && code >= 400 && code < 500) {
+        await this.cancel(req).catch(() => undefined);
+        const s = statusOf(e);
+        throw new JobRejectedError(`the Kubernetes API rejected the headless service of job ${name}: HTTP ${code} ${s.reason ?? ''}: ${s.message ?? ''}`.trim(), code);
       }
       throw e;
     }
@@ -124,7 +157,8 @@ export class KubernetesExecutor implements Executor {
   async watch(req: LaunchRequest, onPhase: (p: JobPhase) => void, signal: AbortSignal): Promise<JobOutcome> {
     const kube = kubeConfigOf(req);
     const jobName = jobNameOf(req);
-    const { verdict, pod } = await watchAttempt({
+    const nodes = nodesOf(req.resources);
+    const { verdict, pod, pods } = await watchAttempt({
       kc: this.kc,
       batch: this.batch,
       core: this.core,
@@ -136,9 +170,11 @@ export class KubernetesExecutor implements Executor {
       onPhase,
       signal,
       retry: { ...this.opts.retry },
+      nodes,
       ...this.opts.watch,
     });
-    const gpuSeconds = gpuSecondsOf(pod, req.resources.gpus);
+    // Every pod of a gang held its GPUs.
+    const gpuSeconds = nodes > 1 ? pods.reduce((s, p) => s + gpuSecondsOf(p, req.resources.gpus), 0) : gpuSecondsOf(pod, req.resources.gpus);
     if (verdict.state === 'succeeded') {
       const result = await this.resultText(kube.namespace, pod, signal);
       if (!result.ok) return { status: 'failed', failureClass: 'bad-result', message: result.message, exitCode: 0, gpuSeconds };
@@ -146,6 +182,8 @@ export class KubernetesExecutor implements Executor {
     }
     // A pod that can never start (no node fits, image never pulls) would hold its place forever.
     if (verdict.failureClass === 'unschedulable' || verdict.failureClass === 'image') await this.cancel(req).catch(() => undefined);
+    // All or nothing: a failed gang leaves no pod behind for the retry to meet (or share GPUs with).
+    else if (nodes > 1) await this.reap(req, signal);
     return {
       status: 'failed',
       failureClass: verdict.failureClass,
@@ -195,6 +233,21 @@ export class KubernetesExecutor implements Executor {
       if (apiCode(e) === 404 || apiCode(e) === 400) return { ok: true, text: '' };
       throw e;
     }
+  }
+
+  /** Delete a multi-node attempt's Job and wait (bounded) until none of its pods is left. */
+  private async reap(req: LaunchRequest, signal: AbortSignal): Promise<void> {
+    const namespace = kubeConfigOf(req).namespace;
+    const jobName = jobNameOf(req);
+    await this.cancel(req);
+    const graceMs = durationMs((req.spec.job as { gracePeriod?: string }).gracePeriod ?? '30s');
+    const deadline = Date.now() + (this.opts.reapTimeoutMs ?? graceMs + 60_000);
+    for (let delay = 50; Date.now() < deadline && !signal.aborted; delay = Math.min(2000, delay * 2)) {
+      const list = await withApiRetry(`list pods of ${jobName}`, () => this.core.listNamespacedPod({ namespace, labelSelector: podSelector(jobName) }), { ...this.opts.retry, signal });
+      if (list.items.length === 0) return;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    throw new Error(`pods of job ${jobName} were still there ${Math.round((this.opts.reapTimeoutMs ?? graceMs + 60_000) / 1000)} s after it was deleted`);
   }
 
   async cancel(req: LaunchRequest): Promise<void> {

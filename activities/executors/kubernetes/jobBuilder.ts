@@ -1,5 +1,5 @@
-import type { V1Job, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { durationMs, renderTemplate, shortHash, type AxisValue } from '../../../spec';
+import type { V1EnvFromSource, V1EnvVar, V1Job, V1Service, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { durationMs, nodesOf, renderTemplate, shortHash, type AxisValue, type EnvFrom, type EnvValue } from '../../../spec';
 import type { LaunchRequest } from '../types';
 
 /** Label and annotation keys the executor puts on its Jobs (and, through the template, their pods). */
@@ -23,6 +23,10 @@ export const CONTAINER_NAME = 'trainer';
 export const RESULT_FILE = '/dev/termination-log';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+/** The job controller's annotation (and label) holding an Indexed Job pod's index. */
+export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
+/** Rendezvous port of a multi-node run (torchrun's default). */
+export const MASTER_PORT = 29500;
 
 type KubernetesConfig = Extract<LaunchRequest['spec']['executor'], { kind: 'kubernetes' }>;
 
@@ -59,11 +63,11 @@ function dnsFragment(s: string): string {
  * (sweep, runId) so truncation never makes two runs collide, and the attempt. Always a valid
  * DNS-1123 label of at most 63 characters (the pods' job-name label carries it too).
  */
-export function jobNameFor(sweep: string, runId: string, attempt: number, instance = ''): string {
+export function jobNameFor(sweep: string, runId: string, attempt: number, instance = '', reserve = 0): string {
   // The sweep instance is in the hash: a new sweep of the same name never meets the old one's Jobs.
   const key = instance ? `${sweep}\u0000${runId}\u0000${instance}` : `${sweep}\u0000${runId}`;
   const suffix = `-${shortHash(key)}-a${Math.max(0, Math.trunc(attempt))}`;
-  const prefix = dnsFragment(`${sweep}-${runId}`).slice(0, MAX_NAME - suffix.length).replace(/-+$/, '');
+  const prefix = dnsFragment(`${sweep}-${runId}`).slice(0, MAX_NAME - reserve - suffix.length).replace(/-+$/, '');
   return `${prefix || 'run'}${suffix}`;
 }
 
@@ -75,15 +79,32 @@ export function jobNameFor(sweep: string, runId: string, attempt: number, instan
  * lowercase alphanumeric (a hash), else a hash of it.
  */
 export function jobNameOf(
-  req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'instance' | 'stage' | 'evaluator'>>,
+  req: Pick<LaunchRequest, 'sweep' | 'runId' | 'attempt'> & Partial<Pick<LaunchRequest, 'instance' | 'stage' | 'evaluator' | 'resources'>>,
 ): string {
-  if (req.stage !== 'evaluate') return jobNameFor(req.sweep, req.runId, req.attempt, req.instance);
+  // A multi-node Job's pods are named (and addressed) <job>-<index>: that must stay a 63-character label.
+  const nodes = req.resources ? nodesOf(req.resources) : 1;
+  const reserve = nodes > 1 ? String(nodes - 1).length + 1 : 0;
+  if (req.stage !== 'evaluate') return jobNameFor(req.sweep, req.runId, req.attempt, req.instance, reserve);
   const ev = req.evaluator ?? '';
   const evPart = /^[a-z0-9]+$/.test(ev) ? ev.slice(0, 8) : shortHash(ev);
   const key = `${req.sweep}\u0000${req.runId}\u0000${req.instance ?? ''}\u0000evaluate\u0000${ev}`;
   const suffix = `-${shortHash(key)}-e${evPart}-${Math.max(0, Math.trunc(req.attempt))}`;
-  const prefix = dnsFragment(`${req.sweep}-${req.runId}`).slice(0, MAX_NAME - suffix.length).replace(/-+$/, '');
+  const prefix = dnsFragment(`${req.sweep}-${req.runId}`).slice(0, MAX_NAME - reserve - suffix.length).replace(/-+$/, '');
   return `${prefix || 'run'}${suffix}`;
+}
+
+/**
+ * The headless Service of a multi-node attempt (its pods' subdomain). A Service name is a
+ * DNS-1035 label (a letter first): a Job name starting with a digit gets an "n" in front, which
+ * the room jobNameOf keeps for the index always leaves.
+ */
+export function serviceNameOf(jobName: string): string {
+  return /^[a-z]/.test(jobName) ? jobName : `n${jobName}`;
+}
+
+/** The address of a multi-node attempt's pod `index`: `<job>-<index>.<service>` (same namespace). */
+export function podAddressOf(jobName: string, index: number): string {
+  return `${jobName}-${index}.${serviceNameOf(jobName)}`;
 }
 
 /** Where the checkpoint claim is mounted in the job's container. */
@@ -171,11 +192,68 @@ export function scannerSkips(kube: KubernetesConfig, image: string | undefined):
   return Object.fromEntries(skips.map((s, i) => [`checkov.io/skip${i + 1}`, s]));
 }
 
+/**
+ * A spec env entry as a container env var: a string is rendered with the cell's axes; a Secret
+ * reference stays a reference (the value never passes through us) and is never templated.
+ */
+export function envVarOf(name: string, value: EnvValue, render: (s: string) => string): V1EnvVar {
+  if (typeof value === 'string') return { name, value: render(value) };
+  return { name, valueFrom: { secretKeyRef: { name: value.secretKeyRef.name, key: value.secretKeyRef.key } } };
+}
+
+/** `job.envFrom` as the container's envFrom. */
+export function envFromOf(envFrom: readonly EnvFrom[] | undefined): V1EnvFromSource[] {
+  return (envFrom ?? []).map((e) => ('secret' in e ? { secretRef: { name: e.secret } } : { configMapRef: { name: e.configMap } }));
+}
+
+/**
+ * The env torchrun and friends expect on each pod of a multi-node attempt. WORLD_SIZE is the
+ * number of nodes, as NNODES (the Kubeflow PyTorchJob convention: torchrun sets the per-process
+ * one itself); NODE_RANK is the pod's completion index, read from its annotation.
+ */
+export function rankEnv(jobName: string, nodes: number, gpusPerNode: number): V1EnvVar[] {
+  return [
+    { name: 'MASTER_ADDR', value: podAddressOf(jobName, 0) },
+    { name: 'MASTER_PORT', value: String(MASTER_PORT) },
+    { name: 'NNODES', value: String(nodes) },
+    { name: 'WORLD_SIZE', value: String(nodes) },
+    { name: 'NPROC_PER_NODE', value: String(Math.max(1, gpusPerNode)) },
+    { name: 'NODE_RANK', valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX_ANNOTATION}']` } } },
+  ];
+}
+
+/**
+ * The headless Service of a multi-node attempt: DNS for `<job>-<i>.<service>`, published before
+ * the pods are ready (rank 0 must resolve while the others start). Owned by the Job (`uid`), so
+ * deleting the Job collects it.
+ */
+export function buildService(req: LaunchRequest, job: { name: string; uid: string }): V1Service {
+  const kube = kubeConfigOf(req);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: serviceNameOf(job.name),
+      namespace: kube.namespace,
+      labels: { ...attemptLabels(req) },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.name, uid: job.uid }],
+    },
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: { 'job-name': job.name },
+      ports: [{ name: 'rendezvous', port: MASTER_PORT, targetPort: MASTER_PORT, protocol: 'TCP' }],
+    },
+  };
+}
+
 /** Build the batch/v1 Job for one attempt of one run. Pure. */
 export function buildJob(req: LaunchRequest): V1Job {
   const kube = kubeConfigOf(req);
   const { job: tpl, timeouts } = req.spec;
   const res = req.resources;
+  const nodes = nodesOf(res);
+  const jobName = jobNameOf(req);
   const vars: Record<string, AxisValue> = { ...req.axes, sweep: req.sweep, runId: req.runId, attempt: req.attempt };
   const render = (s: string) => renderTemplate(s, vars);
 
@@ -216,7 +294,8 @@ export function buildJob(req: LaunchRequest): V1Job {
   const tolerations: V1Toleration[] = kube.tolerations.map((t) => ({ ...t }));
 
   const env = [
-    ...Object.entries(tpl.env).map(([name, value]) => ({ name, value: render(value) })),
+    ...Object.entries(tpl.env).map(([name, value]) => envVarOf(name, value, render)),
+    ...(nodes > 1 ? rankEnv(jobName, nodes, res.gpus) : []),
     { name: 'SWEEP_RUN', value: runJson(req) },
     { name: 'SWEEP_RUN_ID', value: req.runId },
     { name: 'SWEEP_ATTEMPT', value: String(req.attempt) },
@@ -232,7 +311,7 @@ export function buildJob(req: LaunchRequest): V1Job {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: jobNameOf(req),
+      name: jobName,
       namespace: kube.namespace,
       labels: jobLabels,
       annotations: { [RUN_ANNOTATION]: runJson(req), ...(req.jobHash ? { [JOB_HASH_ANNOTATION]: req.jobHash } : {}), ...scannerSkips(kube, tpl.image) },
@@ -244,10 +323,13 @@ export function buildJob(req: LaunchRequest): V1Job {
       activeDeadlineSeconds: Math.max(1, Math.ceil(durationMs(timeouts.run) / 1000)),
       // Kueue admits a suspended Job by unsuspending it when its queue has quota.
       ...(kube.queue ? { suspend: true } : {}),
+      // Several nodes: one pod per index, all at once; backoffLimit 0 makes one failed pod fail them all.
+      ...(nodes > 1 ? { completionMode: 'Indexed', completions: nodes, parallelism: nodes } : {}),
       template: {
         metadata: { labels, annotations: { [RUN_ANNOTATION]: runJson(req) } },
         spec: {
           restartPolicy: 'Never',
+          ...(nodes > 1 ? { subdomain: serviceNameOf(jobName) } : {}),
           // SIGTERM -> SIGKILL on preemption or deletion: the job's time to save a checkpoint.
           terminationGracePeriodSeconds: Math.ceil(durationMs((tpl as { gracePeriod?: string }).gracePeriod ?? '30s') / 1000),
           // No API token in a training pod unless the spec names a ServiceAccount: then that
@@ -274,6 +356,7 @@ export function buildJob(req: LaunchRequest): V1Job {
               command: tpl.command.map(render),
               args: tpl.args.map(render),
               env,
+              ...(tpl.envFrom?.length ? { envFrom: envFromOf(tpl.envFrom) } : {}),
               resources: { requests: { ...limits }, limits },
               volumeMounts: mounts,
               terminationMessagePath: RESULT_FILE,

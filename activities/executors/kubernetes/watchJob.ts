@@ -2,7 +2,7 @@ import { Watch, type BatchV1Api, type CoreV1Api, type KubeConfig, type V1Job, ty
 import type { JobPhase } from '../types';
 import { apiCode, withApiRetry, type RetryOptions } from './apiRetry';
 import { classifyAttempt, type AttemptVerdict } from './classifyPodFailure';
-import { podSelector } from './jobBuilder';
+import { COMPLETION_INDEX_ANNOTATION, podSelector } from './jobBuilder';
 
 export interface WatchAttemptOptions {
   kc: KubeConfig;
@@ -24,6 +24,8 @@ export interface WatchAttemptOptions {
   /** Consecutive failed watch (re)connects after which a relist must succeed or the watch gives up (default 5). */
   maxWatchFailures?: number;
   retry?: RetryOptions;
+  /** Pods of the attempt (an Indexed Job's completions; default 1): all must succeed, one failing fails the attempt. */
+  nodes?: number;
 }
 
 export type FinalVerdict = Exclude<AttemptVerdict, { state: 'pending' | 'running' }>;
@@ -31,7 +33,10 @@ export type FinalVerdict = Exclude<AttemptVerdict, { state: 'pending' | 'running
 export interface WatchAttemptResult {
   verdict: FinalVerdict;
   job?: V1Job;
+  /** The pod whose result counts: the only one, or index 0's of a multi-node attempt. */
   pod?: V1Pod;
+  /** The newest pod of each index (one entry for a single-node attempt). */
+  pods: V1Pod[];
 }
 
 interface WatchEventObject {
@@ -187,8 +192,44 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
     }
   };
 
+  const nodes = Math.max(1, o.nodes ?? 1);
+  const indexOf = (p: V1Pod) => Number(p.metadata?.annotations?.[COMPLETION_INDEX_ANNOTATION] ?? p.metadata?.labels?.[COMPLETION_INDEX_ANNOTATION] ?? 0);
+  const terminalPhase = (p: V1Pod | undefined) => p?.status?.phase === 'Succeeded' || p?.status?.phase === 'Failed';
+  /** The newest pod of each index, and whether it went without finishing. */
+  const byIndex = (): Map<number, { pod: V1Pod; gone: boolean }> => {
+    const out = new Map<number, { pod: V1Pod; gone: boolean }>();
+    for (const [m, isGone] of [[gone, true], [live, false]] as const)
+      for (const p of m.values()) {
+        const i = indexOf(p);
+        const prev = out.get(i);
+        if (!prev || ts(p.metadata?.creationTimestamp) >= ts(prev.pod.metadata?.creationTimestamp)) out.set(i, { pod: p, gone: isGone });
+      }
+    return out;
+  };
+
+  /**
+   * A gang's state as one pod: the first failed one (all or nothing), else one that went
+   * unfinished, else index 0 once every index succeeded, else the least advanced (pending first).
+   */
+  const gangCurrent = (): { pod?: V1Pod; podGone: boolean; result?: V1Pod; pods: V1Pod[] } => {
+    const idx = byIndex();
+    const pods = [...idx.entries()].sort((a, b) => a[0] - b[0]).map(([, e]) => e.pod);
+    const finishedAt = (p: V1Pod) => ts(p.status?.containerStatuses?.[0]?.state?.terminated?.finishedAt) || Number.MAX_SAFE_INTEGER;
+    const failed = pods.filter((p) => p.status?.phase === 'Failed').sort((a, b) => finishedAt(a) - finishedAt(b))[0];
+    if (failed) return { pod: failed, podGone: false, pods };
+    const lost = [...idx.values()].find((e) => e.gone && !terminalPhase(e.pod));
+    if (lost) return { pod: lost.pod, podGone: true, pods };
+    const zero = idx.get(0)?.pod;
+    const allDone = idx.size >= nodes && pods.every((p) => p.status?.phase === 'Succeeded');
+    if (allDone) return { pod: zero, podGone: false, result: zero, pods };
+    const waiting = pods.find((p) => p.status?.phase === 'Pending') ?? pods.find((p) => p.status?.phase !== 'Succeeded');
+    // Some index has no pod yet and the others are done: the gang is still waiting.
+    return { pod: waiting, podGone: false, pods };
+  };
+
   // Pods the attempt has had, newest first; the newest decides.
   const current = (): { pod?: V1Pod; podGone: boolean } => {
+    if (nodes > 1) return gangCurrent();
     const newest = (m: Map<string, V1Pod>) => [...m.values()].sort((a, b) => ts(b.metadata?.creationTimestamp) - ts(a.metadata?.creationTimestamp))[0];
     const l = newest(live);
     if (l) return { pod: l, podGone: false };
@@ -254,7 +295,14 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
         await relist();
       }
       const verdict = await evaluate();
-      if (verdict) return { verdict, job, pod: current().pod };
+      if (verdict) {
+        if (nodes === 1) {
+          const pod = current().pod;
+          return { verdict, job, pod, pods: pod ? [pod] : [] };
+        }
+        const g = gangCurrent();
+        return { verdict, job, pod: g.result ?? g.pod, pods: g.pods };
+      }
       const now = Date.now();
       // A watch that stays silent past its own timeout is half-open: drop it and resume.
       if (watchOpen && now - lastEventAt > (watchTimeout + 15) * 1000) stopWatch();

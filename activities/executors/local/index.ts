@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { durationMs, MAX_RESULT_BYTES, renderTemplate, shortHash } from '../../../spec';
+import { durationMs, MAX_RESULT_BYTES, nodesOf, renderTemplate, shortHash, type EnvValue, type FailureClass, type SecretKeyRef } from '../../../spec';
 import { JobGoneError, JobNameConflictError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
 import { classifyProcessExit, type ProcessExit } from './classify';
 import { DetachedSpawner } from './detachedSpawner';
@@ -47,6 +47,105 @@ export function jobEnv(worker: NodeJS.ProcessEnv, specEnv: Record<string, string
     if (v !== undefined && (INHERITED_ENV.includes(k) || k.startsWith(INHERITED_ENV_PREFIX))) env[k] = v;
   }
   return { ...env, ...specEnv, ...contract };
+}
+
+/**
+ * The spec asks for what this executor cannot do (several nodes, envFrom) or names a secret the
+ * worker does not have: retrying cannot help. Named as the Kubernetes executor's rejection, so
+ * the attempt fails at once (non-retryable) with this message.
+ */
+export class LocalJobRejectedError extends Error {
+  readonly failureClass: FailureClass = 'user-error';
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobRejectedError';
+  }
+}
+
+/** Largest secrets file the worker reads (checked before reading it). */
+export const MAX_SECRETS_FILE_BYTES = 1024 * 1024;
+/** Largest secret value put in a job's environment (Linux refuses one env string over 128 KiB). */
+const MAX_SECRET_VALUE_BYTES = 96 * 1024;
+
+/**
+ * The worker environment variable a local `secretKeyRef` reads: `SWEEP_SECRET_<NAME>__<KEY>`,
+ * upper-cased, every character other than a letter or digit as "_" (a Secret's name has no "_",
+ * so the double "_" keeps name and key apart). `{name: hf-token, key: token}` -> SWEEP_SECRET_HF_TOKEN__TOKEN.
+ */
+export function secretEnvName(ref: SecretKeyRef): string {
+  const part = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  return `SWEEP_SECRET_${part(ref.name)}__${part(ref.key)}`;
+}
+
+/**
+ * Where a local `secretKeyRef` is looked up: the worker's environment (secretEnvName), then the
+ * file the worker's SWEEP_SECRETS_FILE names: JSON as a Secret's stringData per secret,
+ * `{"<name>": {"<key>": "<value>"}}`, or dotenv lines `SWEEP_SECRET_<NAME>__<KEY>=<value>`.
+ * Read at launch, in the worker; values go only into the job's environment, never into a
+ * message, a log, the attempt's folder or the workflow.
+ */
+export function resolveSecretRef(ref: SecretKeyRef, worker: NodeJS.ProcessEnv = process.env): string {
+  const varName = secretEnvName(ref);
+  const fromEnv = worker[varName];
+  const file = worker.SWEEP_SECRETS_FILE;
+  const value = fromEnv ?? (file ? secretFromFile(file, ref, varName) : undefined);
+  if (value === undefined)
+    throw new LocalJobRejectedError(
+      `secret ${ref.name} key ${ref.key} is not set on this worker: set ${varName} in the worker's environment` +
+        (file ? ` or add it to ${file} (SWEEP_SECRETS_FILE)` : ', or name a secrets file (JSON or dotenv) in SWEEP_SECRETS_FILE'),
+    );
+  if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_VALUE_BYTES)
+    throw new LocalJobRejectedError(`secret ${ref.name} key ${ref.key} is over ${MAX_SECRET_VALUE_BYTES} bytes: too large for an environment variable`);
+  return value;
+}
+
+function secretFromFile(file: string, ref: SecretKeyRef, varName: string): string | undefined {
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_SECRETS_FILE_BYTES) throw new LocalJobRejectedError(`secrets file ${file} (SWEEP_SECRETS_FILE) is ${size} bytes, over ${MAX_SECRETS_FILE_BYTES}`);
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof LocalJobRejectedError) throw e;
+    throw new LocalJobRejectedError(`cannot read the secrets file ${file} (SWEEP_SECRETS_FILE): ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (text.trimStart().startsWith('{')) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      // Never echo the parser's message: it quotes the file's text, secrets included.
+      throw new LocalJobRejectedError(`secrets file ${file} (SWEEP_SECRETS_FILE) starts with "{" but is not valid JSON`);
+    }
+    const secret = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>)[ref.name] : undefined;
+    const v = secret !== null && typeof secret === 'object' ? (secret as Record<string, unknown>)[ref.key] : undefined;
+    if (v !== undefined && typeof v !== 'string') throw new LocalJobRejectedError(`secrets file ${file}: ${ref.name}.${ref.key} is not a string`);
+    return v;
+  }
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s?(.*)$/.exec(line);
+    if (!m || m[1] !== varName) continue;
+    const v = m[2].trim();
+    const quoted = /^(['"])(.*)\1$/.exec(v);
+    return quoted ? quoted[2] : v;
+  }
+  return undefined;
+}
+
+/** The spec's env for a local job: strings rendered with the cell's axes, Secret references resolved (never templated). */
+export function localSpecEnv(env: Record<string, EnvValue>, vars: Parameters<typeof renderTemplate>[1], worker: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? renderTemplate(v, vars) : resolveSecretRef(v.secretKeyRef, worker)]));
+}
+
+/** What the local executor refuses before starting anything (each message names the field). */
+export function localRefusal(req: Pick<LaunchRequest, 'resources' | 'spec'>): string | undefined {
+  const nodes = nodesOf(req.resources);
+  if (nodes > 1)
+    return `resources.nodes is ${nodes}: the local executor runs a job as one process on this machine; multi-node runs need the kubernetes executor`;
+  if (req.spec.job.envFrom?.length) return 'job.envFrom names Secrets / ConfigMaps, which only the kubernetes executor has: use job.env with secretKeyRef values locally';
+  return undefined;
 }
 
 interface LaunchRecord {
@@ -304,6 +403,8 @@ export class LocalExecutor implements Executor {
       return { jobName, adopted: true };
     }
     if (opts.adoptOnly) throw new JobGoneError(`attempt ${req.attempt} of ${req.runId} was launched but its record in ${dir} is gone`);
+    const refusal = localRefusal(req);
+    if (refusal) throw new LocalJobRejectedError(refusal);
     const slots = this.slotsFor(req);
     const graceMs = this.graceMsFor(req);
     const checkpointDir = this.checkpointDirOf(req);
@@ -326,11 +427,8 @@ export class LocalExecutor implements Executor {
       contract.SWEEP_TRAIN_RESULT_FILE = file;
       if (Buffer.byteLength(req.trainResult, 'utf8') <= MAX_TRAIN_RESULT_ENV_BYTES) contract.SWEEP_TRAIN_RESULT = req.trainResult;
     }
-    const env = jobEnv(
-      process.env,
-      Object.fromEntries(Object.entries(req.spec.job.env).map(([k, v]) => [k, renderTemplate(v, vars)])),
-      contract,
-    );
+    // Secrets resolved here, in the worker, at launch: into the job's environment only.
+    const env = jobEnv(process.env, localSpecEnv(req.spec.job.env, vars), contract);
     const command = [...req.spec.job.command, ...req.spec.job.args].map((a) => renderTemplate(a, vars));
     writeFileSync(
       join(dir, 'config.json'),

@@ -1,0 +1,78 @@
+import { propose, type ProposeTarget } from '../scaling';
+import { LSE_PARAM_NAMES, paramVector } from '../scaling/forms';
+import type { FitResult } from '../scaling/types';
+import { estimateCell, expandGrid, shortHash, SweepSpecSchema, totalGpus, type AxisValue, type SweepSpec } from '../spec';
+import type { ResultsStore } from '../store/types';
+
+export interface NextBatch {
+  /** The cells to run next, each with why it was chosen. */
+  picks: { runId: string; reason: string; costGpuHours: number }[];
+  /** Set when the study is done: the budget is spent, the target is certain enough, or no cell is left. */
+  stop?: string;
+  /** The target's current 95% interval width, when the fit has one (for the sweep's details). */
+  ciWidth?: number;
+  mode?: string;
+}
+
+/** The fit's x for a cell, from the planner's estimate (N, D for chinchilla). */
+function rawXOf(spec: SweepSpec, x: string | string[], axes: Record<string, AxisValue>): number[] | undefined {
+  const e = estimateCell(spec, axes);
+  if (!e) return undefined;
+  const col: Record<string, number> = { total_flops: e.totalFlops, n_params: e.nParams, n_samples_seen: e.nSamplesSeen };
+  const cols = Array.isArray(x) ? x : [x];
+  const v = cols.map((c) => col[c]);
+  return v.every((n) => Number.isFinite(n) && n > 0) ? v : undefined;
+}
+
+/**
+ * The next batch of an adaptive study (`strategy: adaptive`): the unrun cells that most reduce the
+ * uncertainty of the target per GPU-hour (scaling/propose.ts says why that criterion), within what
+ * is left of the budget. Never a cell the store already has or one in flight.
+ */
+export async function proposeNext(store: ResultsStore, sweep: string, inFlight: string[], spentGpuHours: number, batch: number): Promise<NextBatch> {
+  const spec = SweepSpecSchema.parse((await store.getSweep(sweep))?.spec);
+  const strategy = spec.strategy;
+  if (!strategy) return { picks: [], stop: 'not an adaptive sweep' };
+  const fitSpec = spec.fits.find((f) => f.name === strategy.target);
+  if (!fitSpec) return { picks: [], stop: `no fit named ${strategy.target}` };
+  const left = strategy.budget.gpuHours - spentGpuHours;
+  if (left <= 0) return { picks: [], stop: `budget of ${strategy.budget.gpuHours} GPU-hours spent` };
+  const fit = (await store.latestFits(sweep)).find((f) => f.name === fitSpec.name)?.fit as FitResult | undefined;
+  const param = strategy.objective === 'recipe' ? 'a' : strategy.parameter;
+  const pct = fit?.bootstrap?.percentiles?.[param];
+  const ciWidth = pct ? pct['p97.5'] - pct['p2.5'] : undefined;
+  if (strategy.stopWhen && ciWidth !== undefined && ciWidth <= strategy.stopWhen.ciWidth)
+    return { picks: [], stop: `the ${param} interval (${ciWidth.toPrecision(3)}) is narrower than ${strategy.stopWhen.ciWidth}`, ciWidth };
+  const known = new Set((await store.listRuns(sweep)).map((r) => r.runId));
+  for (const id of inFlight) known.add(id);
+  const candidates = expandGrid(spec)
+    .filter((c) => !known.has(c.runId))
+    .flatMap((c) => {
+      const rawX = rawXOf(spec, fitSpec.x, c.axes);
+      const e = estimateCell(spec, c.axes);
+      return rawX && e ? [{ id: c.runId, rawX, cost: Math.max(e.gpuHours * Math.max(1, totalGpus(c.resources)), 1e-9) }] : [];
+    });
+  if (!candidates.length) return { picks: [], stop: 'every cell has run', ciWidth };
+  const target: ProposeTarget =
+    strategy.objective === 'recipe'
+      ? { kind: 'recipe' }
+      : strategy.objective === 'prediction'
+        ? { kind: 'prediction', at: [strategy.at!] }
+        : { kind: 'exponent', name: strategy.parameter };
+  const usable = fit && fit.form === fitSpec.form ? fit : undefined;
+  const result = propose({
+    form: fitSpec.form,
+    scalers: usable?.scalers ?? candidates[0].rawX.map(() => 1),
+    target,
+    observed: usable?.points ?? [],
+    point: usable ? paramVector(LSE_PARAM_NAMES[usable.form], usable.lse_params) : undefined,
+    ensemble: usable?.bootstrap?.lse_samples,
+    candidates,
+    batch,
+    budget: left,
+    // Deterministic: the same sweep, with the same runs done, proposes the same batch.
+    seed: parseInt(shortHash(`${sweep}\u0000${known.size}`), 16),
+  });
+  if (!result.proposals.length) return { picks: [], stop: `no cell fits the ${left.toPrecision(3)} GPU-hours left`, ciWidth, mode: result.mode };
+  return { picks: result.proposals.map((p) => ({ runId: p.id, reason: p.reason, costGpuHours: p.cost })), ciWidth, mode: result.mode };
+}

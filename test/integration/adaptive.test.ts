@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { estimateCell, expandGrid, SweepSpecSchema } from '../../spec';
+import type { SweepSummary } from '../../workflows/api';
+import { progressQuery } from '../../workflows/api';
+import { startHarness, type Harness } from './helpers/harness';
+import { readLaunches } from './helpers/launchLog';
+
+// An adaptive study over the synthetic trainer's grid (its costs come from the planner's
+// estimates): it runs batches the propose activity picks, within the budget, never a cell twice.
+const SPEC = SweepSpecSchema.parse({
+  name: 'adapt',
+  grid: {
+    arch: ['alexnet', 'resnet18', 'resnet50', 'efficientnet_b0', 'convnext_tiny'],
+    dataset: ['imagenet'],
+    samples_per_class: [10, 30, 100, 300],
+    epochs: [10],
+  },
+  job: { command: ['node', '--import', 'tsx', 'sim/trainer/main.ts', '--seconds-per-eflop=0.01', '--max-seconds=0.3'], resources: { gpus: 1 } },
+  concurrency: { maxRuns: 4 },
+  metrics: ['V1', 'V2', 'V4', 'IT', 'Behavioral'],
+  fits: [{ name: 'neuro', form: 'power_law', x: 'total_flops', y: { metrics: ['V1', 'V2', 'V4', 'IT'] }, bootstrap: 30 }],
+  refit: { every: 100, bootstrap: 30 },
+  strategy: { kind: 'adaptive', target: 'neuro', objective: 'exponent', parameter: 'alpha', budget: { gpuHours: 0.5 }, batch: 4 },
+});
+
+describe('an adaptive study', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  }, 120_000);
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('runs proposed batches within its budget, never a cell twice, and reports the rest as skipped', async () => {
+    const cells = expandGrid(SPEC);
+    const cost = new Map(cells.map((c) => [c.runId, estimateCell(SPEC, c.axes)!.gpuHours]));
+    const total = [...cost.values()].reduce((a, b) => a + b, 0);
+    // The budget buys part of the grid, not all of it.
+    expect(total).toBeGreaterThan(SPEC.strategy!.budget.gpuHours);
+    const handle = await h.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/adapt', args: [SPEC] });
+    const summary = (await handle.result()) as SweepSummary;
+    const launches = readLaunches(h.dirs.launchLog);
+    const ran = launches.map((l) => l.runId);
+    expect(new Set(ran).size).toBe(ran.length);
+    expect(launches.every((l) => l.attempt === 1)).toBe(true);
+    const spent = ran.reduce((s, id) => s + cost.get(id)!, 0);
+    expect(spent).toBeLessThanOrEqual(SPEC.strategy!.budget.gpuHours + 1e-9);
+    expect(summary.byState.succeeded).toBe(ran.length);
+    expect(summary.byState.failed).toBe(0);
+    expect(summary.byState.pending).toBe(0);
+    expect(summary.study?.skipped).toBe(cells.length - ran.length);
+    expect(summary.study?.skipped).toBeGreaterThan(0);
+    expect(summary.study?.spentGpuHours).toBeCloseTo(spent, 9);
+    expect(summary.study?.stop).toMatch(/budget|GPU-hours left|narrower|every cell/);
+    // Each chosen run says why, in its details.
+    const first = await h.env.client.workflow.getHandle(`sweep/adapt/${ran[ran.length - 1]}`).describe();
+    expect(await first.staticDetails()).toMatch(/\*\*Chosen:\*\* /);
+    const p = await handle.query(progressQuery);
+    expect(p.study?.budgetGpuHours).toBe(0.5);
+  }, 240_000);
+});
