@@ -15,12 +15,24 @@ const SPEC = SweepSpecSchema.parse({
     samples_per_class: [10, 30, 100, 300],
     epochs: [10],
   },
-  job: { command: ['node', '--import', 'tsx', 'sim/trainer/main.ts', '--seconds-per-eflop=0.01', '--max-seconds=0.3'], resources: { gpus: 1 } },
+  job: {
+    command: ['node', '--import', 'tsx', 'sim/trainer/main.ts', '--seconds-per-eflop=0.01', '--max-seconds=0.3'],
+    resources: { gpus: 1 },
+  },
   concurrency: { maxRuns: 4 },
   metrics: ['V1', 'V2', 'V4', 'IT', 'Behavioral'],
-  fits: [{ name: 'neuro', form: 'power_law', x: 'total_flops', y: { metrics: ['V1', 'V2', 'V4', 'IT'] }, bootstrap: 30 }],
+  fits: [
+    { name: 'neuro', form: 'power_law', x: 'total_flops', y: { metrics: ['V1', 'V2', 'V4', 'IT'] }, bootstrap: 30 },
+  ],
   refit: { every: 100, bootstrap: 30 },
-  strategy: { kind: 'adaptive', target: 'neuro', objective: 'exponent', parameter: 'alpha', budget: { gpuHours: 0.5 }, batch: 4 },
+  strategy: {
+    kind: 'adaptive',
+    target: 'neuro',
+    objective: 'exponent',
+    parameter: 'alpha',
+    budget: { gpuHours: 0.5 },
+    batch: 4,
+  },
 });
 
 describe('an adaptive study', () => {
@@ -38,7 +50,11 @@ describe('an adaptive study', () => {
     const total = [...cost.values()].reduce((a, b) => a + b, 0);
     // The budget buys part of the grid, not all of it.
     expect(total).toBeGreaterThan(SPEC.strategy!.budget.gpuHours);
-    const handle = await h.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/adapt', args: [SPEC] });
+    const handle = await h.env.client.workflow.start('sweep', {
+      taskQueue: 'scaling-sweeps',
+      workflowId: 'sweep/adapt',
+      args: [SPEC],
+    });
     const summary = (await handle.result()) as SweepSummary;
     const launches = readLaunches(h.dirs.launchLog);
     const ran = launches.map((l) => l.runId);
