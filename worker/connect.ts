@@ -33,7 +33,11 @@ export function errorText(err: unknown): string {
 export class TemporalUnreachableError extends Error {}
 
 /** What to tell a user whose server does not answer. */
-export function unreachableMessage(settings: Pick<TemporalSettings, 'address' | 'namespace' | 'tls'>, err: unknown, waitedMs = 0): string {
+export function unreachableMessage(
+  settings: Pick<TemporalSettings, 'address' | 'namespace' | 'tls'>,
+  err: unknown,
+  waitedMs = 0,
+): string {
   const raw = errorText(err);
   // The transport's own wording (tonic's nested debug structs) helps no one; say what happened.
   const text = /Connection refused|ECONNREFUSED/i.test(raw)
@@ -42,9 +46,11 @@ export function unreachableMessage(settings: Pick<TemporalSettings, 'address' | 
       ? 'the server is still starting (shard status unknown)'
       : /dns error|ENOTFOUND|failed to lookup|Name or service not known/i.test(raw)
         ? 'the host name does not resolve'
-        : /Failed to connect before the deadline/i.test(raw)
-          ? 'no answer before the connect deadline (nothing listening, a firewall, or a TLS handshake refused)'
-          : raw.replace(/\s+/g, ' ').slice(0, 300);
+        : settings.tls && /ConnectionReset|connection reset|ECONNRESET/i.test(raw)
+          ? 'the server reset the connection during TLS (is the client certificate signed by the CA it trusts?)'
+          : /Failed to connect before the deadline/i.test(raw)
+            ? 'no answer before the connect deadline (nothing listening, a firewall, or a TLS handshake refused)'
+            : raw.replace(/\s+/g, ' ').slice(0, 300);
   const tlsHint = settings.tls
     ? ' TLS is on (TEMPORAL_TLS_* or TEMPORAL_API_KEY set): check the certificate variables and TEMPORAL_TLS_SERVER_NAME.'
     : '';
@@ -70,12 +76,18 @@ export async function connectWithRetry<T>(
     try {
       return await fn();
     } catch (err) {
+      // With TLS on, a connection the server resets at once is its TLS layer refusing our
+      // certificate (TLS 1.3 reports it after the handshake): waiting will not heal that.
+      const tlsReset = !!settings.tls && /ConnectionReset|connection reset|ECONNRESET/i.test(errorText(err));
+      if (tlsReset)
+        throw new TemporalUnreachableError(unreachableMessage(settings, err, Date.now() - t0), { cause: err });
       if (!isTransient(err)) {
         if (settings.tls && /certificate|tls|ssl|handshake/i.test(errorText(err)))
           throw new TemporalUnreachableError(unreachableMessage(settings, err, Date.now() - t0), { cause: err });
         throw err;
       }
-      if (Date.now() + wait > deadline) throw new TemporalUnreachableError(unreachableMessage(settings, err, Date.now() - t0), { cause: err });
+      if (Date.now() + wait > deadline)
+        throw new TemporalUnreachableError(unreachableMessage(settings, err, Date.now() - t0), { cause: err });
       await new Promise((r) => setTimeout(r, wait));
     }
   }
