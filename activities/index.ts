@@ -140,7 +140,11 @@ export function createActivities(deps: ActivityDeps) {
           gpuSeconds: outcome.gpuSeconds,
           recordedAt: now(),
         };
-        res = { ok: true, retryable: false, gpuSeconds: outcome.gpuSeconds };
+        // A job that resumed from its checkpoint says where (the synthetic trainer and the digits
+        // example report `resumed_from_epoch`): `sweep runs` and the run's details show it.
+        const from = parsed.result.metrics.resumed_from_epoch;
+        const note = typeof from === 'number' && req.attempt > 1 ? `attempt ${req.attempt} resumed at epoch ${from}` : undefined;
+        res = { ok: true, retryable: false, gpuSeconds: outcome.gpuSeconds, ...(note ? { message: note } : {}) };
       } else {
         res = failed(req, 'bad-result', parsed.reason, outcome.gpuSeconds);
       }

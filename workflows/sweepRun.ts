@@ -126,7 +126,8 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
       }
       gpuSeconds += result.gpuSeconds;
       if (result.ok) {
-        last = {};
+        // A note of a success (e.g. "attempt 2 resumed at epoch 12") stays in the run's details.
+        last = result.message ? { message: result.message } : {};
         return true;
       }
       classes.push(result.failureClass ?? 'unknown');

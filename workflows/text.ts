@@ -49,6 +49,7 @@ export function runCurrentDetails(
   ];
   if (phase.pod) lines.push(`**Job:** \`${phase.pod}\`${phase.node ? ` on node \`${phase.node}\`` : ''}`);
   if (last.failureClass) lines.push(`**Last failure:** \`${last.failureClass}\` - ${last.message ?? ''}`);
+  else if (last.message) lines.push(`**Note:** ${last.message}`);
   return lines.join('\n\n');
 }
 
