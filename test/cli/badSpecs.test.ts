@@ -157,6 +157,7 @@ describe('spec commands', () => {
         'executor',
         'concurrency',
         'order',
+        'strategy',
         'retry',
         'timeouts',
         'metrics',
