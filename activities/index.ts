@@ -34,6 +34,19 @@ export interface AttemptResult {
 
 const now = () => new Date().toISOString();
 
+/**
+ * What an executor's error during launch or watch means for the attempt, for both stages: a job
+ * the cluster refused (invalid spec, name taken by another run) fails the run, retrying can't
+ * help; an API that kept failing (infrastructure) or a job that vanished (JobGoneError, node-lost)
+ * is an attempt failure retried by the sweep's policy; anything else is the activity's to retry.
+ */
+function launchFailure(err: unknown): JobOutcome {
+  const e = err as Error & { failureClass?: FailureClass };
+  if (e.name === 'JobRejectedError' || e.name === 'JobNameConflictError') throw ApplicationFailure.nonRetryable(e.message, e.name);
+  if (e.failureClass !== 'infrastructure' && e.name !== 'JobGoneError') throw err;
+  return { status: 'failed', failureClass: e.failureClass ?? 'infrastructure', message: e.message, gpuSeconds: 0 };
+}
+
 /** Activities close over their dependencies (store, executors), as in Temporal's samples. */
 export function createActivities(deps: ActivityDeps) {
   const executorFor = (req: LaunchRequest): Executor => {
@@ -225,10 +238,7 @@ export function createActivities(deps: ActivityDeps) {
       await deps.store.upsertEvaluation({ ...base, state: 'running', updatedAt: now() });
       outcome = await watchJob(full);
     } catch (err) {
-      const e = err as Error & { failureClass?: FailureClass };
-      if (e.name === 'JobRejectedError' || e.name === 'JobNameConflictError') throw ApplicationFailure.nonRetryable(e.message, e.name);
-      if (e.failureClass !== 'infrastructure' && e.name !== 'JobGoneError') throw err;
-      outcome = { status: 'failed', failureClass: e.failureClass ?? 'infrastructure', message: e.message, gpuSeconds: 0 };
+      outcome = launchFailure(err);
     }
     if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');
     let res: AttemptResult;
@@ -355,19 +365,7 @@ export function createActivities(deps: ActivityDeps) {
         }
         outcome = await watchJob(req);
       } catch (err) {
-        const e = err as Error & { failureClass?: FailureClass };
-        // The cluster refused the job (invalid spec, name taken by another run): retrying can't help.
-        if (e.name === 'JobRejectedError' || e.name === 'JobNameConflictError')
-          throw ApplicationFailure.nonRetryable(e.message, e.name);
-        // The API kept failing through the executor's own retries (infrastructure), or the job
-        // vanished (JobGoneError, node-lost): an attempt failure retried by the sweep's policy.
-        if (e.failureClass !== 'infrastructure' && e.name !== 'JobGoneError') throw err;
-        outcome = {
-          status: 'failed',
-          failureClass: e.failureClass ?? 'infrastructure',
-          message: e.message,
-          gpuSeconds: 0,
-        };
+        outcome = launchFailure(err);
       }
       // Cancelled (the sweep is being cancelled): the workflow records the run as cancelled.
       if (cancellationSignal().aborted) throw new CancelledFailure('attempt cancelled');

@@ -17,7 +17,7 @@ import {
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 // Zod-free modules only: workflow code is re-initialised for every run, and schema construction is costly.
 import { expandGrid, gridSize, totalGpus, type Cell } from '../spec/grid';
@@ -345,7 +345,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   const launch = (q: Queued) => {
     const { cell } = q;
     inFlight.add(cell.runId);
-    const sa = [
+    const sa: SearchAttributePair[] = [
       { key: SweepName, value: spec.name },
       { key: SweepId, value: sweepId },
       { key: RunId, value: cell.runId },
@@ -375,7 +375,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       // Runs outlive continue-as-new; they report back by signal to the sweep's workflow id.
       parentClosePolicy: ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      typedSearchAttributes: sa as never,
+      typedSearchAttributes: sa,
       staticSummary: runSummary(cell.axes, cell.resources),
       staticDetails: q.reason ? `**Chosen:** ${q.reason}\n\n${runDetails(input)}` : runDetails(input),
     }).then(
