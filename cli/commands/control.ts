@@ -93,7 +93,8 @@ export async function watchSweep(
         // No worker answered and the store has nothing of it: the outcome is still known.
         p = undefined;
       }
-      if (p) {
+      // A sweep still checking its spec has no grid yet: nothing to draw.
+      if (p && !p.starting) {
         if (multi) {
           for (const s of STATES) {
             const bar = bars.get(s) ?? multi.create(p.total, 0, { state: s.padEnd(9) });
