@@ -27,8 +27,13 @@ export function summarizeFit(fit: FitResult, stage: FitSummary['stage'], version
  * become rows; undefined (every metric) when a fit names its metrics by another column.
  */
 function fitMetrics(spec: SweepSpec): Set<string> | undefined {
-  if (spec.fits.some((f) => f.y.metricColumn !== 'region')) return undefined;
-  return new Set(spec.fits.flatMap((f) => f.y.metrics));
+  return fitRegions(spec.fits);
+}
+
+/** The regions these fits read, or undefined (every metric) when one names its metrics by another column. */
+export function fitRegions(fits: readonly FitSpec[]): Set<string> | undefined {
+  if (fits.some((f) => f.y.metricColumn !== 'region')) return undefined;
+  return new Set(fits.flatMap((f) => f.y.metrics));
 }
 
 /**
@@ -47,10 +52,7 @@ export async function refitSweep(
   heartbeat: () => void = () => undefined,
 ): Promise<FitSummary[]> {
   if (!spec.fits.length) return [];
-  const points = await store.listDataPoints(spec.name);
-  const rows = dataPointsToPaperRows(points, { metrics: fitMetrics(spec) });
-  const previous = new Map((await store.latestFits(spec.name)).map((f) => [f.name, f.fit as FitResult]));
-  const nResults = new Set(points.map((p) => p.runId)).size;
+  const { rows, previous, nResults } = await fitInputs(store, spec);
   const out: FitSummary[] = [];
   for (const fitSpec of spec.fits) {
     heartbeat();
@@ -75,6 +77,35 @@ export async function refitSweep(
     const summary = summarizeFit(outcome.result, fitStage, version);
     if (stage === 'final') summary.final = true;
     out.push(summary);
+  }
+  return out;
+}
+
+/** The sweep's data points as fit rows, the latest stored fit of each law (warm starts), and the runs they come from. */
+async function fitInputs(store: ResultsStore, spec: SweepSpec): Promise<{ rows: PaperRow[]; previous: Map<string, FitResult>; nResults: number }> {
+  const points = await store.listDataPoints(spec.name);
+  const rows = dataPointsToPaperRows(points, { metrics: fitMetrics(spec) });
+  const previous = new Map((await store.latestFits(spec.name)).map((f) => [f.name, f.fit as FitResult]));
+  return { rows, previous, nResults: new Set(points.map((p) => p.runId)).size };
+}
+
+/** One law fitted by fitSweepLive, or why it could not be. */
+export type LiveFit =
+  | { name: string; form: FitSpec['form']; fit: FitResult }
+  | { name: string; form: FitSpec['form']; error: string; nPoints: number; nExcluded: number };
+
+/**
+ * Fits every law of a sweep from the store's data points exactly as the worker's live refit
+ * does (point fits warm-started from the latest stored fits), but stores nothing: a reader
+ * (`sweep report <sweep>` on a laptop) must never add fit versions to the sweep's store.
+ */
+export async function fitSweepLive(store: ResultsStore, spec: SweepSpec): Promise<LiveFit[]> {
+  if (!spec.fits.length) return [];
+  const { rows, previous } = await fitInputs(store, spec);
+  const out: LiveFit[] = [];
+  for (const fitSpec of spec.fits) {
+    const outcome = await fitOne(rows, fitSpec, 'point', 0, previous.get(fitSpec.name), () => undefined);
+    out.push('error' in outcome ? { name: fitSpec.name, form: fitSpec.form, ...outcome } : { name: fitSpec.name, form: fitSpec.form, fit: outcome.result });
   }
   return out;
 }

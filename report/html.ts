@@ -1,6 +1,7 @@
 /**
  * HTML assembly: one self-contained page (inline CSS and SVG, no scripts, no
  * external assets), so it can be mailed, archived, or opened from a bucket.
+ * (`sweep report --serve` adds its small reload script to the page it serves, not here.)
  */
 import type { Percentiles } from '../scaling/types';
 import { fmt, pow10Text } from './figures';
@@ -15,6 +16,12 @@ export const MAX_FIT_SECTIONS = 8;
 const MAX_TEXT = 600;
 const MAX_WARNINGS = 20;
 const clipText = (s: string): string => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}… (${s.length - MAX_TEXT} more characters)` : s);
+
+/** How the page is assembled beyond its input (the served page links each run into the Web UI). */
+export interface PageOptions {
+  /** The link of a run (its workflow in the Temporal Web UI); no link when undefined. */
+  runLink?: (runId: string) => string | undefined;
+}
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -164,15 +171,16 @@ function metricColumns(runs: ReportRun[], maxCols: number): { keys: string[]; to
   return { keys: [...seen].slice(0, maxCols), total: seen.size };
 }
 
-function runsTable(runs: ReportRun[], max: number, maxCols: number): string {
+function runsTable(runs: ReportRun[], max: number, maxCols: number, runLink?: PageOptions['runLink']): string {
   const shown = runs.slice(0, max);
   const axisKeys = [...new Set(shown.flatMap((r) => Object.keys(r.axes ?? {})))];
   const { keys: metricKeys, total: nMetrics } = metricColumns(shown, maxCols);
   const head = ['Run', 'State', ...axisKeys, 'Attempts', 'Failure', 'GPU-h', ...metricKeys].map((c) => `<th>${h(c)}</th>`).join('');
   const body = shown
     .map((r) => {
+      const link = runLink?.(r.runId);
       const cells = [
-        `<td class="mono">${h(r.runId)}</td>`,
+        `<td class="mono">${link ? `<a href="${h(link)}" rel="noopener">${h(r.runId)}</a>` : h(r.runId)}</td>`,
         `<td class="state-${h(r.state)}">${h(r.state)}</td>`,
         ...axisKeys.map((k) => `<td>${h(String(r.axes?.[k] ?? ''))}</td>`),
         // Plain cells (styled by the table's CSS): a class on each of ~20,000 cells is 250 KB.
@@ -192,7 +200,7 @@ function runsTable(runs: ReportRun[], max: number, maxCols: number): string {
   return `<table class="runs"><caption>Runs</caption><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>${more}`;
 }
 
-function sweepSection(s: SweepSummary, maxRows: number, maxCols: number): string {
+function sweepSection(s: SweepSummary, maxRows: number, maxCols: number, runLink?: PageOptions['runLink']): string {
   const counts = Object.entries(s.counts ?? {});
   const total = counts.reduce((a, [, n]) => a + n, 0);
   const countHtml = counts.length
@@ -203,7 +211,7 @@ function sweepSection(s: SweepSummary, maxRows: number, maxCols: number): string
     s.startedAt ? `<dt>Started</dt><dd>${h(s.startedAt)}</dd>` : '',
     s.finishedAt ? `<dt>Finished</dt><dd>${h(s.finishedAt)}</dd>` : '',
   ].join('');
-  return `<section class="sweep" id="sweep"><h2>Sweep ${h(s.name)}</h2>${countHtml}${facts ? `<dl class="facts">${facts}</dl>` : ''}${s.runs?.length ? runsTable(s.runs, maxRows, maxCols) : ''}</section>`;
+  return `<section class="sweep" id="sweep"><h2>Sweep ${h(s.name)}</h2>${countHtml}${facts ? `<dl class="facts">${facts}</dl>` : ''}${s.runs?.length ? runsTable(s.runs, maxRows, maxCols, runLink) : ''}</section>`;
 }
 
 const CSS = `
@@ -230,7 +238,7 @@ table.runs{font-size:12px}table.runs td{font-variant-numeric:tabular-nums;white-
 `;
 
 /** The full page. `figures[i]` are the rendered figures of `input.fits[i]`. */
-export function assembleHtml(input: ReportInput, figures: RenderedFigure[][]): string {
+export function assembleHtml(input: ReportInput, figures: RenderedFigure[][], opts: PageOptions = {}): string {
   const title = input.title ?? `Scaling-law report${input.sweep ? ` – ${input.sweep.name}` : ''}`;
   const when = input.generatedAt ?? new Date().toISOString();
   const meta = [`Generated ${when}`, input.source ? `from ${input.source}` : '', `${input.fits.length} fit${input.fits.length === 1 ? '' : 's'}`]
@@ -238,7 +246,9 @@ export function assembleHtml(input: ReportInput, figures: RenderedFigure[][]): s
     .join(' · ');
   const body = [
     `<header><h1>${h(title)}</h1><div class="meta">${h(meta)}</div></header>`,
-    input.sweep ? sweepSection(input.sweep, input.maxRunRows ?? DEFAULT_MAX_RUN_ROWS, input.maxMetricColumns ?? DEFAULT_MAX_METRIC_COLUMNS) : '',
+    input.sweep
+      ? sweepSection(input.sweep, input.maxRunRows ?? DEFAULT_MAX_RUN_ROWS, input.maxMetricColumns ?? DEFAULT_MAX_METRIC_COLUMNS, opts.runLink)
+      : '',
     input.fitProblems?.length ? fitProblemsTable(input.fitProblems) : '',
     input.fits.length ? overviewTable(input.fits) : '<p>No fits.</p>',
     // Fits beyond the section limit are in the overview table only (renderReport says so).

@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { figuresForFit, slug } from './figures';
-import { assembleHtml, MAX_FIT_SECTIONS } from './html';
+import { assembleHtml, MAX_FIT_SECTIONS, type PageOptions } from './html';
 import { renderSvg } from './render';
 import type { RenderedFigure, ReportFit, ReportInput } from './types';
 
@@ -31,9 +31,10 @@ export function plottedFit(fit: ReportFit, max: number): ReportFit {
 
 export type { FitBand, RenderedFigure, ReportFit, ReportFitProblem, ReportInput, ReportRun, SweepSummary } from './types';
 export { parseFitOutput } from './parse';
+export type { PageOptions } from './html';
 
 /** Render the whole report to an HTML string. */
-export async function renderReport(input: ReportInput): Promise<string> {
+export async function renderReport(input: ReportInput, opts: PageOptions = {}): Promise<string> {
   const figures: RenderedFigure[][] = [];
   const perFit = Math.min(
     input.maxPlottedPoints ?? DEFAULT_MAX_PLOTTED_POINTS,
@@ -53,12 +54,12 @@ export async function renderReport(input: ReportInput): Promise<string> {
     }
     figures.push(rendered);
   }
-  return assembleHtml({ ...input, fits, omissions }, figures);
+  return assembleHtml({ ...input, fits, omissions }, figures, opts);
 }
 
 /** Render and write the report (creating parent directories); returns the absolute path. */
-export async function writeReport(input: ReportInput, outPath: string): Promise<string> {
-  const html = await renderReport(input);
+export async function writeReport(input: ReportInput, outPath: string, opts: PageOptions = {}): Promise<string> {
+  const html = await renderReport(input, opts);
   const abs = resolve(outPath);
   await mkdir(dirname(abs), { recursive: true });
   await writeFile(abs, html, 'utf8');

@@ -5,6 +5,7 @@ import { mergeEvaluationPoints } from './evaluationPoints';
 import {
   checkAttemptRows,
   checkEvaluationRow,
+  checkReportRow,
   type AttemptEnd,
   type AttemptRow,
   type AttemptStart,
@@ -13,6 +14,7 @@ import {
   type EvaluationState,
   type EvaluatorSummary,
   type FitRow,
+  type ReportRow,
   type ResultRow,
   type ResultsStore,
   type RunRow,
@@ -123,6 +125,17 @@ const MIGRATIONS: readonly string[] = [
     gpu_seconds    double precision NOT NULL,
     updated_at     timestamptz NOT NULL,
     PRIMARY KEY (sweep, run_id, evaluator)
+  );
+  `,
+  // 4: the sweep's rendered reports (issue 12), versioned per sweep, readable from any machine.
+  `
+  CREATE TABLE IF NOT EXISTS reports (
+    sweep       text NOT NULL,
+    version     integer NOT NULL,
+    html        text NOT NULL,
+    fits        jsonb,
+    created_at  timestamptz NOT NULL,
+    PRIMARY KEY (sweep, version)
   );
   `,
 ];
@@ -378,6 +391,52 @@ export class PostgresStore implements ResultsStore {
     }));
   }
 
+  async saveReport(row: Omit<ReportRow, 'version' | 'createdAt'>): Promise<number> {
+    checkReportRow(row);
+    return this.transaction(async (c) => {
+      // Serialises versioning per sweep (two workers finishing at once never take one version).
+      await c.query(`SELECT pg_advisory_xact_lock(hashtext('sweep-report:' || $1))`, [row.sweep]);
+      const { rows } = await c.query<{ version: number }>(
+        `INSERT INTO reports (sweep, version, html, fits, created_at)
+         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, now() FROM reports WHERE sweep = $1
+         RETURNING version`,
+        [row.sweep, row.html, row.fits === undefined ? null : json(row.fits)],
+      );
+      return rows[0].version;
+    });
+  }
+
+  async getReport(sweep: string, version?: number): Promise<ReportRow | undefined> {
+    const { rows } =
+      version === undefined
+        ? await this.pool.query<ReportDb>(`SELECT * FROM reports WHERE sweep = $1 ORDER BY version DESC LIMIT 1`, [sweep])
+        : await this.pool.query<ReportDb>(`SELECT * FROM reports WHERE sweep = $1 AND version = $2`, [sweep, version]);
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      sweep: r.sweep,
+      version: r.version,
+      html: r.html,
+      ...(r.fits === null ? {} : { fits: r.fits }),
+      createdAt: r.created_at.toISOString(),
+    };
+  }
+
+  async changeStamp(sweep: string): Promise<string> {
+    // Index range scans on the primary keys; no payload column is read.
+    const { rows } = await this.pool.query<{ stamp: string }>(
+      `SELECT concat_ws(' ',
+         (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM runs WHERE sweep = $1),
+         (SELECT count(*) || '/' || coalesce(max(recorded_at)::text, '') FROM results WHERE sweep = $1),
+         (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM evaluations WHERE sweep = $1),
+         (SELECT count(*) FROM fits WHERE sweep = $1),
+         (SELECT count(*) FROM reports WHERE sweep = $1),
+         (SELECT spec_hash FROM sweeps WHERE name = $1)) AS stamp`,
+      [sweep],
+    );
+    return rows[0].stamp;
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -550,6 +609,13 @@ function json(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
+interface ReportDb extends QueryResultRow {
+  sweep: string;
+  version: number;
+  html: string;
+  fits: unknown;
+  created_at: Date;
+}
 interface SweepDb extends QueryResultRow {
   name: string;
   spec_hash: string;

@@ -5,6 +5,7 @@ import { mergeEvaluationPoints, type SucceededEvaluation } from './evaluationPoi
 import {
   checkAttemptRows,
   checkEvaluationRow,
+  checkReportRow,
   type AttemptEnd,
   type AttemptRow,
   type AttemptStart,
@@ -13,6 +14,7 @@ import {
   type EvaluationState,
   type EvaluatorSummary,
   type FitRow,
+  type ReportRow,
   type ResultRow,
   type ResultsStore,
   type RunRow,
@@ -47,6 +49,9 @@ CREATE TABLE IF NOT EXISTS evaluations (
 CREATE TABLE IF NOT EXISTS fits (
   sweep TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, n_results INTEGER NOT NULL,
   stage TEXT NOT NULL, fit TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (sweep, name, version));
+CREATE TABLE IF NOT EXISTS reports (
+  sweep TEXT NOT NULL, version INTEGER NOT NULL, html TEXT NOT NULL, fits TEXT, created_at TEXT NOT NULL,
+  PRIMARY KEY (sweep, version));
 `;
 
 /**
@@ -573,6 +578,53 @@ export class SqliteStore implements ResultsStore {
       fit: JSON.parse(r.fit),
       createdAt: r.created_at,
     }));
+  }
+
+  async saveReport(row: Omit<ReportRow, 'version' | 'createdAt'>): Promise<number> {
+    checkReportRow(row);
+    const save = this.db.transaction(() => {
+      const { v } = this.sql(`SELECT COALESCE(MAX(version), 0) + 1 AS v FROM reports WHERE sweep = ?`).get(row.sweep) as {
+        v: number;
+      };
+      this.sql(`INSERT INTO reports (sweep, version, html, fits, created_at) VALUES (?, ?, ?, ?, ?)`).run(
+        row.sweep,
+        v,
+        row.html,
+        row.fits === undefined ? null : JSON.stringify(row.fits),
+        new Date().toISOString(),
+      );
+      return v;
+    });
+    return save.immediate();
+  }
+
+  async getReport(sweep: string, version?: number): Promise<ReportRow | undefined> {
+    const r = (
+      version === undefined
+        ? this.sql(`SELECT * FROM reports WHERE sweep = ? ORDER BY version DESC LIMIT 1`).get(sweep)
+        : this.sql(`SELECT * FROM reports WHERE sweep = ? AND version = ?`).get(sweep, version)
+    ) as { sweep: string; version: number; html: string; fits: string | null; created_at: string } | undefined;
+    if (!r) return undefined;
+    return {
+      sweep: r.sweep,
+      version: r.version,
+      html: r.html,
+      ...(r.fits === null ? {} : { fits: JSON.parse(r.fits) }),
+      createdAt: r.created_at,
+    };
+  }
+
+  async changeStamp(sweep: string): Promise<string> {
+    // Primary-key range scans only; no payload column is read.
+    const r = this.sql(
+      `SELECT (SELECT COUNT(*) || '/' || COALESCE(MAX(updated_at), '') FROM runs WHERE sweep = @s) AS runs,
+              (SELECT COUNT(*) || '/' || COALESCE(MAX(recorded_at), '') FROM results WHERE sweep = @s) AS results,
+              (SELECT COUNT(*) || '/' || COALESCE(MAX(updated_at), '') FROM evaluations WHERE sweep = @s) AS evals,
+              (SELECT COUNT(*) FROM fits WHERE sweep = @s) AS fits,
+              (SELECT COUNT(*) FROM reports WHERE sweep = @s) AS reports,
+              (SELECT spec_hash FROM sweeps WHERE name = @s) AS spec`,
+    ).get({ s: sweep }) as Record<string, string | number | null>;
+    return [r.runs, r.results, r.evals, r.fits, r.reports, r.spec ?? ''].join(' ');
   }
 
   async close(): Promise<void> {

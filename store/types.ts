@@ -130,6 +130,46 @@ export interface FitRow {
   createdAt: string;
 }
 
+/**
+ * Most UTF-8 bytes of a stored report. The report is bounded (under 2 MB for a 1,000-run sweep:
+ * capped run rows, metric columns, fit sections and plotted points); 4x that leaves headroom
+ * and still keeps one row far from any database's value limit.
+ */
+export const MAX_REPORT_HTML_BYTES = 8 * 1024 * 1024;
+
+/** A sweep's rendered report, kept so it can be read from any machine (`sweep report <sweep> --final`). */
+export interface ReportRow {
+  sweep: string;
+  /** 1, 2, ... per sweep, in the order they were saved. */
+  version: number;
+  /** The self-contained HTML page, at most MAX_REPORT_HTML_BYTES of UTF-8. */
+  html: string;
+  /**
+   * What it was rendered from, as JSON (the final refit's fit summaries), so `sweep report
+   * <sweep>` can render the same report again from the store. Undefined when not given.
+   */
+  fits?: unknown;
+  createdAt: string;
+}
+
+/**
+ * UTF-8 size of `s` compared with `max` without encoding it when the answer is certain: a UTF-16
+ * code unit is 1 to 3 bytes (a surrogate pair, two units, is 4), so length bounds the size.
+ */
+export function utf8Exceeds(s: string, max: number): boolean {
+  if (s.length > max) return true;
+  if (s.length * 3 <= max) return false;
+  return Buffer.byteLength(s, 'utf8') > max;
+}
+
+/** Refuses a report the store must not keep, naming the field, before any write. */
+export function checkReportRow(row: Pick<ReportRow, 'sweep' | 'html'>): void {
+  if (typeof row.sweep !== 'string' || row.sweep === '') throw new Error('report: sweep must be a non-empty string');
+  if (typeof row.html !== 'string') throw new Error(`report ${row.sweep}: html must be a string`);
+  if (utf8Exceeds(row.html, MAX_REPORT_HTML_BYTES))
+    throw new Error(`report ${row.sweep}: html is over ${MAX_REPORT_HTML_BYTES} bytes of UTF-8 (MAX_REPORT_HTML_BYTES)`);
+}
+
 /** An attempt's launch: the attempt recorded `running`, and its run `running`. */
 export interface AttemptStart {
   attempt: AttemptRow;
@@ -262,5 +302,15 @@ export interface ResultsStore {
   /** Stores a new version of a fit; returns its version number. */
   saveFit(row: Omit<FitRow, 'version' | 'createdAt'>): Promise<number>;
   latestFits(sweep: string): Promise<FitRow[]>;
+  /** Stores a new version of the sweep's report; returns its version. Refuses a row failing checkReportRow. */
+  saveReport(row: Omit<ReportRow, 'version' | 'createdAt'>): Promise<number>;
+  /** The sweep's report of that version, or its newest without one; undefined if none. */
+  getReport(sweep: string, version?: number): Promise<ReportRow | undefined>;
+  /**
+   * An opaque token that changes whenever the sweep's spec (its hash), runs, results,
+   * evaluations, fits or reports change (counts and newest timestamps: one cheap query), so a watcher re-reads the
+   * store only when there is something new.
+   */
+  changeStamp(sweep: string): Promise<string>;
   close(): Promise<void>;
 }

@@ -2,7 +2,12 @@ import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { loadFitSpec, SpecError } from '../../spec/load';
+import { readFileSync } from 'node:fs';
+import { loadFitSpec, loadSweepSpec, parseYaml, SpecError } from '../../spec/load';
+import { fitRegions } from '../../activities/refit';
+import { ReportSourceError, storedSweepSpec } from '../../activities/report';
+import { dataPointsToPaperRows } from '../../store/export';
+import { openStore } from '../../store/open';
 import type { FitSpec } from '../../spec/fitSpec';
 import {
   CsvError,
@@ -13,9 +18,12 @@ import {
   type FitResult,
 } from '../../scaling';
 import { DEFAULT_PAPER_CSV, FitPool, fitDatasetParallel, readCsvFile } from '../../fitting';
+import type { LongRow } from '../../scaling';
 import { UsageError } from '../errors';
 
 export interface FitCommandOptions {
+  /** Fit this sweep's data points from the results store (SWEEP_DB) instead of a CSV. */
+  sweep?: string;
   data?: string;
   spec: string[];
   bootstrap?: string;
@@ -93,33 +101,84 @@ export function formatFit(fit: FitResult): string {
   return out.join('\n');
 }
 
+/** Where the fit's rows come from: a CSV file, or a sweep in the results store. */
+interface FitSource {
+  label: string;
+  rows: readonly LongRow[];
+  columns?: readonly string[];
+  rowLabel?: (i: number) => string;
+  /** Store data may hold points a law cannot use: left out and counted, as the worker's refit does. */
+  excludeUnusable: boolean;
+}
+
+/**
+ * The fits a --spec file names: a fit spec is one; a sweep spec (a mapping with `fits`) gives
+ * all of its own, so `sweep fit <sweep> --spec sweep.yaml` fits exactly what the sweep refits.
+ */
+function specsOf(file: string): FitSpec[] {
+  let value: unknown;
+  try {
+    value = parseYaml(readFileSync(file, 'utf8'), file).value;
+  } catch {
+    return [loadFitSpec(file)]; // loadFitSpec reports the read or YAML error with its position
+  }
+  if (value && typeof value === 'object' && !Array.isArray(value) && 'fits' in value) {
+    const fits = loadSweepSpec(file).fits;
+    if (!fits.length) throw new UsageError(`${file}: the sweep spec has no fits`);
+    return fits;
+  }
+  return [loadFitSpec(file)];
+}
+
+/** The sweep's data points from the store, as fit rows; and its stored spec's fits when no --spec is given. */
+async function storeSource(sweep: string, specFiles: string[]): Promise<{ source: FitSource; specs: FitSpec[] }> {
+  const store = await openStore(process.env.SWEEP_DB);
+  try {
+    let specs: FitSpec[];
+    if (specFiles.length) specs = specFiles.flatMap(specsOf);
+    else {
+      try {
+        specs = (await storedSweepSpec(store, sweep)).fits;
+      } catch (e) {
+        if (e instanceof ReportSourceError) throw new UsageError(`${e.message}: give --spec <fit.yaml>`);
+        throw e;
+      }
+      if (!specs.length) throw new UsageError(`sweep ${sweep} has no fits in its stored spec: give --spec <fit.yaml>`);
+    }
+    const points = await store.listDataPoints(sweep);
+    if (!points.length && !(await store.getSweep(sweep))) throw new UsageError(`sweep ${sweep} is not in the results store`);
+    const rows = dataPointsToPaperRows(points, { metrics: fitRegions(specs) });
+    return { source: { label: `sweep ${sweep}`, rows, excludeUnusable: true }, specs };
+  } finally {
+    await store.close();
+  }
+}
+
 /** `sweep fit`, callable without commander (tests). Returns the fits; throws UsageError on bad input. */
 export async function runFitCommand(o: FitCommandOptions, io: FitCommandIo): Promise<FitOutput> {
-  if (!o.spec?.length) throw new UsageError('give at least one --spec <fit.yaml>');
+  const specFiles = o.spec ?? [];
+  if (o.sweep === undefined && !specFiles.length) throw new UsageError('give at least one --spec <fit.yaml>');
+  if (o.sweep !== undefined && o.data !== undefined) throw new UsageError('give a sweep or --data <csv>, not both');
   const bootstrap = intOption(o.bootstrap, '--bootstrap', 0);
   const seed = intOption(o.seed, '--seed', -(2 ** 31));
   const workers = intOption(o.workers, '--workers', 1);
   const verify = intOption(o.verify, '--verify', 0);
-  const dataFile = o.data ?? DEFAULT_PAPER_CSV;
-  const specs: FitSpec[] = o.spec.map((f) => loadFitSpec(f));
-  // Start the workers now: their start-up overlaps reading and parsing the CSV.
+  let specs: FitSpec[];
+  let source: FitSource;
+  if (o.sweep !== undefined) ({ source, specs } = await storeSource(o.sweep, specFiles));
+  else {
+    specs = specFiles.map((f) => loadFitSpec(f));
+    source = csvSource(o.data ?? DEFAULT_PAPER_CSV);
+  }
   const pool = new FitPool(workers);
   try {
-    return await fitAll(o, io, specs, dataFile, pool, { bootstrap, seed, verify });
+    return await fitAll(o, io, specs, source, pool, { bootstrap, seed, verify });
   } finally {
     await pool.close();
   }
 }
 
-async function fitAll(
-  o: FitCommandOptions,
-  io: FitCommandIo,
-  specs: FitSpec[],
-  dataFile: string,
-  pool: FitPool,
-  overrides: { bootstrap?: number; seed?: number; verify?: number },
-): Promise<FitOutput> {
-  const { bootstrap, seed, verify } = overrides;
+function csvSource(dataFile: string): FitSource {
   let csv;
   try {
     csv = readCsvFile(dataFile);
@@ -127,7 +186,25 @@ async function fitAll(
     if (e instanceof CsvError) throw new UsageError(`${dataFile}: ${e.message}`);
     throw new UsageError(`cannot read --data ${dataFile}: ${(e as Error).message}`);
   }
-  const rowLabel = (i: number) => `${path.basename(dataFile)} line ${csv.lines[i]}`;
+  const lines = csv.lines;
+  return {
+    label: dataFile,
+    rows: csv.rows,
+    columns: csv.columns,
+    rowLabel: (i: number) => `${path.basename(dataFile)} line ${lines[i]}`,
+    excludeUnusable: false,
+  };
+}
+
+async function fitAll(
+  o: FitCommandOptions,
+  io: FitCommandIo,
+  specs: FitSpec[],
+  source: FitSource,
+  pool: FitPool,
+  overrides: { bootstrap?: number; seed?: number; verify?: number },
+): Promise<FitOutput> {
+  const { bootstrap, seed, verify } = overrides;
   const showProgress = io.progress ?? Boolean(process.stderr.isTTY);
   const fits: FitResult[] = [];
   for (const spec of specs) {
@@ -153,18 +230,19 @@ async function fitAll(
     };
     let fit: FitResult;
     try {
-      fit = await fitDatasetParallel(csv.rows, spec, {
+      fit = await fitDatasetParallel(source.rows, spec, {
         pool,
         bootstrap,
         seed,
         exhaustive: o.exhaustive,
         verify,
-        columns: csv.columns,
-        rowLabel,
+        columns: source.columns,
+        rowLabel: source.rowLabel,
+        excludeUnusable: source.excludeUnusable,
         onProgress: progress,
       });
     } catch (e) {
-      if (e instanceof FitInputError) throw new UsageError(`${dataFile}: ${e.message}`);
+      if (e instanceof FitInputError) throw new UsageError(`${source.label}: ${e.message}`);
       throw e;
     } finally {
       (bar as cliProgress.SingleBar | null)?.stop();
@@ -187,9 +265,10 @@ async function fitAll(
 export function registerFitCommand(program: Command): void {
   program
     .command('fit')
-    .description("fit scaling laws (PAPER_METHOD.md) to a CSV in the paper's layout or `sweep export` output")
+    .argument('[sweep]', "fit this sweep's data points from the results store (SWEEP_DB) instead of a CSV")
+    .description("fit scaling laws (PAPER_METHOD.md) to a sweep in the results store, a CSV in the paper's layout or `sweep export` output")
     .option('--data <csv>', `benchmark scores CSV (default: ${DEFAULT_PAPER_CSV})`)
-    .requiredOption('--spec <fit.yaml...>', 'fit spec(s); repeat or list several')
+    .option('--spec <file...>', "fit spec(s) or a sweep spec (its fits); repeat or list several (with a sweep: default the stored spec's fits)")
     .option('--bootstrap <n>', "bootstrap resamples (default: the spec's)")
     .option('--seed <s>', "bootstrap seed (default: the spec's)")
     .option('--exhaustive', 'run the whole init grid on every resample too (the reference procedure; slow)')
@@ -197,9 +276,9 @@ export function registerFitCommand(program: Command): void {
     .option('--out <dir>', 'also write <dir>/fit.json')
     .option('--verify <n>', 'also refit n resamples from the whole grid to check the reduced starts')
     .option('--workers <n>', 'worker threads (default: available cores)')
-    .action(async (o: FitCommandOptions) => {
+    .action(async (sweep: string | undefined, o: FitCommandOptions) => {
       try {
-        await runFitCommand(o, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+        await runFitCommand({ ...o, sweep }, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
       } catch (e) {
         if (e instanceof SpecError || e instanceof UsageError) throw e;
         if (e instanceof FitInputError || e instanceof CsvError) throw new UsageError(e.message);

@@ -854,6 +854,72 @@ export function describeStoreContract(name: string, open: (options?: StoreOption
       });
     });
 
+    describe('reports', () => {
+      it('saveReport versions per sweep; getReport gives the newest, or the version asked for', async () => {
+        const [s, other] = [uniq('sw'), uniq('sw')];
+        expect(await store.getReport(s)).toBeUndefined();
+        const fits = [{ name: 'IT', version: 3, final: true, params: { E: 0.5 } }];
+        expect(await store.saveReport({ sweep: s, html: '<p>first – α</p>', fits })).toBe(1);
+        expect(await store.saveReport({ sweep: s, html: '<p>second</p>' })).toBe(2);
+        expect(await store.saveReport({ sweep: other, html: '<p>other</p>' })).toBe(1);
+
+        const newest = await store.getReport(s);
+        expect(newest).toMatchObject({ sweep: s, version: 2, html: '<p>second</p>' });
+        // A report saved without fits reads back without them (not as null).
+        expect(newest && 'fits' in newest).toBe(false);
+        const first = await store.getReport(s, 1);
+        expect(first).toMatchObject({ sweep: s, version: 1, html: '<p>first – α</p>', fits });
+        expect(Number.isNaN(Date.parse(first?.createdAt ?? ''))).toBe(false);
+        expect(await store.getReport(s, 3)).toBeUndefined();
+        expect((await store.getReport(other))?.html).toBe('<p>other</p>');
+      });
+
+      it('refuses a page over MAX_REPORT_HTML_BYTES of UTF-8, naming the field, and stores nothing', async () => {
+        const s = uniq('sw');
+        // 8 MiB / 3 + 1 three-byte characters: under the limit in characters, over it in bytes.
+        const html = '€'.repeat(Math.floor((8 * 1024 * 1024) / 3) + 1);
+        await expect(store.saveReport({ sweep: s, html })).rejects.toThrow(/html is over 8388608 bytes/);
+        expect(await store.getReport(s)).toBeUndefined();
+      });
+
+      it('changeStamp moves with every write a report reads, and only with the sweep\'s own', async () => {
+        const [s, other] = [uniq('sw'), uniq('sw')];
+        const stamps = [await store.changeStamp(s)];
+        const moved = async () => {
+          const now = await store.changeStamp(s);
+          expect(stamps).not.toContain(now);
+          stamps.push(now);
+        };
+        // Nothing written: the same stamp, and another sweep's writes do not move it.
+        expect(await store.changeStamp(s)).toBe(stamps[0]);
+        await store.upsertRun(run(other, 'r1', 'running'));
+        await store.recordResult(result(other, 'r1', 1, { metrics: { V1: 0.1 } }));
+        expect(await store.changeStamp(s)).toBe(stamps[0]);
+
+        await store.upsertSweep(sweep(s));
+        await moved();
+        // Extended or re-submitted: a new spec.
+        await store.upsertSweep({ ...sweep(s), specHash: 'h2' });
+        await moved();
+        await store.upsertRun(run(s, 'r1', 'running'));
+        await moved();
+        await store.upsertRun({ ...run(s, 'r1', 'succeeded'), updatedAt: ts(50) });
+        await moved();
+        await store.recordResult(result(s, 'r1', 1, { metrics: { V1: 0.1 } }));
+        await moved();
+        // A result replaced by a later attempt's.
+        await store.recordResult(result(s, 'r1', 2, { metrics: { V1: 0.2 } }));
+        await moved();
+        await store.upsertEvaluation(evaluation(s, 'r1', 'ev-a', 40));
+        await moved();
+        await store.saveFit({ sweep: s, name: 'IT', nResults: 1, stage: 'point', fit: {} });
+        await moved();
+        await store.saveReport({ sweep: s, html: '<p>r</p>' });
+        await moved();
+        expect(await store.changeStamp(s)).toBe(stamps.at(-1));
+      });
+    });
+
     describe('concurrent writers (two handles, as two workers)', () => {
       it('concurrent upserts of the same keys never duplicate rows', async () => {
         const second = await another();

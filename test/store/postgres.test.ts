@@ -49,8 +49,8 @@ describe('PostgresStore specifics', () => {
     await c.connect();
     try {
       const m = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM sweep_schema_migrations');
-      // Three steps: the first schema, instance ids and job hashes, then evaluations.
-      expect(m.rows[0].n).toBe(3);
+      // Four steps: the first schema, instance ids and job hashes, evaluations, then reports.
+      expect(m.rows[0].n).toBe(4);
     } finally {
       await c.end();
     }
@@ -148,6 +148,11 @@ describe('PostgresStore specifics', () => {
       expect(await s1.listDataPoints('old')).toStrictEqual([
         { sweep: 'old', runId: 'r1', axes: { seed: 0 }, metrics: { V1: 0.7 } },
       ]);
+
+      // The reports table exists: an old sweep's final report can be kept and read back.
+      expect(await s1.getReport('old')).toBeUndefined();
+      expect(await s1.saveReport({ sweep: 'old', html: '<p>old</p>' })).toBe(1);
+      expect((await s1.getReport('old'))?.html).toBe('<p>old</p>');
     } finally {
       await s1.close();
     }
@@ -157,7 +162,7 @@ describe('PostgresStore specifics', () => {
       const m = await check.query<{ v: number[] }>(
         'SELECT array_agg(version ORDER BY version) AS v FROM sweep_schema_migrations',
       );
-      expect(m.rows[0].v).toEqual([1, 2, 3]);
+      expect(m.rows[0].v).toEqual([1, 2, 3, 4]);
     } finally {
       await check.end();
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../store/sqlite';
-import type { RunRow } from '../../store/types';
+import { utf8Exceeds, type RunRow } from '../../store/types';
 import { describeStoreContract } from './contract';
 import { describeCrashInjection } from './crash';
 
@@ -103,6 +103,11 @@ describe('SqliteStore specifics', () => {
       expect(await s1.listDataPoints('old')).toEqual([
         { sweep: 'old', runId: 'r1', axes: { seed: 0 }, metrics: { V1: 0.7 } },
       ]);
+
+      // The reports table exists: an old sweep's final report can be kept and read back.
+      expect(await s1.getReport('old')).toBeUndefined();
+      expect(await s1.saveReport({ sweep: 'old', html: '<p>old</p>' })).toBe(1);
+      expect((await s1.getReport('old'))?.html).toBe('<p>old</p>');
     } finally {
       await s1.close();
     }
@@ -141,3 +146,17 @@ CREATE TABLE IF NOT EXISTS fits (
   sweep TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, n_results INTEGER NOT NULL,
   stage TEXT NOT NULL, fit TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (sweep, name, version));
 `;
+
+describe('utf8Exceeds (the report size check, made before storing)', () => {
+  it('counts UTF-8 bytes, not characters, at the limit', () => {
+    expect(utf8Exceeds('a'.repeat(10), 10)).toBe(false);
+    expect(utf8Exceeds('a'.repeat(11), 10)).toBe(true);
+    // Three 3-byte characters are 9 bytes; four are 12.
+    expect(utf8Exceeds('€€€', 10)).toBe(false);
+    expect(utf8Exceeds('€€€€', 10)).toBe(true);
+    // A surrogate pair (two code units) is 4 bytes: 2 pairs = 8 bytes, 3 pairs = 12.
+    expect(utf8Exceeds('😀😀', 10)).toBe(false);
+    expect(utf8Exceeds('😀😀😀', 10)).toBe(true);
+    expect(utf8Exceeds('', 0)).toBe(false);
+  });
+});
