@@ -9,7 +9,7 @@ import type { FitSummary, SweepSummary } from '../workflows/api';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { refitSweep, type RefitStage } from './refit';
 import { reconcileRuns, type ReconcileResult } from './reconcile';
-import { planResubmission, type RerunEntry } from './resubmission';
+import { planResubmission, resubmissionCounts, selectRuns, vetCells, type ResubmitRule, type VetPick, type VetRule } from './resubmission';
 import { proposeNext, type NextBatch } from './propose';
 import { log } from './logger';
 
@@ -317,23 +317,34 @@ export function createActivities(deps: ActivityDeps) {
      * at its next attempt number, instead of replaying a stale outcome. Gives a sweep that this
      * store has never seen a new instance, so no attempt of another sweep of its name is adopted.
      */
-    async registerSweep(spec: SweepSpec): Promise<{
-      specHash: string;
-      instance: string;
-      succeeded: string[];
-      rerun: RerunEntry[];
-    }> {
+    async registerSweep(
+      spec: SweepSpec,
+      rule: ResubmitRule = {},
+    ): Promise<{ specHash: string; instance: string; counts: Record<'succeeded' | 'failed' | 'cancelled', number>; resubmitted: boolean }> {
       const specHash = shortHash(canonicalJson(spec));
       const existing = await deps.store.getSweep(spec.name);
       const plan = await planResubmission(deps.store, spec);
       await deps.store.upsertSweep({ name: spec.name, specHash, spec, instanceId: plan.instance, createdAt: existing?.createdAt ?? now() });
       // First writer wins: read back the instance the store keeps.
       const instance = (await deps.store.getSweep(spec.name))?.instanceId ?? plan.instance;
+      // Counts only: which cell runs is asked page by page (`vetCells`), so no answer grows with the sweep.
+      const { counts, known } = await resubmissionCounts(deps.store, spec, rule);
       log.info(
         { sweep: spec.name, instance, reused: plan.reused.length, rerun: plan.rerun.length, jobChanged: plan.rerun.filter((r) => r.why === 'job-changed').length },
         'sweep registered',
       );
-      return { specHash, instance, succeeded: plan.reused, rerun: plan.rerun };
+      return { specHash, instance, counts, resubmitted: known > 0 };
+    },
+
+    /** Which cells of a page start, and at which attempt (the sweep carries a cursor, the store every run's state). */
+    async vetCells(sweep: string, vet: VetRule, cells: { id: string; h: string }[]): Promise<VetPick[]> {
+      if (cells.length > 1000) throw ApplicationFailure.nonRetryable(`vetCells: at most 1000 cells a page (got ${cells.length})`);
+      return vetCells(deps.store, sweep, vet, cells);
+    },
+
+    /** A count and the first ids of the sweep's runs in one state: what retryFailed and rescore answer. */
+    async selectRuns(sweep: string, q: Parameters<typeof selectRuns>[2], limit: number): Promise<{ count: number; runIds: string[] }> {
+      return selectRuns(deps.store, sweep, q, Math.min(limit, 10_000));
     },
 
     /**

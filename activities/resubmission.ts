@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expandGrid, firstStageJob, jobHashOf, type FailureClass, type SweepSpec } from '../spec';
-import type { ResultsStore, RunState } from '../store/types';
+import type { ResubmitRule } from '../workflows/api';
+import type { AttemptRow, ResultsStore, RunRow, RunState } from '../store/types';
 
 export interface RerunEntry {
   runId: string;
@@ -74,4 +75,110 @@ export function describePlan(plan: ResubmissionPlan, total: number): string {
   const fresh = total - plan.reused.length - plan.rerun.length;
   if (fresh > 0) parts.push(`${fresh} new`);
   return parts.join('; ');
+}
+
+/**
+ * How the runs of a (re-)submitted sweep are treated: a plain re-submission reruns every run
+ * that did not succeed; `retryFailed` reruns only failed runs (of one class, if given);
+ * `rescore` only re-scores succeeded runs (all, or those named) and runs nothing else.
+ */
+export type { ResubmitRule };
+
+/** What the sweep does with one cell: start it (at attempt `a`, maybe only re-scoring), or skip it as it stands. */
+export type CellDecision = { start: true; a: number; m?: 'rescore' } | { start: false; counted?: 'succeeded' | 'failed' | 'cancelled' };
+
+/** The decision for one cell of a re-submitted sweep, from its run row (if any) and attempts spent. */
+export function decideResubmitted(
+  run: Pick<RunRow, 'runId' | 'state' | 'failureClass' | 'jobHash'> | undefined,
+  attempts: number,
+  jobHash: string,
+  rule: ResubmitRule,
+): CellDecision {
+  const rescore = rule.rescore;
+  if (!run) return rescore ? { start: false } : { start: true, a: 1 };
+  // A run recorded before job hashes existed counts as unchanged.
+  const changed = run.jobHash !== undefined && run.jobHash !== jobHash;
+  if (run.state === 'succeeded') {
+    if (rescore) return !changed && (!rescore.runs || rescore.runs.includes(run.runId)) ? { start: true, a: 1, m: 'rescore' } : { start: false, counted: 'succeeded' };
+    return changed ? { start: true, a: attempts + 1 } : { start: false, counted: 'succeeded' };
+  }
+  if (run.state === 'failed' || run.state === 'cancelled') {
+    const only = rule.retryFailed;
+    const keep = !!rescore || (only && (run.state !== 'failed' || (only.failureClass !== undefined && run.failureClass !== only.failureClass)));
+    if (keep) return { start: false, counted: run.state };
+  } else if (rescore) return { start: false };
+  return { start: true, a: attempts + 1 };
+}
+
+/** Attempts a run has spent: the attempt rows are the ground truth (a run row may lag its last attempt after a crash). */
+function spentAttempts(run: RunRow | undefined, attempts: AttemptRow[]): number {
+  return Math.max(run?.attempts ?? 0, ...attempts.map((a) => a.attempt));
+}
+
+/** Registration counts: the cells a re-submission counts as done without running them. */
+export async function resubmissionCounts(store: ResultsStore, spec: SweepSpec, rule: ResubmitRule) {
+  const counts = { succeeded: 0, failed: 0, cancelled: 0 };
+  const runs = await store.listRuns(spec.name);
+  if (!runs.length) return { counts, known: 0 };
+  const hashes = new Map(expandGrid(spec).map((c) => [c.runId, jobHashOf(firstStageJob(spec), c.resources)]));
+  const spent = new Map<string, number>();
+  for (const a of await store.listAttempts(spec.name)) spent.set(a.runId, Math.max(spent.get(a.runId) ?? 0, a.attempt));
+  for (const r of runs) {
+    const h = hashes.get(r.runId);
+    if (h === undefined) continue;
+    const d = decideResubmitted(r, Math.max(r.attempts, spent.get(r.runId) ?? 0), h, rule);
+    if (!d.start && d.counted) counts[d.counted]++;
+  }
+  return { counts, known: runs.length };
+}
+
+/** A page of cells (run id and job hash) the sweep asks about, and what it asks. */
+export type VetRule =
+  | { kind: 'resubmit'; rule: ResubmitRule }
+  | { kind: 'retry'; failureClass?: FailureClass; before: number }
+  | { kind: 'rescore'; runs?: string[] };
+
+export interface VetPick {
+  id: string;
+  a: number;
+  m?: 'rescore';
+  /** The state it leaves (a pass's pick is pending again). */
+  prior?: 'succeeded' | 'failed' | 'cancelled';
+}
+
+/** Which cells of a page start, and at which attempt: the store holds every run's state, the sweep only a cursor. */
+export async function vetCells(store: ResultsStore, sweep: string, vet: VetRule, cells: { id: string; h: string }[]): Promise<VetPick[]> {
+  const picks: VetPick[] = [];
+  for (const { id, h } of cells) {
+    const run = await store.getRun(sweep, id);
+    if (vet.kind === 'resubmit') {
+      const d = decideResubmitted(run, spentAttempts(run, run ? await store.listAttempts(sweep, id) : []), h, vet.rule);
+      if (d.start) picks.push({ id, a: d.a, ...(d.m ? { m: d.m } : {}) });
+    } else if (vet.kind === 'retry') {
+      if (run?.state !== 'failed' || (vet.failureClass && run.failureClass !== vet.failureClass)) continue;
+      // Only what had failed when retryFailed was asked: a run that fails again during the pass is not retried twice.
+      if (Date.parse(run.updatedAt) > vet.before) continue;
+      picks.push({ id, a: spentAttempts(run, await store.listAttempts(sweep, id)) + 1, prior: 'failed' });
+    } else if (run?.state === 'succeeded' && (!vet.runs || vet.runs.includes(id))) picks.push({ id, a: 1, m: 'rescore', prior: 'succeeded' });
+  }
+  return picks;
+}
+
+/** The sweep's runs in one state (optionally of one failure class, or among `runs`): a count and the first ids, for an update's answer. */
+export async function selectRuns(
+  store: ResultsStore,
+  sweep: string,
+  q: { state: 'failed' | 'succeeded'; failureClass?: FailureClass; runs?: string[]; exclude?: string[]; before?: number },
+  limit: number,
+): Promise<{ count: number; runIds: string[] }> {
+  const only = q.runs ? new Set(q.runs) : undefined;
+  const exclude = new Set(q.exclude ?? []);
+  const rows = (await store.listRuns(sweep, { state: q.state })).filter(
+    (r) =>
+      (!q.failureClass || r.failureClass === q.failureClass) &&
+      (!only || only.has(r.runId)) &&
+      !exclude.has(r.runId) &&
+      (q.before === undefined || Date.parse(r.updatedAt) <= q.before),
+  );
+  return { count: rows.length, runIds: rows.slice(0, limit).map((r) => r.runId) };
 }

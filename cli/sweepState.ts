@@ -199,7 +199,10 @@ export async function sweepView(client: Client, sweepId: string, reader: StoreRe
   throw new Error(noRecordMessage(sweepId, outcome));
 }
 
-/** The sweep's runs (optionally in one state): its `runs` query while it runs, else the store. */
+/**
+ * The sweep's runs (optionally in one state), from the store, which has every run; the `runs`
+ * query (which answers for the sweep's window only) when this store does not know the sweep.
+ */
 export async function sweepRuns(
   client: Client,
   sweepId: string,
@@ -208,14 +211,10 @@ export async function sweepRuns(
 ): Promise<{ page: RunsPage; outcome: SweepOutcome; source: 'workflow' | 'store' }> {
   const handle = client.workflow.getHandle(sweepId);
   const outcome = sweepOutcome(await handle.describe());
-  if (outcome.status === 'RUNNING') {
-    const page = await tryQuery(client, () => handle.query(runsQuery, { state, limit: 100_000 }));
-    if (page) return { page, outcome, source: 'workflow' };
-  }
   const name = sweepNameOf(sweepId);
   const stored = await storedSweep(reader, name);
   if (!stored) {
-    const page = outcome.status !== 'RUNNING' ? await tryQuery(client, () => handle.query(runsQuery, { state, limit: 100_000 })) : undefined;
+    const page = await tryQuery(client, () => handle.query(runsQuery, { state, limit: 100_000 }));
     if (page) return { page, outcome, source: 'workflow' };
     throw new Error(noRecordMessage(sweepId, outcome));
   }

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AxisValue, Resources, SweepSpec, SweepSpecInput } from '../spec/sweepSpec';
 import type { FailureClass } from '../spec/failure';
+import type { LedgerState } from './ledger';
 
 export const TASK_QUEUE = 'scaling-sweeps';
 export const sweepWorkflowId = (name: string) => `sweep/${name}`;
@@ -85,8 +86,16 @@ export interface Progress {
   study?: { spentGpuHours: number; budgetGpuHours: number; skipped: number; stop?: string; ciWidth?: number };
 }
 
+/**
+ * The `runs` query answers for the window only (runs in flight, the last failures): per-run
+ * state of the rest lives in the store (`sweep runs <name>`) and in each run's search
+ * attributes (`temporal workflow list --query "SweepName='<name>'"`). `total` counts every run
+ * in the state asked.
+ */
 export interface RunsPage {
   total: number;
+  /** Set when `runs` lists only part of `total` (see above). */
+  note?: string;
   runs: { runId: string; axes: Record<string, AxisValue>; state: RunStatus; attempts: number; failureClass?: FailureClass; message?: string }[];
 }
 
@@ -100,10 +109,11 @@ export interface SweepSummary {
   study?: Progress['study'];
 }
 
-/** Compact state carried across continue-as-new. Results live in the store, never here. */
-export interface CarriedState {
-  finished: Record<string, { s: 'succeeded' | 'failed' | 'cancelled'; a: number; c?: FailureClass; m?: string }>;
-  inFlight: string[];
+/**
+ * What continue-as-new carries: O(window), never O(runs) (the ledger's cursor, in-flight set,
+ * counters, passes) plus the sweep's scalars. Every per-run fact lives in the store.
+ */
+export interface CarriedState extends LedgerState {
   gpuSeconds: number;
   runMsTotal: number;
   runsTimed: number;
@@ -116,22 +126,34 @@ export interface CarriedState {
   maxGpus?: number;
   continuedAsNew: number;
   registered: boolean;
-  /** Reruns queued by retryFailed when the sweep continued as new, with their first attempt numbers. */
-  requeued?: { runId: string; a: number }[];
+  /** A re-submission's rule, which the store applies page by page to the cells at the cursor. */
+  resubmit?: ResubmitRule;
   /** Adaptive study: why it stopped (set once it has), and its target's last interval width. */
   studyStop?: string;
   studyCi?: number;
   /** Estimated GPU-hours of the runs the study has started (what its budget counts). */
   studySpent?: number;
-  /** Runs queued for re-scoring when the sweep continued as new (bounded by the grid it rescores). */
-  rescoring?: string[];
   /** The sweep instance its results store gave it when it was first registered. */
   instance?: string;
   startedAtMs: number;
 }
 
+/** The state an earlier release carried (per run): read once, at the first continue-as-new onto this one. */
+export interface CarriedStateV1 extends Omit<CarriedState, keyof LedgerState | 'resubmit'> {
+  v?: undefined;
+  finished: Record<string, { s: 'succeeded' | 'failed' | 'cancelled'; a: number; c?: FailureClass; m?: string }>;
+  inFlight: string[];
+  requeued?: { runId: string; a: number }[];
+  rescoring?: string[];
+}
+
+export interface ResubmitRule {
+  retryFailed?: { failureClass?: FailureClass };
+  rescore?: { runs?: string[] };
+}
+
 export interface SweepInputState {
-  state?: CarriedState;
+  state?: CarriedState | CarriedStateV1;
   /**
    * A re-submission that reruns only the failed runs of one class (`sweep retry-failed --class`
    * on a sweep that has ended); other failed runs keep their outcome. Without it, a re-submitted
@@ -152,14 +174,16 @@ export const runsQuery = defineQuery<RunsPage, [{ state?: RunStatus; offset?: nu
 export const setConcurrencyUpdate = defineUpdate<{ maxRuns: number; maxGpus?: number }, [{ maxRuns?: number; maxGpus?: number }]>(
   'setConcurrency',
 );
-export const retryFailedUpdate = defineUpdate<{ rerun: string[] }, [{ failureClass?: FailureClass }]>('retryFailed');
-export const extendUpdate = defineUpdate<{ added: string[] }, [{ axes: Record<string, AxisValue[]> }]>('extend');
+/** Answers with how many runs rerun and (the first 1,000 of) their ids. */
+export const retryFailedUpdate = defineUpdate<{ rerun: string[]; count: number }, [{ failureClass?: FailureClass }]>('retryFailed');
+/** Answers with how many cells the grid gained and (the first 1,000 of) their ids. */
+export const extendUpdate = defineUpdate<{ added: string[]; count: number }, [{ axes: Record<string, AxisValue[]> }]>('extend');
 /**
  * Runs only the evaluate stage again on the succeeded runs (all, or those named), with a new
  * evaluate block if given: evaluations are keyed by (run, evaluator), so the same rescore
  * twice launches nothing the second time.
  */
-export const rescoreUpdate = defineUpdate<{ rescoring: string[]; evaluator: string }, [RescoreRequest]>('rescore');
+export const rescoreUpdate = defineUpdate<{ rescoring: string[]; count: number; evaluator: string }, [RescoreRequest]>('rescore');
 
 export interface RescoreRequest {
   /** A new evaluate block (validated by the worker); default: the sweep's own. */

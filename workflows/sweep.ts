@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -19,12 +20,13 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
 import type { Activities } from '../activities';
+import type { VetRule } from '../activities/resubmission';
 // Zod-free modules only: workflow code is re-initialised for every run, and schema construction is costly.
 import { expandGrid, gridSize, totalGpus, type Cell } from '../spec/grid';
 import { durationMs } from '../spec/duration';
 import { jobHashOf } from '../spec/identity';
 import { evaluatorHashOf, firstStageJob } from '../spec/stages';
-import { FAILURE_CLASSES, isFailureClass } from '../spec/failure';
+import { FAILURE_CLASSES, isFailureClass, type FailureClass } from '../spec/failure';
 import type { AxisValue, SweepSpec, SweepSpecInput } from '../spec/sweepSpec';
 import {
   cancelSignal,
@@ -40,16 +42,19 @@ import {
   runWorkflowId,
   setConcurrencyUpdate,
   type CarriedState,
+  type CarriedStateV1,
   type Progress,
+  type ResubmitRule,
   type RunsPage,
   type RunFinished,
   type RunInput,
-  type RunStatus,
   type SweepInputState,
   type SweepSummary,
 } from './api';
 import { Arch, Dataset, RunId, RunState, SamplesPerClass, SweepId, SweepName } from './searchAttributes';
 import { sweepRun } from './sweepRun';
+import { freshState, fromV1 } from './carried';
+import { axisLengths, Ledger, orderAcrossExtensions, type PageRequest, type Start } from './ledger';
 import { runDetails, runSummary, sweepCurrentDetails } from './text';
 
 const acts = proxyActivities<Activities>({
@@ -94,19 +99,54 @@ async function validated(rawSpec: SweepSpecInput): Promise<SweepSpec> {
   }
 }
 
-interface Queued {
-  cell: Cell;
-  /** Adaptive study: why this cell was chosen (shown in the run's details). */
-  reason?: string;
-  firstAttempt: number;
-  /** Re-score only: the evaluate stage on what training saved. */
-  mode?: 'rescore';
+/** A cell in grid order, with the GPUs it holds while it runs (nodes x GPUs). */
+type RunCell = Cell & { gpus: number };
+
+/** Child starts per execution before continuing as new: pending children stay far below Temporal's 2,000. */
+export const MAX_CHILD_STARTS_PER_EXECUTION = 1000;
+/** retryFailed and rescore ask the store which runs to rerun (before: a per-run map the sweep carried). */
+const STORE_BACKED_RERUNS = 'store-backed-reruns';
+/** Run ids an update answers with (its count says how many there are in all). */
+const MAX_IDS_IN_ANSWER = 1000;
+
+type Registration = Awaited<ReturnType<Activities['registerSweep']>>;
+/** What `registerSweep` answered before this release (still in the histories of sweeps that started then). */
+interface RegistrationV1 {
+  specHash: string;
+  instance: string;
+  succeeded: string[];
+  rerun: { runId: string; attempts: number; state: string; failureClass?: FailureClass; message?: string }[];
+}
+
+/** An earlier release's registration, as that release's per-run state (what it made of it). */
+function registrationAsV1(reg: RegistrationV1, rule: ResubmitRule, ledger: Ledger<RunCell>): Pick<CarriedStateV1, 'finished' | 'inFlight' | 'requeued' | 'rescoring'> {
+  const finished: CarriedStateV1['finished'] = {};
+  const only = rule.rescore?.runs ? new Set(rule.rescore.runs) : undefined;
+  for (const id of reg.succeeded) if (ledger.has(id) && (!rule.rescore || (only && !only.has(id)))) finished[id] = { s: 'succeeded', a: 0 };
+  const requeued: { runId: string; a: number }[] = [];
+  for (const r of reg.rerun) {
+    if (!ledger.has(r.runId)) continue;
+    const f = rule.retryFailed;
+    const keep = !!rule.rescore || (f && (r.state !== 'failed' || (f.failureClass !== undefined && r.failureClass !== f.failureClass)));
+    if (keep && (r.state === 'failed' || r.state === 'cancelled'))
+      finished[r.runId] = { s: r.state, a: r.attempts, ...(r.failureClass ? { c: r.failureClass } : {}), ...(r.message ? { m: r.message } : {}) };
+    else requeued.push({ runId: r.runId, a: r.attempts + 1 });
+  }
+  const rescoring = rule.rescore ? reg.succeeded.filter((id) => ledger.has(id) && !finished[id]) : [];
+  return { finished, inFlight: [], requeued, rescoring };
+}
+
+/** The grid order, across the sweep's extensions (each one's new cells after the last's). */
+function gridOrder(spec: SweepSpec, extensions: readonly Record<string, number>[]): RunCell[] {
+  return orderAcrossExtensions(spec.grid, extensions, (grid) =>
+    expandGrid({ ...spec, grid }).map((c) => ({ ...c, gpus: totalGpus(c.resources) })),
+  );
 }
 
 /**
  * A sweep: expands the grid and runs every cell as a `sweepRun` child in a sliding window
- * bounded by maxRuns and maxGpus; refits laws as results arrive; continues-as-new with
- * compact state. Results live in the store, never in workflow state.
+ * bounded by maxRuns and maxGpus; refits laws as results arrive; continues-as-new carrying
+ * O(window) state (workflows/ledger.ts). Results and per-run states live in the store.
  */
 export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = {}): Promise<SweepSummary> {
   // Until the spec is validated the sweep still answers `progress` (signals and updates wait in
@@ -127,60 +167,73 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     }));
   // A new sweep's spec is validated (and defaulted) by an activity; a continued one carries its normalised spec.
   let spec: SweepSpec = carried.state ? (rawSpec as SweepSpec) : await validated(rawSpec);
-  const info = workflowInfo();
-  const sweepId = info.workflowId;
-  let cells: Cell[];
+  const sweepId = workflowInfo().workflowId;
+  const adaptive = spec.strategy?.kind === 'adaptive';
+  const prior = carried.state;
+  let order: RunCell[];
   try {
-    cells = expandGrid(spec);
+    order = gridOrder(spec, prior?.v === 2 ? prior.extensions : []);
   } catch (e) {
     throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${(e as Error).message}`, 'InvalidSpec');
   }
-  const st: CarriedState = carried.state ?? {
-    finished: {},
-    inFlight: [],
-    gpuSeconds: 0,
-    runMsTotal: 0,
-    runsTimed: 0,
-    resultsSinceRefit: 0,
-    resultsTotal: 0,
-    fits: [],
-    paused: false,
-    maxRuns: spec.concurrency.maxRuns,
-    maxGpus: spec.concurrency.maxGpus,
-    continuedAsNew: 0,
-    registered: false,
-    startedAtMs: Date.now(),
-  };
-  let cellById = new Map(cells.map((c) => [c.runId, c]));
-  const inFlight = new Set(st.inFlight);
-  const inFlightGpus = () => [...inFlight].reduce((s, id) => s + (cellById.has(id) ? totalGpus(cellById.get(id)!.resources) : 0), 0);
-  const carriedRescores = new Set(st.rescoring ?? []);
-  const carriedReruns = new Map((st.requeued ?? []).map((r) => [r.runId, r.a]));
-  delete st.rescoring;
-  delete st.requeued;
-  let queue: Queued[] = cells
-    .filter((c) => !st.finished[c.runId] && !inFlight.has(c.runId))
-    .map((cell) => ({
-      cell,
-      firstAttempt: carriedReruns.get(cell.runId) ?? 1,
-      ...(carriedRescores.has(cell.runId) ? { mode: 'rescore' as const } : {}),
-    }));
-  // An adaptive study queues only what it proposes (proposals not yet started are proposed again).
-  if (spec.strategy?.kind === 'adaptive') queue = queue.filter((q) => carriedReruns.has(q.cell.runId));
-  // retryFailed's reruns go first, as they did before continue-as-new.
-  queue = [...queue.filter((q) => carriedReruns.has(q.cell.runId)), ...queue.filter((q) => !carriedReruns.has(q.cell.runId))];
+  let st: CarriedState = !prior ? freshState(spec, Date.now()) : prior.v === 2 ? prior : fromV1(prior, order, adaptive);
+  let ledger = new Ledger(st, order, { proposalsOnly: adaptive });
+  /**
+   * How the runs that ended in this execution (and, for a state an earlier release carried, before
+   * it) ended: memory only, never carried. Only the handlers of histories recorded before the
+   * store-backed reruns (`patched` below) read it, to do what that release did.
+   */
+  const endedHere = new Map<string, { s: 'succeeded' | 'failed' | 'cancelled'; a: number; c?: string }>(
+    prior && prior.v !== 2 ? Object.entries(prior.finished).map(([id, f]) => [id, { s: f.s, a: f.a, c: f.c }]) : [],
+  );
+  let maxCellGpus = order.reduce((m, c) => Math.max(m, c.gpus), 0);
   let cancelling = false;
   /** The final refit and report are running: nothing new may be queued (it would be dropped). */
   let finalizing = false;
   let refitting = false;
+  /** Updates still at work (an update may call an activity): the sweep does not end under one. */
+  let updatesRunning = 0;
+  let startsThisExecution = 0;
   let lastRefitAt = Date.now();
-  const recentFailures: Progress['recentFailures'] = [];
+  const limits = () => ({ paused: st.paused, maxRuns: st.maxRuns, maxGpus: st.maxGpus });
+  const notFinishing = () => {
+    if (cancelling) throw new Error('the sweep is being cancelled');
+    if (finalizing) throw new Error('the sweep is finishing (final refit and report): re-submit it, or use `sweep retry-failed` once it has ended');
+  };
+  const counting = async <T>(fn: () => Promise<T>): Promise<T> => {
+    updatesRunning++;
+    try {
+      return await fn();
+    } finally {
+      updatesRunning--;
+    }
+  };
+
+  /**
+   * retryFailed / rescore as the release before store-backed reruns did them, for histories it
+   * recorded: the runs it knew ended so, in grid order, to the front of the queue.
+   */
+  const rerunEndedHere = (state: 'failed' | 'succeeded', failureClass?: string, runs?: string[]) => {
+    const only = runs ? new Set(runs) : undefined;
+    const picked = expandGrid(spec).filter((c) => {
+      const e = endedHere.get(c.runId);
+      return e?.s === state && (state !== 'failed' || !failureClass || e.c === failureClass) && (!only || only.has(c.runId));
+    });
+    ledger.requeue(
+      picked.map((c) => ({
+        id: c.runId,
+        a: state === 'failed' ? endedHere.get(c.runId)!.a + 1 : 1,
+        prior: state,
+        ...(state === 'succeeded' ? { m: 'rescore' as const } : {}),
+      })),
+    );
+    for (const c of picked) endedHere.delete(c.runId);
+    return { rerun: picked.map((c) => c.runId), count: picked.length };
+  };
 
   // ---- read side: queries -------------------------------------------------------------
   const progress = (): Progress => {
-    const byState: Record<RunStatus, number> = { pending: 0, running: inFlight.size, succeeded: 0, failed: 0, cancelled: 0 };
-    for (const f of Object.values(st.finished)) byState[f.s]++;
-    byState.pending = cells.length - byState.running - byState.succeeded - byState.failed - byState.cancelled;
+    const byState = ledger.byState();
     // An adaptive study that is done never runs the rest: they are skipped, not pending.
     const skipped = st.studyStop !== undefined ? byState.pending : 0;
     byState.pending -= skipped;
@@ -188,7 +241,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     const remaining = byState.pending + byState.running;
     return {
       sweep: spec.name,
-      total: cells.length,
+      total: order.length,
       byState,
       paused: st.paused,
       cancelling,
@@ -196,7 +249,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       maxGpus: st.maxGpus,
       gpuHours: st.gpuSeconds / 3600,
       etaSeconds: meanMs === undefined ? undefined : (remaining * meanMs) / Math.max(1, st.maxRuns) / 1000,
-      recentFailures: recentFailures.slice(-10),
+      recentFailures: st.recentFailures.map((f) => ({ ...f, failureClass: f.failureClass as FailureClass | undefined })),
       fits: st.fits,
       ...(spec.strategy ? { study: { spentGpuHours: st.studySpent ?? 0, budgetGpuHours: spec.strategy.budget.gpuHours, skipped, ...(st.studyStop ? { stop: st.studyStop } : {}), ...(st.studyCi !== undefined ? { ciWidth: st.studyCi } : {}) } } : {}),
       ...(st.refitError ? { refitError: st.refitError } : {}),
@@ -206,32 +259,36 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   setHandler(progressQuery, progress);
   setHandler(fitQuery, () => st.fits);
   setHandler(runsQuery, (opts = {}): RunsPage => {
-    const all = cells.map((c) => {
-      const f = st.finished[c.runId];
-      const state: RunStatus = f ? f.s : inFlight.has(c.runId) ? 'running' : 'pending';
-      return { runId: c.runId, axes: c.axes, state, attempts: f?.a ?? 0, failureClass: f?.c, message: f?.m };
-    });
-    const sel = opts.state ? all.filter((r) => r.state === opts.state) : all;
+    // The window only: runs in flight and the last failures. The store has every run.
+    const running = ledger.inFlightIds().map((id) => ({ runId: id, axes: ledger.cellOf(id)?.axes ?? {}, state: 'running' as const, attempts: 0 }));
+    const failed = st.recentFailures.map((f) => ({
+      runId: f.runId,
+      axes: ledger.cellOf(f.runId)?.axes ?? {},
+      state: 'failed' as const,
+      attempts: f.attempts,
+      failureClass: f.failureClass as FailureClass | undefined,
+      message: f.message,
+    }));
+    const listed = !opts.state ? [...running, ...failed] : opts.state === 'running' ? running : opts.state === 'failed' ? failed : [];
+    const total = opts.state ? ledger.byState()[opts.state] : order.length;
     const offset = opts.offset ?? 0;
-    return { total: sel.length, runs: sel.slice(offset, offset + (opts.limit ?? 100)) };
+    return {
+      total,
+      runs: listed.slice(offset, offset + (opts.limit ?? 100)),
+      ...(listed.length < total ? { note: `the sweep lists runs in flight and its last ${st.recentFailures.length} failures; every run: \`sweep runs ${spec.name}\`` } : {}),
+    };
   });
 
   // ---- write side: signals and updates ------------------------------------------------
   const applyFinished = (r: RunFinished) => {
-    // Only a run this sweep has in flight counts: a duplicate, or a signal from a run of another
-    // execution or sweep (an orphan of a terminated one), must not skew the counts.
-    if (!inFlight.has(r.runId)) return;
-    inFlight.delete(r.runId);
-    st.finished[r.runId] = { s: r.state, a: r.attempts, ...(r.failureClass ? { c: r.failureClass } : {}), ...(r.message && r.state !== 'succeeded' ? { m: r.message.slice(0, 200) } : {}) };
+    if (!ledger.finished(r)) return;
+    endedHere.set(r.runId, { s: r.state, a: r.attempts, c: r.failureClass });
     st.gpuSeconds += r.gpuSeconds;
     st.runMsTotal += r.durationMs;
     st.runsTimed++;
     if (r.state === 'succeeded') {
       st.resultsSinceRefit++;
       st.resultsTotal++;
-    } else if (r.state === 'failed') {
-      recentFailures.push({ runId: r.runId, failureClass: r.failureClass, message: r.message, attempts: r.attempts });
-      if (recentFailures.length > 20) recentFailures.shift();
     }
   };
   setHandler(runFinishedSignal, applyFinished);
@@ -258,66 +315,71 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
           throw new Error(`maxRuns must be an integer >= 1 (got ${c.maxRuns})`);
         if (c.maxGpus !== undefined) {
           if (!(Number.isInteger(c.maxGpus) && c.maxGpus >= 0)) throw new Error(`maxGpus must be an integer >= 0 (got ${c.maxGpus})`);
-          const need = Math.max(0, ...cells.map((x) => totalGpus(x.resources)));
-          if (c.maxGpus < need) throw new Error(`maxGpus ${c.maxGpus} is below the ${need} GPUs one run needs`);
+          if (c.maxGpus < maxCellGpus) throw new Error(`maxGpus ${c.maxGpus} is below the ${maxCellGpus} GPUs one run needs`);
         }
       },
     },
   );
   setHandler(
     retryFailedUpdate,
-    (opts = {}) => {
-      const rerun = cells.filter((c) => {
-        const f = st.finished[c.runId];
-        return f?.s === 'failed' && (!opts.failureClass || f.c === opts.failureClass);
-      });
-      const front: Queued[] = rerun.map((cell) => ({ cell, firstAttempt: (st.finished[cell.runId]?.a ?? 0) + 1 }));
-      for (const c of rerun) delete st.finished[c.runId];
-      queue = [...front, ...queue];
-      return { rerun: rerun.map((c) => c.runId) };
-    },
+    (opts = {}) =>
+      counting(async () => {
+        if (!patched(STORE_BACKED_RERUNS)) return rerunEndedHere('failed', opts.failureClass);
+        // A pass over the grid reruns what had failed by now; the store says which runs those are.
+        const before = Date.now();
+        const sel = await acts.selectRuns(spec.name, { state: 'failed', failureClass: opts.failureClass, exclude: ledger.inFlightIds(), before }, MAX_IDS_IN_ANSWER);
+        if (sel.count) ledger.addPass({ kind: 'retry', ...(opts.failureClass ? { failureClass: opts.failureClass } : {}), before, at: 0 });
+        return { rerun: sel.runIds, count: sel.count };
+      }),
     {
       validator: (opts = {}) => {
         if (opts.failureClass !== undefined && !isFailureClass(opts.failureClass))
           throw new Error(`unknown failure class "${opts.failureClass}": one of ${FAILURE_CLASSES.join(', ')}`);
-        if (cancelling) throw new Error('the sweep is being cancelled');
-        if (finalizing) throw new Error('the sweep is finishing (final refit and report): re-submit it, or use `sweep retry-failed` once it has ended');
+        notFinishing();
+        if (!ledger.canAddPass({ kind: 'retry', failureClass: opts.failureClass })) throw new Error('too many reruns are queued already: wait for them to start');
       },
     },
   );
   setHandler(
     rescoreUpdate,
-    async (req) => {
-      if (req?.evaluate !== undefined) spec = { ...spec, evaluate: await specActs.prepareRescore(spec.name, req.evaluate) };
-      if (!spec.evaluate) throw ApplicationFailure.nonRetryable('this sweep has no evaluate stage: give one (--spec new.yaml with an evaluate block)', 'InvalidSpec');
-      const only = req?.runs ? new Set(req.runs) : undefined;
-      const picked = cells.filter((c) => st.finished[c.runId]?.s === 'succeeded' && (!only || only.has(c.runId)));
-      for (const c of picked) delete st.finished[c.runId];
-      queue = [...picked.map((cell) => ({ cell, firstAttempt: 1, mode: 'rescore' as const })), ...queue];
-      return { rescoring: picked.map((c) => c.runId), evaluator: evaluatorHashOf(spec.evaluate) };
-    },
+    (req) =>
+      counting(async () => {
+        if (req?.evaluate !== undefined) spec = { ...spec, evaluate: await specActs.prepareRescore(spec.name, req.evaluate) };
+        if (!spec.evaluate) throw ApplicationFailure.nonRetryable('this sweep has no evaluate stage: give one (--spec new.yaml with an evaluate block)', 'InvalidSpec');
+        if (!patched(STORE_BACKED_RERUNS)) {
+          const { rerun, count } = rerunEndedHere('succeeded', undefined, req?.runs);
+          return { rescoring: rerun, count, evaluator: evaluatorHashOf(spec.evaluate) };
+        }
+        const sel = await acts.selectRuns(spec.name, { state: 'succeeded', runs: req?.runs, exclude: ledger.inFlightIds() }, MAX_IDS_IN_ANSWER);
+        if (sel.count) ledger.addPass({ kind: 'rescore', ...(req?.runs ? { runs: req.runs } : {}), at: 0 });
+        return { rescoring: sel.runIds, count: sel.count, evaluator: evaluatorHashOf(spec.evaluate) };
+      }),
     {
       validator: (req) => {
-        if (cancelling) throw new Error('the sweep is being cancelled');
-        if (finalizing) throw new Error('the sweep is finishing (final refit and report): re-submit it, or use `sweep retry-failed` once it has ended');
-        if (req?.runs !== undefined && !(Array.isArray(req.runs) && (req.runs as unknown[]).every((r) => typeof r === 'string' && cellById.has(r as string))))
-          throw new Error('runs: give run ids of this sweep');
+        notFinishing();
+        if (req?.runs !== undefined) {
+          if (!Array.isArray(req.runs) || req.runs.length > MAX_IDS_IN_ANSWER)
+            throw new Error(`runs: give at most ${MAX_IDS_IN_ANSWER} run ids of this sweep (or none, for every succeeded run)`);
+          if (!(req.runs as unknown[]).every((r) => typeof r === 'string' && ledger.has(r))) throw new Error('runs: give run ids of this sweep');
+        }
         if (req?.evaluate === undefined && !spec.evaluate) throw new Error('this sweep has no evaluate stage: give one');
+        if (!ledger.canAddPass({ kind: 'rescore' })) throw new Error('too many reruns are queued already: wait for them to start');
       },
     },
   );
   setHandler(
     extendUpdate,
     ({ axes }) => {
+      const before = axisLengths(spec.grid);
       const grid: Record<string, AxisValue[]> = { ...spec.grid };
       for (const [axis, values] of Object.entries(axes)) grid[axis] = [...grid[axis], ...values.filter((v) => !grid[axis].includes(v))];
       spec = { ...spec, grid };
-      const next = expandGrid(spec);
-      const added = next.filter((c) => !cellById.has(c.runId));
-      cells = next;
-      cellById = new Map(cells.map((c) => [c.runId, c]));
-      queue = [...queue, ...added.map((cell) => ({ cell, firstAttempt: 1 }))];
-      return { added: added.map((c) => c.runId) };
+      const oldLength = order.length;
+      order = gridOrder(spec, [...st.extensions, before]);
+      ledger.extend(order, before);
+      maxCellGpus = order.reduce((m, c) => Math.max(m, c.gpus), 0);
+      const added = order.slice(oldLength);
+      return { added: added.slice(0, MAX_IDS_IN_ANSWER).map((c) => c.runId), count: added.length };
     },
     {
       validator: ({ axes }) => {
@@ -331,8 +393,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         const entries = Object.entries(axes as Record<string, AxisValue[]>);
         const fresh = entries.some(([axis, values]) => values.some((v) => !spec.grid[axis].includes(v)));
         if (!fresh) throw new Error('no new values: every value is already on its axis');
-        if (cancelling) throw new Error('the sweep is being cancelled');
-        if (finalizing) throw new Error('the sweep is finishing (final refit and report): re-submit it, or use `sweep retry-failed` once it has ended');
+        notFinishing();
         const grid = { ...spec.grid };
         for (const [axis, values] of entries) grid[axis] = [...grid[axis], ...values];
         if (gridSize({ grid }) > spec.maxGridSize)
@@ -342,9 +403,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   );
 
   // ---- helpers ----------------------------------------------------------------------
-  const launch = (q: Queued) => {
-    const { cell } = q;
-    inFlight.add(cell.runId);
+  const jobHash = (cell: Cell) => jobHashOf(firstStageJob(spec), cell.resources);
+  const launch = (s: Start) => {
+    const cell = order[s.index];
     const sa: SearchAttributePair[] = [
       { key: SweepName, value: spec.name },
       { key: SweepId, value: sweepId },
@@ -359,15 +420,15 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     const input: RunInput = {
       sweep: spec.name,
       instance: st.instance ?? '',
-      jobHash: jobHashOf(firstStageJob(spec), cell.resources),
+      jobHash: jobHash(cell),
       parentWorkflowId: sweepId,
       runId: cell.runId,
       axes: cell.axes,
       resources: cell.resources,
       spec: { job: spec.job, evaluate: spec.evaluate, executor: spec.executor, timeouts: spec.timeouts, retry: spec.retry, metrics: spec.metrics },
       ...(spec.evaluate ? { evaluator: evaluatorHashOf(spec.evaluate) } : {}),
-      ...(q.mode === 'rescore' ? { mode: 'rescore' as const } : {}),
-      firstAttempt: q.firstAttempt,
+      ...(s.mode === 'rescore' ? { mode: 'rescore' as const } : {}),
+      firstAttempt: s.firstAttempt,
     };
     return startChild(sweepRun, {
       workflowId: runWorkflowId(spec.name, cell.runId),
@@ -377,7 +438,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: sa,
       staticSummary: runSummary(cell.axes, cell.resources),
-      staticDetails: q.reason ? `**Chosen:** ${q.reason}\n\n${runDetails(input)}` : runDetails(input),
+      staticDetails: s.reason ? `**Chosen:** ${s.reason}\n\n${runDetails(input)}` : runDetails(input),
     }).then(
       () => undefined,
       (err: unknown) => {
@@ -386,6 +447,18 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         throw err;
       },
     );
+  };
+
+  /** Asks the store which cells of a page start (a pass's reruns, or a re-submitted sweep's cells at the cursor). */
+  const vetPage = async (page: PageRequest) => {
+    const pass = page.pass >= 0 ? st.passes[page.pass] : undefined;
+    const vet: VetRule = !pass
+      ? { kind: 'resubmit', rule: st.resubmit ?? {} }
+      : pass.kind === 'retry'
+        ? { kind: 'retry', before: pass.before, ...(pass.failureClass && isFailureClass(pass.failureClass) ? { failureClass: pass.failureClass } : {}) }
+        : { kind: 'rescore', ...(pass.runs ? { runs: pass.runs } : {}) };
+    const cells = page.ids.map((id) => ({ id, h: jobHash(ledger.cellOf(id)!) }));
+    ledger.acceptPage(page, cells.length ? await acts.vetCells(spec.name, vet, cells) : []);
   };
 
   const refitLoop = async (stage: 'point' | 'bootstrap') => {
@@ -414,15 +487,15 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
 
   const cancelRuns = async () => {
     await CancellationScope.nonCancellable(async () => {
-      queue = [];
+      ledger.clearQueue();
       await Promise.all(
-        [...inFlight].map((id) =>
+        ledger.inFlightIds().map((id) =>
           getExternalWorkflowHandle(runWorkflowId(spec.name, id))
             .cancel()
-            .catch(() => inFlight.delete(id)),
+            .catch(() => ledger.finished({ runId: id, state: 'cancelled', attempts: 0 })),
         ),
       );
-      await condition(() => inFlight.size === 0, CANCEL_GRACE_MS);
+      await condition(() => ledger.inFlightCount === 0, CANCEL_GRACE_MS);
     });
   };
 
@@ -432,19 +505,12 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   };
 
   // ---- main loop ----------------------------------------------------------------------
-  /** Index (in a short look-ahead) of the next queued run that fits the free GPUs, or -1. */
-  const nextStartable = (): number => {
-    if (st.paused || !queue.length || inFlight.size >= st.maxRuns) return -1;
-    // First fit in order within a short look-ahead, so one large run doesn't idle GPUs.
-    const budget = st.maxGpus === undefined ? Infinity : st.maxGpus - inFlightGpus();
-    return queue.slice(0, 64).findIndex((q) => totalGpus(q.cell.resources) <= budget);
-  };
   // An adaptive study runs batches the `proposeNext` activity picks after each refit, until its
-  // budget is spent or its target is certain enough; a grid sweep runs its whole queue.
-  const adaptive = spec.strategy?.kind === 'adaptive';
+  // budget is spent or its target is certain enough; a grid sweep runs its whole grid.
   const studyDone = () => st.studyStop !== undefined;
-  const allDone = () => !queue.length && !inFlight.size && (!adaptive || studyDone());
-  const needBatch = () => adaptive && !studyDone() && !queue.length && !inFlight.size && !refitting && !cancelling && !st.paused;
+  const allDone = () => !ledger.hasQueued() && ledger.inFlightCount === 0 && updatesRunning === 0 && (!adaptive || studyDone());
+  const needBatch = () =>
+    adaptive && !studyDone() && !ledger.hasQueued() && ledger.inFlightCount === 0 && !refitting && !cancelling && !st.paused && updatesRunning === 0;
   const nextBatch = async () => {
     if (st.resultsTotal > 0 && spec.fits.length) {
       // The batch is chosen from the fit of every result so far, with its bootstrap ensemble.
@@ -460,29 +526,25 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     }
     // The budget counts the planner's estimated GPU-hours of the runs the study starts: the unit it
     // chooses in, so it never overspends on its own estimates.
-    const nb = await acts.proposeNext(spec.name, [...inFlight], st.studySpent ?? 0, spec.strategy?.batch ?? st.maxRuns);
+    const nb = await acts.proposeNext(spec.name, ledger.inFlightIds(), st.studySpent ?? 0, spec.strategy?.batch ?? st.maxRuns);
     if (nb.ciWidth !== undefined) st.studyCi = nb.ciWidth;
     if (nb.stop !== undefined || !nb.picks.length) st.studyStop = nb.stop ?? 'nothing left to propose';
-    for (const p of nb.picks) {
-      const cell = cellById.get(p.runId);
-      if (cell && !st.finished[p.runId] && !inFlight.has(p.runId)) {
-        queue.push({ cell, firstAttempt: 1, reason: p.reason });
-        st.studySpent = (st.studySpent ?? 0) + p.costGpuHours;
-      }
-    }
+    const queued = new Set(ledger.propose(nb.picks));
+    for (const p of nb.picks) if (queued.has(p.runId)) st.studySpent = (st.studySpent ?? 0) + p.costGpuHours;
   };
   // A run closed behind the sweep's back (Terminate in the Web UI, a run timeout) sends no signal:
   // while runs are in flight, ask Temporal how they stand every reconcile interval (one query).
-  const reconcileMs = durationMs(spec.reconcile?.interval ?? '2m') // a spec carried from before this field existed has none;
+  const reconcileMs = durationMs(spec.reconcile?.interval ?? '2m'); // a spec carried from before this field existed has none
   let lastReconcileAt = Date.now();
-  const reconcileDue = () => inFlight.size > 0 && Date.now() - lastReconcileAt >= reconcileMs;
+  const reconcileDue = () => ledger.inFlightCount > 0 && Date.now() - lastReconcileAt >= reconcileMs;
   // Only runs in flight at the previous reconcile too are asked about: one just started may not
   // be visible yet, and asking about it would cost a describe for nothing.
   let inFlightAtLastReconcile = new Set<string>();
   const reconcile = async () => {
     lastReconcileAt = Date.now();
-    const overdue = [...inFlight].filter((id) => inFlightAtLastReconcile.has(id));
-    inFlightAtLastReconcile = new Set(inFlight);
+    const now = ledger.inFlightIds();
+    const overdue = now.filter((id) => inFlightAtLastReconcile.has(id));
+    inFlightAtLastReconcile = new Set(now);
     if (!overdue.length) return;
     try {
       const { finished } = await reconcileActs.reconcileRuns(sweepId, spec.name, overdue);
@@ -496,38 +558,31 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     !refitting &&
     (st.resultsSinceRefit >= spec.refit.every ||
       (spec.refit.interval !== undefined && st.resultsSinceRefit > 0 && Date.now() - lastRefitAt >= durationMs(spec.refit.interval)));
+  const continueDue = () => workflowInfo().continueAsNewSuggested || startsThisExecution >= MAX_CHILD_STARTS_PER_EXECUTION;
 
   try {
     if (!st.registered) {
       await acts.checkSearchAttributes();
-      const reg = await acts.registerSweep(spec);
-      const rescore = carried.rescore;
-      const rescoreOnly = rescore?.runs ? new Set(rescore.runs) : undefined;
-      for (const id of reg.succeeded) if (cellById.has(id) && (!rescore || (rescoreOnly && !rescoreOnly.has(id)))) st.finished[id] = { s: 'succeeded', a: 0 };
-      if (rescore) {
-        // Re-scoring an ended sweep: the succeeded runs get the evaluate stage; nothing else runs.
-        const succeeded = new Set(reg.succeeded);
-        queue = queue.filter((q) => succeeded.has(q.cell.runId) && !st.finished[q.cell.runId]).map((q) => ({ ...q, mode: 'rescore' as const }));
+      const rule: ResubmitRule = {
+        ...(carried.retryFailed ? { retryFailed: carried.retryFailed } : {}),
+        ...(carried.rescore ? { rescore: carried.rescore } : {}),
+      };
+      const reg: Registration | RegistrationV1 = await acts.registerSweep(spec, rule);
+      if ('counts' in reg) {
+        for (const k of ['succeeded', 'failed', 'cancelled'] as const) ledger.countDone(k, reg.counts[k]);
+        // A re-submission: the store says, page by page, which cells run again and at which attempt.
+        if (reg.resubmitted || carried.retryFailed || carried.rescore) {
+          st.vetMain = true;
+          st.resubmit = rule;
+        }
+      } else {
+        // An earlier release's answer, replayed from its history: its per-run lists, read as that release's state.
+        st = fromV1({ ...st, ...registrationAsV1(reg, rule, ledger) }, order, adaptive);
+        ledger = new Ledger(st, order, { proposalsOnly: adaptive });
       }
-      // A re-submitted run that failed or was cancelled before really runs again, at its next
-      // attempt; `retry-failed --class` on an ended sweep reruns only the failed runs of that class.
-      const only = carried.retryFailed;
-      const prior = new Map<string, number>();
-      for (const r of reg.rerun) {
-        if (!cellById.has(r.runId)) continue;
-        // A rescore reruns no failed run; retry-failed --class only its class.
-        const keep =
-          !!carried.rescore || (only && (r.state !== 'failed' || (only.failureClass !== undefined && r.failureClass !== only.failureClass)));
-        if (keep && (r.state === 'failed' || r.state === 'cancelled'))
-          st.finished[r.runId] = { s: r.state, a: r.attempts, ...(r.failureClass ? { c: r.failureClass } : {}), ...(r.message ? { m: r.message } : {}) };
-        else prior.set(r.runId, r.attempts);
-      }
-      queue = queue
-        .filter((q) => !st.finished[q.cell.runId])
-        .map((q) => ({ ...q, firstAttempt: Math.max(q.firstAttempt, (prior.get(q.cell.runId) ?? 0) + 1) }));
       st.registered = true;
       st.instance = reg.instance;
-      upsertMemo({ instance: reg.instance, specHash: reg.specHash, gridSize: cells.length, executor: spec.executor.kind });
+      upsertMemo({ instance: reg.instance, specHash: reg.specHash, gridSize: order.length, executor: spec.executor.kind });
     }
     upsertSearchAttributes([
       { key: SweepName, value: spec.name },
@@ -540,10 +595,16 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         await cancelRuns();
         break;
       }
+      const page = ledger.pageNeeded();
+      if (page) {
+        await vetPage(page);
+        continue;
+      }
       const starts: Promise<void>[] = [];
-      for (let i = nextStartable(); i >= 0; i = nextStartable()) {
-        const [q] = queue.splice(i, 1);
-        starts.push(launch(q));
+      for (let s = ledger.nextStart(limits()); s && !continueDue(); s = ledger.nextStart(limits())) {
+        starts.push(launch(s));
+        ledger.started(s);
+        startsThisExecution++;
       }
       await Promise.all(starts);
       setCurrentDetails(sweepCurrentDetails(progress()));
@@ -557,24 +618,25 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         await reconcile();
         continue;
       }
-      if (workflowInfo().continueAsNewSuggested) {
+      if (continueDue()) {
         await condition(() => !refitting && allHandlersFinished());
         // A cancel that arrived while we waited is handled here, not lost in the next execution.
         if (cancelling) continue;
-        st.inFlight = [...inFlight];
         st.continuedAsNew++;
-        // Reruns queued by retryFailed keep their place and attempt numbers; rescores their mode.
-        st.rescoring = queue.filter((q) => q.mode === 'rescore').map((q) => q.cell.runId);
-        st.requeued = queue.filter((q) => q.firstAttempt > 1 && q.mode !== 'rescore').map((q) => ({ runId: q.cell.runId, a: q.firstAttempt }));
-        await continueAsNew<typeof sweep>(spec, { state: st });
+        await continueAsNew<typeof sweep>(spec, { state: ledger.snapshot() as CarriedState });
       }
       // Wait on the state itself, never on a flag reset after the fact: runs that finished while
       // children were being started (all of them, with fast or failing jobs) are seen here, so no
       // wake-up can be lost. The timeout re-checks a refit interval or a reconcile that has come due.
       const wake = () =>
         needBatch() ||
-        cancelling || allDone() || nextStartable() >= 0 || refitDue() || workflowInfo().continueAsNewSuggested;
-      const untilReconcile = inFlight.size ? Math.max(1, reconcileMs - (Date.now() - lastReconcileAt)) : undefined;
+        cancelling ||
+        allDone() ||
+        ledger.pageNeeded() !== undefined ||
+        ledger.nextStart(limits()) !== undefined ||
+        refitDue() ||
+        continueDue();
+      const untilReconcile = ledger.inFlightCount ? Math.max(1, reconcileMs - (Date.now() - lastReconcileAt)) : undefined;
       const timeout = Math.min(spec.refit.interval ? durationMs(spec.refit.interval) : Infinity, untilReconcile ?? Infinity);
       if (Number.isFinite(timeout)) await condition(wake, timeout);
       else await condition(wake);

@@ -410,8 +410,13 @@ describe('failed runs with the temporal CLI: list, retryFailed, extend, cancel',
       },
       { timeoutMs: 40_000 },
     );
-    const runs = await runsOf(wid);
-    for (const r of runs.runs.filter((x) => x.runId !== sentinel?.runId)) expect(r.state).toBe('succeeded');
+    // The `runs` query lists the window; every run's state is in the store.
+    const runs = await h.store.listRuns(name);
+    expect(runs.length).toBe(shortCells.length + 1);
+    for (const r of runs.filter((x) => x.runId !== sentinel?.runId)) expect(r.state).toBe('succeeded');
+    const stillFailed = await runsOf(wid, { state: 'failed' });
+    expect(stillFailed.total).toBe(0);
+    expect(stillFailed.runs ?? []).toEqual([]); // the CLI prints an empty list as null
 
     // Exactly the failed runs ran again (attempt 2); no other run started a process.
     const after = launchCounts(allIds);
@@ -433,7 +438,8 @@ describe('failed runs with the temporal CLI: list, retryFailed, extend, cancel',
   }, 60_000);
 
   it('`extend` adds only the new cells: new run ids, existing runs not rerun', async () => {
-    const idsBefore = (await runsOf(wid)).runs.map((r) => r.runId);
+    const idsBefore = (await h.store.listRuns(name)).map((r) => r.runId);
+    expect(idsBefore.length).toBe(shortCells.length + 1);
     const before = launchCounts(allIds);
     // 0 is already on the axis, 5 is new.
     const out = await temporalOk(conn, updateArgs(wid, 'extend', { axes: { seed: [0, 5] } }));
@@ -451,8 +457,13 @@ describe('failed runs with the temporal CLI: list, retryFailed, extend, cancel',
     );
     expect(p.total).toBe(cells.length + newCells.length);
     expect(p.byState).toMatchObject({ failed: 0, running: 1, pending: 0 });
-    const runs = await runsOf(wid);
-    expect(sorted(runs.runs.map((r) => r.runId))).toEqual(sorted([...idsBefore, ...result.added]));
+    const runs = await h.store.listRuns(name);
+    expect(sorted(runs.map((r) => r.runId))).toEqual(sorted([...idsBefore, ...result.added]));
+    // The `runs` query answers for the window (the sentinel still runs) and says where the rest are.
+    const window = await runsOf(wid);
+    expect(window.runs.map((r) => r.runId)).toEqual([sentinel?.runId]);
+    expect(window.total).toBe(cells.length + newCells.length);
+    expect(window.note).toContain(`sweep runs ${name}`);
 
     const after = launchCounts(allIds);
     for (const id of idsBefore) expect(after.get(id), id).toBe(before.get(id));

@@ -1,0 +1,147 @@
+/**
+ * Issue 11: what a sweep carries through continue-as-new is O(window), never O(runs). A
+ * 3,000-run sweep on a real dev server, with an executor that ends each attempt at once (so
+ * the test measures the orchestration, not processes): the input of every execution after the
+ * first is read from its history, and must stay under 64 KB and not grow. Some runs fail;
+ * `retryFailed` sent with the Temporal CLI after the sweep has continued as new reruns them.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Executor, JobOutcome, LaunchRequest } from '../../activities/executors/types';
+import { expandGrid, SweepSpecSchema } from '../../spec';
+import { SqliteStore } from '../../store/sqlite';
+import { createSweepWorker } from '../../worker';
+import { startDevServer } from '../../worker/devServer';
+import { temporalCliPath } from '../../worker/settings';
+import type { Progress, SweepSummary } from '../../workflows/api';
+import { waitFor } from './helpers/harness';
+
+const N = 3000;
+const SPEC = SweepSpecSchema.parse({
+  name: 'bounded',
+  grid: { x: Array.from({ length: N / 3 }, (_, i) => i + 1), seed: [0, 1, 2] },
+  job: { image: 'instant:test', command: ['true'], resources: { gpus: 1 } },
+  concurrency: { maxRuns: 48, maxGpus: 48 },
+  retry: { maxAttempts: 1 },
+  metrics: ['score'],
+  refit: { every: 100000 },
+});
+
+/** Ends every attempt at once; the first attempt of every 7th cell fails (user error, not retried). */
+class InstantExecutor implements Executor {
+  readonly kind = 'local' as const;
+  readonly launches = new Map<string, number>();
+  async launch(req: LaunchRequest) {
+    const key = `${req.runId}#${req.attempt}`;
+    this.launches.set(key, (this.launches.get(key) ?? 0) + 1);
+    return { jobName: `${req.runId}-a${req.attempt}`, adopted: false };
+  }
+  async watch(req: LaunchRequest): Promise<JobOutcome> {
+    if (Number(req.axes.x) % 7 === 0 && req.attempt === 1)
+      return { status: 'failed', failureClass: 'user-error', message: 'exit 2: planned failure of a long message '.repeat(4), exitCode: 2, gpuSeconds: 1 };
+    return { status: 'succeeded', resultText: JSON.stringify({ metrics: { score: Number(req.axes.x) / N } }), gpuSeconds: 1 };
+  }
+  async cancel() {}
+}
+
+describe('a 3,000-run sweep carries O(window) state through continue-as-new', () => {
+  let env: TestWorkflowEnvironment;
+  let address: string;
+  let worker: Worker;
+  let running: Promise<void>;
+  let store: SqliteStore;
+  let root: string;
+  const executor = new InstantExecutor();
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'sweep-bounded-'));
+    ({ env, address } = await startDevServer());
+    store = new SqliteStore(join(root, 'results.db'));
+    ({ worker } = await createSweepWorker({
+      connection: env.nativeConnection as NativeConnection,
+      clientConnection: env.connection,
+      namespace: 'default',
+      store,
+      executors: { local: executor },
+      reportDir: join(root, 'out'),
+    }));
+    running = worker.run();
+  }, 120_000);
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running?.catch(() => undefined);
+    await store?.close();
+    await env?.teardown();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('keeps every continue-as-new input under 64 KB and not growing, and reruns failed runs after it', async () => {
+    const client = env.client;
+    const handle = await client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/bounded', args: [SPEC] });
+    const failedFirst = expandGrid(SPEC).filter((c) => Number(c.axes.x) % 7 === 0).length;
+    // Once it has continued as new and every run has ended once, ask for the failed ones again, as a user would.
+    await waitFor(
+      'the first pass over the grid',
+      async () => {
+        const p = await handle.query<Progress>('progress');
+        return p.continuedAsNew >= 1 && p.byState.pending === 0 && p.byState.running === 0 && p.byState.failed === failedFirst;
+      },
+      { timeoutMs: 600_000, intervalMs: 1000 },
+    ).catch(async (e) => {
+      throw new Error(`${(e as Error).message}: ${JSON.stringify(await handle.query('progress'))}`);
+    });
+    // As a user would: a workflow task that timed out on this loaded 2-core box makes the server
+    // refuse updates for a moment ("Workflow Task in failed state"); try again, a few times.
+    const update = () =>
+      execFileSync(
+        temporalCliPath(),
+        ['workflow', 'update', 'execute', '--address', address, '--workflow-id', 'sweep/bounded', '--name', 'retryFailed', '--input', '{}', '-o', 'json'],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    const out = await waitFor(
+      'the retryFailed update to be accepted',
+      () => {
+        try {
+          return update();
+        } catch (e) {
+          if (/Workflow Task in failed state|deadline exceeded/.test(String((e as { stderr?: string }).stderr ?? e))) return undefined;
+          throw e;
+        }
+      },
+      { timeoutMs: 120_000, intervalMs: 2000 },
+    );
+    const answer = JSON.parse(out) as { result: { count: number; rerun: string[] } };
+    expect(answer.result.count).toBe(failedFirst);
+    expect(answer.result.rerun).toHaveLength(Math.min(failedFirst, 1000));
+
+    const summary = (await handle.result()) as SweepSummary;
+    expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: N, failed: 0, cancelled: 0 });
+
+    // Every run recorded once; every attempt launched once; failed runs reran at attempt 2.
+    const results = await store.listResults('bounded');
+    expect(new Set(results.map((r) => r.runId)).size).toBe(N);
+    expect([...executor.launches.values()].every((n) => n === 1)).toBe(true);
+    expect(executor.launches.size).toBe(N + failedFirst);
+
+    // The input each continued execution started with.
+    const inputs: { at: number; size: number }[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId="sweep/bounded"` })) {
+      const history = await client.workflow.getHandle('sweep/bounded', wf.runId).fetchHistory();
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      if (!started?.continuedExecutionRunId) continue;
+      inputs.push({ at: wf.startTime.getTime(), size: (started.input?.payloads ?? []).reduce((s, p) => s + (p.data?.length ?? 0), 0) });
+    }
+    const sizes = inputs.sort((a, b) => a.at - b.at).map((x) => x.size);
+    // Bounded starts per execution force several continue-as-new even below the history limit.
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...sizes)).toBeLessThan(64 * 1024);
+    // Not growing with the runs done: the last is no larger than the first plus the window's jitter.
+    expect(sizes[sizes.length - 1]).toBeLessThanOrEqual(sizes[0] + 4096);
+  }, 900_000);
+});
