@@ -80,6 +80,8 @@ export interface Progress {
   /** Why the last live refit failed as a whole (cleared by the next one that runs). */
   refitError?: string;
   continuedAsNew: number;
+  /** Continuing as new: waiting for a running refit (or update) to end first. */
+  continuing?: boolean;
   /** The sweep is still checking its spec (no grid yet). */
   starting?: boolean;
   /** An adaptive study: GPU-hours spent of its budget, its target's interval, why it stopped, cells skipped. */

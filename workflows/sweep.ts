@@ -194,6 +194,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   /** Updates still at work (an update may call an activity): the sweep does not end under one. */
   let updatesRunning = 0;
   let startsThisExecution = 0;
+  let continuing = false;
   let lastRefitAt = Date.now();
   const limits = () => ({ paused: st.paused, maxRuns: st.maxRuns, maxGpus: st.maxGpus });
   const notFinishing = () => {
@@ -254,6 +255,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       ...(spec.strategy ? { study: { spentGpuHours: st.studySpent ?? 0, budgetGpuHours: spec.strategy.budget.gpuHours, skipped, ...(st.studyStop ? { stop: st.studyStop } : {}), ...(st.studyCi !== undefined ? { ciWidth: st.studyCi } : {}) } } : {}),
       ...(st.refitError ? { refitError: st.refitError } : {}),
       continuedAsNew: st.continuedAsNew,
+      ...(continuing ? { continuing } : {}),
     };
   };
   setHandler(progressQuery, progress);
@@ -619,7 +621,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         continue;
       }
       if (continueDue()) {
+        continuing = true;
         await condition(() => !refitting && allHandlersFinished());
+        continuing = false;
         // A cancel that arrived while we waited is handled here, not lost in the next execution.
         if (cancelling) continue;
         st.continuedAsNew++;

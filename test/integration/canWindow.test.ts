@@ -1,0 +1,160 @@
+/**
+ * Issue 11: a `retryFailed` and a `cancel` sent while the sweep waits to continue as new (for a
+ * running refit to end) take effect. The window is forced: an activity interceptor holds the
+ * refit until the test lets it go, and the sweep says when it is waiting (`progress.continuing`).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ActivityInboundCallsInterceptor, ActivityExecuteInput, Next } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Context } from '@temporalio/activity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Executor, JobOutcome, LaunchRequest } from '../../activities/executors/types';
+import { SweepSpecSchema } from '../../spec';
+import { SqliteStore } from '../../store/sqlite';
+import { createSweepWorker } from '../../worker';
+import { startDevServer } from '../../worker/devServer';
+import { cancelSignal, progressQuery, retryFailedUpdate, runsQuery, type SweepSummary } from '../../workflows/api';
+import { waitFor } from './helpers/harness';
+
+const spec = (name: string) =>
+  SweepSpecSchema.parse({
+    name,
+    grid: { x: Array.from({ length: 30 }, (_, i) => i + 1) },
+    job: { image: 'instant:test', command: ['true'], resources: { gpus: 0 } },
+    concurrency: { maxRuns: 3 },
+    retry: { maxAttempts: 1 },
+    metrics: ['score'],
+    fits: [{ name: 'law', form: 'power_law', x: 'total_flops', y: { metrics: ['score'] } }],
+    refit: { every: 1, bootstrap: 0 },
+  });
+
+/** Attempt 1 of every 5th cell fails (user error, not retried); everything else succeeds at once. */
+class InstantExecutor implements Executor {
+  readonly kind = 'local' as const;
+  readonly launches: string[] = [];
+  async launch(req: LaunchRequest) {
+    this.launches.push(`${req.sweep}/${req.runId}#${req.attempt}`);
+    return { jobName: `${req.runId}-a${req.attempt}`, adopted: false };
+  }
+  async watch(req: LaunchRequest): Promise<JobOutcome> {
+    const x = Number(req.axes.x);
+    if (x % 5 === 0 && req.attempt === 1) return { status: 'failed', failureClass: 'user-error', message: 'exit 2', exitCode: 2, gpuSeconds: 0 };
+    return { status: 'succeeded', resultText: JSON.stringify({ metrics: { score: 1 - 0.5 * x ** -0.3 }, n_params: 1e6 * x, n_samples_seen: 1e6, total_flops: 6e12 * x }), gpuSeconds: 0 };
+  }
+  async cancel() {}
+}
+
+/** Holds every `refit` activity while armed. */
+class RefitGate {
+  armed = false;
+  private waiters: (() => void)[] = [];
+  async pass(): Promise<void> {
+    if (this.armed) await new Promise<void>((r) => this.waiters.push(r));
+  }
+  release(): void {
+    this.armed = false;
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+describe('the continue-as-new window', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let store: SqliteStore;
+  let root: string;
+  const executor = new InstantExecutor();
+  const gate = new RefitGate();
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'sweep-canwin-'));
+    ({ env } = await startDevServer({ extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=80'] }));
+    store = new SqliteStore(join(root, 'results.db'));
+    const holdRefits = (ctx: Context): { inbound: ActivityInboundCallsInterceptor } => ({
+      inbound: {
+        async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) {
+          if (ctx.info.activityType === 'refit') await gate.pass();
+          return next(input);
+        },
+      },
+    });
+    ({ worker } = await createSweepWorker({
+      connection: env.nativeConnection as NativeConnection,
+      clientConnection: env.connection,
+      namespace: 'default',
+      store,
+      executors: { local: executor },
+      reportDir: join(root, 'out'),
+      workerOptions: { interceptors: { activity: [holdRefits] } },
+    }));
+    running = worker.run();
+  }, 120_000);
+
+  afterAll(async () => {
+    gate.release();
+    worker?.shutdown();
+    await running?.catch(() => undefined);
+    await store?.close();
+    await env?.teardown();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Starts a sweep with refits held, and waits until it waits to continue as new. */
+  async function startHeld(name: string) {
+    gate.armed = true;
+    const handle = await env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: `sweep/${name}`, args: [spec(name)] });
+    const p = await waitFor('the sweep to wait in the continue-as-new window', async () => {
+      const q = await handle.query(progressQuery);
+      return q.continuing ? q : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 200 });
+    return { handle, progress: p };
+  }
+
+  const executions = async (name: string) => {
+    const out: string[] = [];
+    for await (const wf of env.client.workflow.list({ query: `WorkflowId="sweep/${name}"` })) out.push(wf.status.name);
+    return out;
+  };
+
+  it('a retryFailed sent in the window reruns the failed runs in the next execution', async () => {
+    const { handle, progress } = await startHeld('canwin-retry');
+    expect(progress.byState.failed).toBeGreaterThan(0);
+    const answer = await handle.executeUpdate(retryFailedUpdate, { args: [{}] });
+    expect(answer.count).toBe(progress.byState.failed);
+    gate.release();
+    const summary = (await handle.result()) as SweepSummary;
+    // Six cells fail their first attempt; those that had failed when it was asked reran and succeeded.
+    expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: 24 + answer.count, failed: 6 - answer.count, cancelled: 0 });
+    // The runs the answer named ran again, once, at attempt 2, after the sweep continued as new.
+    for (const id of answer.rerun) expect(executor.launches.filter((l) => l === `canwin-retry/${id}#2`)).toHaveLength(1);
+    expect((await executions('canwin-retry')).filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
+    const attempts = await store.listAttempts('canwin-retry');
+    expect(attempts.filter((a) => a.attempt === 2).map((a) => a.runId).sort()).toEqual([...answer.rerun].sort());
+  }, 240_000);
+
+  it('a cancel sent in the window ends the sweep: nothing more starts, no execution goes on launching', async () => {
+    const { handle } = await startHeld('canwin-cancel');
+    // What may still launch after the cancel: runs that ended already and those in flight (a run
+    // started just before may be launching its attempt). Nothing else.
+    const inFlight = (await handle.query(runsQuery, { state: 'running' })).runs ?? [];
+    const allowed = new Set([...(await store.listRuns('canwin-cancel')).map((r) => r.runId), ...inFlight.map((r) => r.runId)]);
+    const before = (await executions('canwin-cancel')).length;
+    await handle.signal(cancelSignal);
+    gate.release();
+    const summary = (await handle.result()) as SweepSummary;
+    expect(summary.byState.pending).toBeGreaterThan(0);
+    expect(summary.byState.succeeded + summary.byState.failed + summary.byState.cancelled).toBeLessThan(30);
+    const launched = executor.launches.filter((l) => l.startsWith('canwin-cancel/')).map((l) => l.slice('canwin-cancel/'.length).split('#')[0]);
+    expect(launched.length).toBeGreaterThan(0);
+    expect(launched.filter((id) => !allowed.has(id))).toEqual([]);
+    // The execution that got the cancel is the last: it did not continue as new.
+    const after = await executions('canwin-cancel');
+    expect(after.length).toBe(before);
+    expect(after.filter((s) => s === 'COMPLETED')).toHaveLength(1);
+    const desc = await handle.describe();
+    expect(desc.searchAttributes.RunState).toEqual(['cancelled']);
+  }, 240_000);
+});
