@@ -102,8 +102,12 @@ async function validated(rawSpec: SweepSpecInput): Promise<SweepSpec> {
 /** A cell in grid order, with the GPUs it holds while it runs (nodes x GPUs). */
 type RunCell = Cell & { gpus: number };
 
-/** Child starts per execution before continuing as new: pending children stay far below Temporal's 2,000. */
-export const MAX_CHILD_STARTS_PER_EXECUTION = 1000;
+/**
+ * Child starts per execution before continuing as new: pending children stay far below Temporal's
+ * 2,000, and a history stays small enough (about 3,000 events) that a replay after an eviction
+ * takes seconds, not the 10 s workflow-task timeout, on a loaded 2-core machine.
+ */
+export const MAX_CHILD_STARTS_PER_EXECUTION = 500;
 /** retryFailed and rescore ask the store which runs to rerun (before: a per-run map the sweep carried). */
 const STORE_BACKED_RERUNS = 'store-backed-reruns';
 /** Run ids an update answers with (its count says how many there are in all). */
