@@ -79,6 +79,8 @@ interface PodRuntime {
   savedEpoch?: number;
   /** Got SIGTERM and ignored it: killed when its grace period ends. */
   terminating?: boolean;
+  /** The scheduler's capacity key when it last found no room for the pod. */
+  unschedulableAt?: string;
 }
 
 interface JobRuntime {
@@ -108,6 +110,9 @@ export class SimCluster extends EventEmitter {
   private readonly used = new Map<string, number>();
   private readonly lostNodes = new Map<string, Node>();
   private scheduleQueued = false;
+  private kueueJobsCreated = 0;
+  /** Bumped whenever GPUs free or nodes come and go: pods found unschedulable before are looked at again. */
+  private capacityEpoch = 0;
   private podSeq = 0;
   private nodeLossTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -135,6 +140,7 @@ export class SimCluster extends EventEmitter {
   // ---- nodes -------------------------------------------------------------------------------
 
   addNode(n: SimNodeSpec): void {
+    this.capacityEpoch++;
     const now = this.clock.iso();
     const node: Node = {
       apiVersion: 'v1',
@@ -164,14 +170,13 @@ export class SimCluster extends EventEmitter {
     this.scheduleSoon();
   }
 
-  private readyNodes(): Node[] {
-    return this.store
-      .list<Node>('Node')
-      .filter((n) => !n.spec.unschedulable && n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+  /** Schedulable nodes, read in place (copying every node on every scheduler pass was the sim's bottleneck at 250 nodes). */
+  private readyNodes(): Readonly<Node>[] {
+    return this.store.scan<Node>('Node', (n) => !n.spec.unschedulable && n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
   }
 
   totalGpus(): number {
-    return this.store.list<Node>('Node').reduce((s, n) => s + Number(n.status.allocatable[GPU] ?? 0), 0);
+    return this.store.scan<Node>('Node').reduce((s, n) => s + Number(n.status.allocatable[GPU] ?? 0), 0);
   }
 
   /**
@@ -179,6 +184,7 @@ export class SimCluster extends EventEmitter {
    * status). `notready`: the node turns NotReady and its pods fail with reason NodeLost.
    */
   loseNode(name: string, mode: 'delete' | 'notready' = 'delete'): void {
+    this.capacityEpoch++;
     const node = this.store.get<Node>('Node', undefined, name);
     if (!node) throw new Error(`no node ${name}`);
     const victims = this.store.list<Pod>('Pod', undefined, (p) => p.spec.nodeName === name && !isTerminal(p));
@@ -213,6 +219,7 @@ export class SimCluster extends EventEmitter {
 
   /** Bring a lost node back (Ready, empty). */
   restoreNode(name: string): void {
+    this.capacityEpoch++;
     const lost = this.lostNodes.get(name);
     const existing = this.store.get<Node>('Node', undefined, name);
     this.lostNodes.delete(name);
@@ -268,6 +275,7 @@ export class SimCluster extends EventEmitter {
       pods: [],
     };
     this.jobRecords.push(record);
+    if (job.metadata.labels?.[KUEUE_QUEUE_LABEL] !== undefined) this.kueueJobsCreated++;
     this.jobs.set(ObjectStore.key(job.metadata.namespace, job.metadata.name), { record, counted: new Set(), failed: 0, succeeded: 0 });
     const stored = this.store.put(job);
     this.admitQueued();
@@ -436,6 +444,8 @@ export class SimCluster extends EventEmitter {
 
   /** Kueue in miniature: unsuspend queued jobs, oldest first, while their GPUs fit the quota. */
   private admitQueued(): void {
+    // No queue-labelled Job was ever created: nothing to admit (and no scan of every Job per create).
+    if (this.kueueJobsCreated === 0) return;
     const quota = this.opts.kueueQuotaGpus ?? this.totalGpus();
     const jobs = this.store.list<Job>('Job', undefined, (j) => j.metadata.labels?.[KUEUE_QUEUE_LABEL] !== undefined && !this.isFinished(j));
     if (jobs.length === 0) return;
@@ -603,10 +613,15 @@ export class SimCluster extends EventEmitter {
 
   /** One scheduler pass: bind pending pods, oldest first, best fit by free GPUs; a gang only when every pod of it fits. */
   private schedule(): void {
-    const nodes = this.readyNodes();
+    const nodes = this.readyNodes() as Node[];
+    // Pods are read in place and copied only when bound or marked (copying every pending pod on
+    // every pass, and re-fitting pods nothing has freed room for, dominated the sim at 2,000 GPUs).
     const pending = this.store
-      .list<Pod>('Pod', undefined, (p) => p.status.phase === 'Pending' && !p.spec.nodeName && !p.metadata.deletionTimestamp)
-      .sort((a, b) => (this.runtime(a)?.seq ?? 0) - (this.runtime(b)?.seq ?? 0));
+      .scan<Pod>('Pod', (p) => p.status.phase === 'Pending' && !p.spec.nodeName && !p.metadata.deletionTimestamp)
+      .sort((a, b) => (this.runtime(a as Pod)?.seq ?? 0) - (this.runtime(b as Pod)?.seq ?? 0)) as Pod[];
+    // Capacity as of this pass: a pod found unschedulable under the same key still is (room only
+    // shrank since), with the same message.
+    const capacityKey = `${this.capacityEpoch}/${nodes.length}/${nodes.reduce((m, n) => Math.max(m, Number(n.metadata.resourceVersion)), 0)}`;
     const unschedulable = (counts: { selector: number; taint: number; gpu: number }, prefix = '') => {
       const parts = [
         counts.gpu && `${counts.gpu} Insufficient ${GPU}`,
@@ -644,22 +659,24 @@ export class SimCluster extends EventEmitter {
         }
         if (miss) {
           const message = unschedulable(miss, `${label}${placed.length}/${members.length} pending pods fit: `);
-          for (const m of members) this.markUnschedulable(m, message);
+          for (const m of members) this.markUnschedulable(structuredClone(m), message);
           continue;
         }
         for (const [m, n, mrt] of placed) {
           this.used.set(n.metadata.name, (this.used.get(n.metadata.name) ?? 0) + mrt.gpus);
-          this.bind(m, n, mrt);
+          this.bind(structuredClone(m), n, mrt);
         }
         continue;
       }
+      if (rt.unschedulableAt === capacityKey) continue;
       const fit = this.fitNode(pod, rt.gpus, nodes, this.used);
       if (!('node' in fit)) {
-        this.markUnschedulable(pod, unschedulable(fit.counts));
+        rt.unschedulableAt = capacityKey;
+        this.markUnschedulable(structuredClone(pod), unschedulable(fit.counts));
         continue;
       }
       this.used.set(fit.node.metadata.name, (this.used.get(fit.node.metadata.name) ?? 0) + rt.gpus);
-      this.bind(pod, fit.node, rt);
+      this.bind(structuredClone(pod), fit.node, rt);
     }
   }
 
@@ -897,6 +914,7 @@ export class SimCluster extends EventEmitter {
     if (!rt || !pod.spec.nodeName || rt.gpus === 0 || isTerminal(pod)) return;
     const n = pod.spec.nodeName;
     this.used.set(n, Math.max(0, (this.used.get(n) ?? 0) - rt.gpus));
+    this.capacityEpoch++;
   }
 
   private terminatePod(pod: Pod, o: PodOutcome): void {

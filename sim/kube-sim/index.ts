@@ -10,7 +10,7 @@ import { trainerWorkload, type Workload } from './workload';
 export { axisDurationWorkload, hostPathOf, trainerWorkload } from './workload';
 
 export type { AttemptSummary, ClusterFaults, JobRecord, PodOutcome, PodRecord, SimNodeSpec } from './cluster';
-export type { ApiFaults, InjectedErrorRule } from './server';
+export type { ApiFaults, InjectedErrorRule, SimApiStats } from './server';
 export type { SimMount, SimRun, Workload, WorkloadFault, WorkloadInput, WorkloadPlan } from './workload';
 export { SimCluster } from './cluster';
 export { SimApiServer } from './server';
@@ -70,6 +70,12 @@ export interface KubeSim {
   simNow(): Date;
   /** Host folder of the claims' files. */
   volumesDir: string;
+  /**
+   * Restart the API server mid-run: every connection and watch is cut, nothing answers for
+   * `downMs`, then it listens on the same URL; the cluster keeps its state (and keeps running),
+   * and with `loseHistory` no watch can resume (410 Gone: clients must relist).
+   */
+  restart(opts?: { downMs?: number; loseHistory?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -152,6 +158,7 @@ export async function startKubeSim(opts: KubeSimOptions = {}): Promise<KubeSim> 
     timeScale: clock.timeScale,
     simNow: () => new Date(clock.nowMs()),
     volumesDir,
+    restart: (o) => api.restart(o),
     async stop() {
       cluster.stop();
       await api.close();

@@ -22,7 +22,8 @@ export interface ApiFaults {
 }
 
 export interface InjectedErrorRule {
-  code: 500 | 503 | 429 | 504;
+  /** 410 applies to watch requests only: the watch is refused as Gone (an ERROR event or HTTP 410, per `goneAs`). */
+  code: 500 | 503 | 429 | 504 | 410;
   /** How many matching requests get the error (default 1). */
   count?: number;
   method?: string;
@@ -42,6 +43,28 @@ export interface ServerOptions {
   /** Real ms between BOOKMARK events on watches that allow them. */
   bookmarkIntervalMs: number;
   seed: number;
+}
+
+/** What the API server counted (GET /_sim/stats answers it as JSON). */
+export interface SimApiStats {
+  /** Every request routed to a Kubernetes resource, faults included. */
+  requests: number;
+  injected500: number;
+  injected429: number;
+  injected410: number;
+  watchesOpened: number;
+  watchesDropped: number;
+  /** Watches refused as too old (410), compacted history or injected. */
+  gone: number;
+  /** Kubernetes API requests by "verb resource": "create jobs", "get jobs", "list pods", "watch pods", "get pods/log"... */
+  byVerb: Record<string, number>;
+  /** Lists narrowed to one Job's pods or one object (an attempt's), and the rest (informers' (re)lists). */
+  lists: { scoped: number; namespaceWide: number };
+  watchesOpen: number;
+  watchesPeak: number;
+  /** Most watches open at once per namespace ('*' for cluster-wide watches). */
+  watchesPeakByNamespace: Record<string, number>;
+  restarts: number;
 }
 
 interface Route {
@@ -143,7 +166,69 @@ export class SimApiServer {
   private readonly rules: (InjectedErrorRule & { count: number })[] = [];
   private readonly rnd: () => number;
   /** Counts of answered requests by status code (tests and benches read it). */
-  readonly stats = { requests: 0, injected500: 0, injected429: 0, watchesOpened: 0, watchesDropped: 0, gone: 0 };
+  readonly stats: SimApiStats = SimApiServer.emptyStats();
+  private readonly openByNamespace = new Map<string, number>();
+  private readonly watchNamespace = new Map<ServerResponse, string>();
+  private port: number;
+
+  static emptyStats(): SimApiStats {
+    return {
+      requests: 0,
+      injected500: 0,
+      injected429: 0,
+      injected410: 0,
+      watchesOpened: 0,
+      watchesDropped: 0,
+      gone: 0,
+      byVerb: {},
+      lists: { scoped: 0, namespaceWide: 0 },
+      watchesOpen: 0,
+      watchesPeak: 0,
+      watchesPeakByNamespace: {},
+      restarts: 0,
+    };
+  }
+
+  /** Zero every counter (peaks restart from the watches open now). */
+  resetStats(): void {
+    Object.assign(this.stats, SimApiServer.emptyStats(), { watchesOpen: this.watches.size, watchesPeak: this.watches.size });
+    for (const [ns, n] of this.openByNamespace) this.stats.watchesPeakByNamespace[ns] = n;
+  }
+
+  /** Kubernetes API requests by verb and resource, e.g. "create jobs", "get pods/log" (not discovery). */
+  private count(method: string, r: Route, watch: boolean, q: URLSearchParams): void {
+    const verb = method === 'POST' ? 'create' : method === 'DELETE' ? 'delete' : method === 'PATCH' ? 'patch' : r.name ? 'get' : watch ? 'watch' : 'list';
+    const resource = `${RESOURCE[r.kind].plural}${r.sub ? `/${r.sub}` : ''}`;
+    const key = `${verb} ${resource}`;
+    this.stats.requests++;
+    this.stats.byVerb[key] = (this.stats.byVerb[key] ?? 0) + 1;
+    if (verb === 'list') {
+      // A list narrowed to one Job's pods or one object is an attempt's; the rest are (re)lists.
+      const scoped = /(^|,)\s*job-name\s*=/.test(q.get('labelSelector') ?? '') || /metadata\.name\s*=/.test(q.get('fieldSelector') ?? '');
+      if (scoped) this.stats.lists.scoped++;
+      else this.stats.lists.namespaceWide++;
+    }
+  }
+
+  private watchOpened(res: ServerResponse, namespace: string): void {
+    this.watches.add(res);
+    this.watchNamespace.set(res, namespace);
+    const n = (this.openByNamespace.get(namespace) ?? 0) + 1;
+    this.openByNamespace.set(namespace, n);
+    this.stats.watchesOpen = this.watches.size;
+    this.stats.watchesPeak = Math.max(this.stats.watchesPeak, this.watches.size);
+    this.stats.watchesPeakByNamespace[namespace] = Math.max(this.stats.watchesPeakByNamespace[namespace] ?? 0, n);
+  }
+
+  private watchClosed(res: ServerResponse): void {
+    const namespace = this.watchNamespace.get(res);
+    this.watches.delete(res);
+    if (namespace !== undefined) {
+      this.watchNamespace.delete(res);
+      this.openByNamespace.set(namespace, (this.openByNamespace.get(namespace) ?? 1) - 1);
+    }
+    this.stats.watchesOpen = this.watches.size;
+  }
 
   constructor(
     private readonly store: ObjectStore,
@@ -151,6 +236,7 @@ export class SimApiServer {
     private readonly opts: ServerOptions,
   ) {
     this.rnd = mulberry32(opts.seed ^ 0x5eed);
+    this.port = opts.port;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
     });
@@ -166,7 +252,39 @@ export class SimApiServer {
       this.server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     const addr = this.server.address() as AddressInfo;
+    this.port = addr.port;
     return `http://${this.opts.host}:${addr.port}`;
+  }
+
+  /**
+   * An API server restart: every connection (watches included) is closed, nothing answers for
+   * `downMs`, then the server listens again on the same port. The cluster and its objects are
+   * kept (etcd survives); with `loseHistory` the watch history is too old to resume from (410).
+   */
+  async restart(opts: { downMs?: number; loseHistory?: boolean } = {}): Promise<void> {
+    this.stats.restarts++;
+    for (const w of [...this.watches]) {
+      this.stats.watchesDropped++;
+      w.socket?.destroy();
+      this.watchClosed(w);
+    }
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (opts.loseHistory) {
+      // One more change (a no-op Node update) then compaction: every stream is now behind the
+      // history's start, so none can resume (410) and each must relist.
+      const node = this.store.list('Node')[0];
+      if (node) this.store.put(node);
+      this.store.compact();
+    }
+    if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   injectErrors(rule: InjectedErrorRule): void {
@@ -176,11 +294,11 @@ export class SimApiServer {
   /** Cut every open watch stream abruptly (the client sees a reset / premature close). */
   dropWatches(): number {
     const n = this.watches.size;
-    for (const w of this.watches) {
+    for (const w of [...this.watches]) {
       this.stats.watchesDropped++;
       w.socket?.destroy();
+      this.watchClosed(w);
     }
-    this.watches.clear();
     return n;
   }
 
@@ -189,8 +307,10 @@ export class SimApiServer {
   }
 
   async close(): Promise<void> {
-    for (const w of this.watches) w.end();
-    this.watches.clear();
+    for (const w of [...this.watches]) {
+      w.end();
+      this.watchClosed(w);
+    }
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -210,7 +330,9 @@ export class SimApiServer {
 
   /** Injected faults: explicit rules first, then random rates. Throws the HttpError to answer. */
   private injectFault(method: string, path: string, watch: boolean): void {
-    const i = this.rules.findIndex((r) => (!r.method || r.method === method) && (!r.path || r.path.test(path)) && (!watch || r.watches !== false));
+    const i = this.rules.findIndex(
+      (r) => (!r.method || r.method === method) && (!r.path || r.path.test(path)) && (!watch || r.watches !== false) && (r.code !== 410 || watch),
+    );
     let code: number | undefined;
     let retryAfter = this.opts.faults.retryAfterSeconds ?? 1;
     if (i >= 0) {
@@ -221,6 +343,10 @@ export class SimApiServer {
     } else if (this.rnd() < (this.opts.faults.errorRate ?? 0)) code = 500;
     else if (this.rnd() < (this.opts.faults.throttleRate ?? 0)) code = 429;
     if (code === undefined) return;
+    if (code === 410) {
+      this.stats.injected410++;
+      throw new GoneInjected();
+    }
     if (code === 429) {
       this.stats.injected429++;
       throw new HttpError(statusBody(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds: retryAfter }), {
@@ -233,7 +359,6 @@ export class SimApiServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.stats.requests++;
     const url = new URL(req.url ?? '/', 'http://kube-sim');
     const path = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
@@ -242,6 +367,12 @@ export class SimApiServer {
     if (path === '/healthz' || path === '/readyz' || path === '/livez') return this.send(res, 200, 'ok');
     // Not Kubernetes: the simulated clock, so out-of-process observers can relate its timestamps to theirs.
     if (path === '/kube-sim/clock') return this.send(res, 200, { now: this.cluster.now(), timeScale: this.cluster.timeScale });
+    // Not Kubernetes either: the request and watch counters, so out-of-process benches can read the budget.
+    if (path === '/_sim/stats' && method === 'GET') return this.send(res, 200, this.stats);
+    if (path === '/_sim/stats' && method === 'DELETE') {
+      this.resetStats();
+      return this.send(res, 200, this.stats);
+    }
 
     const f = this.opts.faults;
     const latency = (f.latencyMs ?? 0) + this.rnd() * (f.latencyJitterMs ?? 0);
@@ -250,7 +381,14 @@ export class SimApiServer {
     const r = route(path);
     if (!r) throw new HttpError(statusBody(404, 'NotFound', 'the server could not find the requested resource'));
     const watch = q.get('watch') === 'true' || q.get('watch') === '1';
-    this.injectFault(method, path, watch);
+    this.count(method, r, watch, q);
+    try {
+      this.injectFault(method, path, watch);
+    } catch (e) {
+      if (!(e instanceof GoneInjected)) throw e;
+      // An injected 410 on a watch: refused as too old, as the real server does.
+      return this.refuseGone(res, 'too old resource version: injected by kube-sim');
+    }
 
     let labelReqs: Requirement[];
     let fieldReqs: Requirement[];
@@ -385,6 +523,14 @@ export class SimApiServer {
     this.send(res, 200, text);
   }
 
+  /** A watch from a resourceVersion that is gone: HTTP 410, or a 200 stream of one ERROR event (the real server). */
+  private refuseGone(res: ServerResponse, message: string): void {
+    this.stats.gone++;
+    if (this.opts.goneAs === 'http') throw new HttpError(statusBody(410, 'Expired', message));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+    res.end(`${JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) })}\n`);
+  }
+
   /**
    * A watch stream: replay from `resourceVersion` (or the current state as ADDED when absent / 0),
    * then live events as JSON lines; BOOKMARKs when allowed; 410 when the history is compacted.
@@ -400,22 +546,16 @@ export class SimApiServer {
       if (fromRv !== undefined) replay = this.store.since(r.kind, fromRv);
     } catch (e) {
       if (!(e instanceof GoneError)) throw e;
-      this.stats.gone++;
       goneMessage = e.message;
-      if (this.opts.goneAs === 'http') throw new HttpError(statusBody(410, 'Expired', e.message));
     }
+    if (goneMessage !== undefined) return this.refuseGone(res, goneMessage);
     this.stats.watchesOpened++;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
     res.flushHeaders();
     const write = (ev: WatchEvent) => {
       if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(ev)}\n`);
     };
-    if (goneMessage !== undefined) {
-      write({ type: 'ERROR', object: statusBody(410, 'Expired', goneMessage) });
-      res.end();
-      return;
-    }
-    this.watches.add(res);
+    this.watchOpened(res, r.namespace ?? '*');
     let lastRv = fromRv ?? this.store.resourceVersion;
     const deliver = (ev: StoredEvent) => {
       if (ev.rv <= lastRv && fromRv !== undefined) return;
@@ -453,12 +593,15 @@ export class SimApiServer {
     const cleanup = () => {
       unsubscribe();
       for (const t of timers) clearTimeout(t);
-      this.watches.delete(res);
+      if (this.watches.has(res)) this.watchClosed(res);
     };
     res.on('close', cleanup);
     req.on('close', cleanup);
   }
 }
+
+/** Marks an injected 410 (answered as the real server refuses a too-old watch). */
+class GoneInjected extends Error {}
 
 async function readJson(req: IncomingMessage, optional = false): Promise<unknown> {
   const chunks: Buffer[] = [];

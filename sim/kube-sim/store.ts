@@ -59,12 +59,22 @@ export class ObjectStore {
     return out.sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion));
   }
 
+  /**
+   * Read-only views of a kind's objects (no copies), in resourceVersion order like list(): for the
+   * sim's own hot paths (the scheduler reads every node on every pass). Callers must not mutate them.
+   */
+  scan<T extends KubeObject>(kind: T['kind'], filter?: (o: Readonly<T>) => boolean): Readonly<T>[] {
+    const out: T[] = [];
+    for (const o of this.bucket(kind).values()) if (!filter || filter(o as T)) out.push(o as T);
+    return out.sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion));
+  }
+
   /** Read-only view of a stored object (no copy): callers must not mutate it. */
   peek<T extends KubeObject>(kind: T['kind'], namespace: string | undefined, name: string): Readonly<T> | undefined {
     return this.bucket(kind).get(ObjectStore.key(namespace, name)) as T | undefined;
   }
 
-  /** Store a new or changed object; stamps its resourceVersion and records the event. */
+  /** Store a new or changed object; stamps its resourceVersion and records the event. The result is read-only. */
   put<T extends KubeObject>(obj: T): T {
     const b = this.bucket(obj.kind);
     const key = ObjectStore.key(obj.metadata.namespace, obj.metadata.name);
@@ -73,7 +83,8 @@ export class ObjectStore {
     stored.metadata.resourceVersion = String(++this.rv);
     b.set(key, stored);
     this.emit({ rv: this.rv, type, kind: obj.kind, object: stored });
-    return clone(stored);
+    // The stored object itself (read-only to callers, never changed in place): a third copy per write was a hot spot.
+    return stored;
   }
 
   delete<T extends KubeObject>(kind: T['kind'], namespace: string | undefined, name: string): T | undefined {

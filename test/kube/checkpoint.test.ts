@@ -14,7 +14,7 @@ import { startKubeSim, type KubeSim, type KubeSimOptions } from '../../sim/kube-
 import { validateJob } from '../../sim/kube-sim/validation';
 import { CHECKPOINT_FILE } from '../../sim/trainer/checkpoint';
 import { parseJobResult } from '../../spec';
-import { kubeConfigFrom, kubeSpec, launchRequest } from './helpers';
+import { kubeConfigFrom, kubeSpec, launchRequest, testWatch } from './helpers';
 
 let sim: KubeSim | undefined;
 afterEach(async () => {
@@ -31,7 +31,7 @@ function executor(s: KubeSim = sim!): KubernetesExecutor {
   return new KubernetesExecutor({
     kubeConfig: kubeConfigFrom(s.kubeconfig),
     retry: { initialDelayMs: 10, maxDelayMs: 200, attempts: 12 },
-    watch: { tickMs: 100, jobPollMs: { noPod: 200, withPod: 1000 }, watchTimeoutSeconds: 5 },
+    watch: testWatch,
   });
 }
 

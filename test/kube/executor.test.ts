@@ -8,7 +8,7 @@ import { JobGoneError } from '../../activities/executors/types';
 import { startKubeSim, type KubeSim, type KubeSimOptions } from '../../sim/kube-sim';
 import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
 import { DEFAULT_RETRY_ON, parseJobResult, type FailureClass } from '../../spec';
-import { kubeConfigFrom, kubeSpec, launchRequest } from './helpers';
+import { kubeConfigFrom, kubeSpec, launchRequest, testWatch } from './helpers';
 
 let sim: KubeSim | undefined;
 afterEach(async () => {
@@ -25,7 +25,7 @@ function executor(s: KubeSim = sim!): KubernetesExecutor {
   return new KubernetesExecutor({
     kubeConfig: kubeConfigFrom(s.kubeconfig),
     retry: { initialDelayMs: 10, maxDelayMs: 200, attempts: 12 },
-    watch: { tickMs: 100, jobPollMs: { noPod: 200, withPod: 1000 }, watchTimeoutSeconds: 5 },
+    watch: testWatch,
   });
 }
 

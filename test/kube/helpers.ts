@@ -47,3 +47,9 @@ export function kubeConfigFrom(yaml: string): KubeConfig {
   kc.loadFromString(yaml);
   return kc;
 }
+
+/**
+ * Executor watch tuning for tests: short server-side watch timeouts and reconnect backoff, and a
+ * short linger, so an informer left by a test stops soon after its sim.
+ */
+export const testWatch = { tickMs: 100, watchTimeoutSeconds: 5, backoffInitialMs: 20, backoffMaxMs: 300, settleMs: 500, lingerMs: 2000 } as const;

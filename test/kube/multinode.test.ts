@@ -6,7 +6,7 @@ import { startKubeSim, type KubeSim } from '../../sim/kube-sim';
 import type { Job } from '../../sim/kube-sim/types';
 import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
 import { totalGpus } from '../../spec';
-import { kubeConfigFrom, kubeSpec, launchRequest } from './helpers';
+import { kubeConfigFrom, kubeSpec, launchRequest, testWatch } from './helpers';
 
 let sim: KubeSim | undefined;
 afterEach(async () => {
@@ -18,7 +18,7 @@ const executor = (s: KubeSim) =>
   new KubernetesExecutor({
     kubeConfig: kubeConfigFrom(s.kubeconfig),
     retry: { initialDelayMs: 10, maxDelayMs: 200, attempts: 12 },
-    watch: { tickMs: 100, jobPollMs: { noPod: 200, withPod: 500 }, watchTimeoutSeconds: 5 },
+    watch: testWatch,
     reapTimeoutMs: 10_000,
   });
 

@@ -4,7 +4,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KubernetesExecutor } from '../../activities/executors/kubernetes';
 import { startKubeSim, type KubeSim, type Workload } from '../../sim/kube-sim';
-import { kubeConfigFrom, kubeSpec, launchRequest } from './helpers';
+import { kubeConfigFrom, kubeSpec, launchRequest, testWatch } from './helpers';
 
 const MiB = 1024 * 1024;
 
@@ -20,7 +20,7 @@ async function outcomeOf(workload: Workload, runId: string) {
   const ex = new KubernetesExecutor({
     kubeConfig: kubeConfigFrom(sim.kubeconfig),
     retry: { initialDelayMs: 10, maxDelayMs: 200, attempts: 12 },
-    watch: { tickMs: 100, jobPollMs: { noPod: 200, withPod: 1000 }, watchTimeoutSeconds: 5 },
+    watch: testWatch,
   });
   const req = launchRequest(kubeSpec(), runId);
   await ex.launch(req);

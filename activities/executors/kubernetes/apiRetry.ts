@@ -26,6 +26,27 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Called before each retry (logging, metrics). */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /** Runs each call when a slot is free (see concurrencyLimit); the call's timeout starts then. */
+  limit?: Limit;
+}
+
+export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** At most `n` calls running at once; the others wait, first come first served. */
+export function concurrencyLimit(n: number): Limit {
+  let running = 0;
+  const queue: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (running >= n) await new Promise<void>((r) => queue.push(r));
+    else running++;
+    try {
+      return await fn();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else running--;
+    }
+  };
 }
 
 /** The API's Status body of an ApiException (the client keeps it as text). */
@@ -117,7 +138,7 @@ export async function withApiRetry<T>(what: string, call: () => Promise<T>, opts
   for (let i = 1; ; i++) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     try {
-      return await withTimeout(call(), timeoutMs);
+      return opts.limit ? await opts.limit(() => withTimeout(call(), timeoutMs)) : await withTimeout(call(), timeoutMs);
     } catch (e) {
       if (!isTransient(e)) throw e;
       const backoff = Math.random() * Math.min(max, initial * 2 ** (i - 1));

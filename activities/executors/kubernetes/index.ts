@@ -1,11 +1,13 @@
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { durationMs, MAX_RESULT_BYTES, nodesOf, type FailureClass } from '../../../spec';
 import { JobGoneError, JobNameConflictError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
-import { apiCode, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
-import { attemptLabels, buildJob, buildService, CONTAINER_NAME, JOB_HASH_ANNOTATION, jobNameOf, kubeConfigOf, podSelector, RUN_ANNOTATION } from './jobBuilder';
+import { apiCode, concurrencyLimit, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
+import { attemptLabels, buildJob, buildService, CONTAINER_NAME, JOB_HASH_ANNOTATION, jobNameOf, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
+import { NamespaceInformer, type InformerOptions } from './informer';
 import { watchAttempt, type WatchAttemptOptions } from './watchJob';
 
 export { InfrastructureError } from './apiRetry';
+export { MANAGED_SELECTOR, NamespaceInformer, type InformerStats } from './informer';
 export { buildJob, buildService, jobNameFor, jobNameOf, LABELS, RUN_ANNOTATION, serviceNameOf } from './jobBuilder';
 export { classifyAttempt, classifyFailedPod } from './classifyPodFailure';
 
@@ -27,8 +29,20 @@ export interface KubernetesExecutorOptions {
   /** Defaults to KubeConfig.loadFromDefault() (KUBECONFIG, ~/.kube/config, or in-cluster). */
   kubeConfig?: KubeConfig;
   retry?: RetryOptions;
-  /** Watch tuning (tests shorten the ticks). */
-  watch?: Pick<WatchAttemptOptions, 'watchTimeoutSeconds' | 'tickMs' | 'jobPollMs' | 'maxWatchFailures'>;
+  /** Watch tuning (tests shorten the timers): the shared informer's and each attempt's. */
+  watch?: Pick<WatchAttemptOptions, 'tickMs' | 'quietRecheckMs' | 'settleMs' | 'syncTimeoutMs'> &
+    Pick<InformerOptions, 'watchTimeoutSeconds' | 'backoffInitialMs' | 'backoffMaxMs' | 'halfOpenGraceMs' | 'lingerMs'> & {
+      /** @deprecated Ignored: attempts no longer poll their Job (the shared informer's events drive them). */
+      jobPollMs?: { noPod: number; withPod: number };
+      /** @deprecated Ignored: the informer reconnects for ever, with backoff, and relists only on 410. */
+      maxWatchFailures?: number;
+    };
+  /**
+   * Most API requests in flight at once (watches aside; default 64). client-node opens a new
+   * connection per request: unbounded, a burst of 2,000 creates is 2,000 simultaneous connects,
+   * past the server's accept backlog (SYN retransmits: seconds of latency). Bounded, they queue here.
+   */
+  maxConcurrentRequests?: number;
   /** Longest a failed multi-node attempt waits for its pods to go before the retry (default: grace period + 60 s). */
   reapTimeoutMs?: number;
 }
@@ -53,12 +67,17 @@ export class KubernetesExecutor implements Executor {
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
   private readonly opts: KubernetesExecutorOptions;
+  /** One shared informer per namespace (started on first use, stopped when idle). */
+  private readonly informers = new Map<string, NamespaceInformer>();
+  /** Retry options of every call, with the shared in-flight limit. */
+  private readonly retry: RetryOptions;
 
   constructor(config?: KubeConfig | KubernetesExecutorOptions) {
     this.opts = config instanceof KubeConfig ? { kubeConfig: config } : (config ?? {});
     this.kc = this.opts.kubeConfig ?? KubernetesExecutor.defaultConfig();
     this.batch = this.kc.makeApiClient(BatchV1Api);
     this.core = this.kc.makeApiClient(CoreV1Api);
+    this.retry = { ...this.opts.retry, limit: concurrencyLimit(this.opts.maxConcurrentRequests ?? 64) };
   }
 
   static defaultConfig(): KubeConfig {
@@ -67,15 +86,54 @@ export class KubernetesExecutor implements Executor {
     return kc;
   }
 
+  /** The namespace's shared informer, started if it is not running. */
+  informer(namespace: string): NamespaceInformer {
+    let inf = this.informers.get(namespace);
+    if (!inf || inf.stopped) {
+      const w = this.opts.watch ?? {};
+      const created: NamespaceInformer = new NamespaceInformer(
+        this.kc,
+        this.batch,
+        this.core,
+        namespace,
+        {
+          retry: this.retry,
+          watchTimeoutSeconds: w.watchTimeoutSeconds,
+          backoffInitialMs: w.backoffInitialMs,
+          backoffMaxMs: w.backoffMaxMs,
+          halfOpenGraceMs: w.halfOpenGraceMs,
+          lingerMs: w.lingerMs,
+        },
+        () => {
+          if (this.informers.get(namespace) === created) this.informers.delete(namespace);
+        },
+      );
+      inf = created;
+      this.informers.set(namespace, inf);
+      inf.start();
+    }
+    return inf;
+  }
+
+  /** Stop every informer (a worker shutting down; tests). */
+  close(): void {
+    for (const inf of [...this.informers.values()]) inf.stop();
+    this.informers.clear();
+
+  }
+
   async launch(req: LaunchRequest, opts: { adoptOnly?: boolean } = {}): Promise<{ jobName: string; adopted: boolean }> {
     const body = buildJob(req);
     const namespace = body.metadata!.namespace!;
     const jobName = body.metadata!.name!;
+    // Start the namespace's informer now: it syncs while the Job is created.
+    const inf = this.informer(namespace);
     if (opts.adoptOnly) {
       // Launched before: re-attach, and never create a second Job for the attempt.
       try {
-        const existing = await withApiRetry(`read job ${jobName}`, () => this.batch.readNamespacedJob({ name: jobName, namespace }), this.opts.retry);
+        const existing = await withApiRetry(`read job ${jobName}`, () => this.batch.readNamespacedJob({ name: jobName, namespace }), this.retry);
         this.checkOwnership(existing, req);
+        inf.seedJob(existing);
         await this.ensureService(req, existing);
         return { jobName, adopted: true };
       } catch (e) {
@@ -86,13 +144,14 @@ export class KubernetesExecutor implements Executor {
     }
     let created: V1Job;
     try {
-      created = await withApiRetry(`create job ${jobName}`, () => this.batch.createNamespacedJob({ namespace, body }), this.opts.retry);
+      created = await withApiRetry(`create job ${jobName}`, () => this.batch.createNamespacedJob({ namespace, body }), this.retry);
     } catch (e) {
       const code = apiCode(e);
       if (code === 409) {
         // Already there: ours (a retried launch or a restarted worker) is adopted; anything else is a conflict.
-        const existing = await withApiRetry(`read job ${jobName}`, () => this.batch.readNamespacedJob({ name: jobName, namespace }), this.opts.retry);
+        const existing = await withApiRetry(`read job ${jobName}`, () => this.batch.readNamespacedJob({ name: jobName, namespace }), this.retry);
         this.checkOwnership(existing, req);
+        inf.seedJob(existing);
         await this.ensureService(req, existing);
         return { jobName, adopted: true };
       }
@@ -102,6 +161,8 @@ export class KubernetesExecutor implements Executor {
       }
       throw e;
     }
+    // Known before its ADDED event reaches the informer's stream.
+    inf.seedJob(created);
     await this.ensureService(req, created);
     return { jobName, adopted: false };
   }
@@ -119,7 +180,7 @@ export class KubernetesExecutor implements Executor {
     const body = buildService(req, { name, uid });
     const namespace = body.metadata!.namespace!;
     try {
-      await withApiRetry(`create service ${body.metadata!.name}`, () => this.core.createNamespacedService({ namespace, body }), this.opts.retry);
+      await withApiRetry(`create service ${body.metadata!.name}`, () => this.core.createNamespacedService({ namespace, body }), this.retry);
     } catch (e) {
       const code = apiCode(e);
       if (code === 409) return;
@@ -158,8 +219,9 @@ export class KubernetesExecutor implements Executor {
     const kube = kubeConfigOf(req);
     const jobName = jobNameOf(req);
     const nodes = nodesOf(req.resources);
+    const w = this.opts.watch ?? {};
     const { verdict, pod, pods } = await watchAttempt({
-      kc: this.kc,
+      informer: this.informer(kube.namespace),
       batch: this.batch,
       core: this.core,
       namespace: kube.namespace,
@@ -169,9 +231,12 @@ export class KubernetesExecutor implements Executor {
       nonRetryableExitCodes: req.spec.retry.nonRetryableExitCodes,
       onPhase,
       signal,
-      retry: { ...this.opts.retry },
+      retry: { ...this.retry },
       nodes,
-      ...this.opts.watch,
+      tickMs: w.tickMs,
+      quietRecheckMs: w.quietRecheckMs,
+      settleMs: w.settleMs,
+      syncTimeoutMs: w.syncTimeoutMs,
     });
     // Every pod of a gang held its GPUs.
     const gpuSeconds = nodes > 1 ? pods.reduce((s, p) => s + gpuSecondsOf(p, req.resources.gpus), 0) : gpuSecondsOf(pod, req.resources.gpus);
@@ -213,7 +278,7 @@ export class KubernetesExecutor implements Executor {
       const log = await withApiRetry(
         `read log of ${name}`,
         () => this.core.readNamespacedPodLog({ name, namespace, container, tailLines, limitBytes: MAX_RESULT_BYTES + 1 }),
-        { ...this.opts.retry, signal },
+        { ...this.retry, signal },
       );
       const text = String(log);
       const lines = text
@@ -235,19 +300,37 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
-  /** Delete a multi-node attempt's Job and wait (bounded) until none of its pods is left. */
+  /** Delete a multi-node attempt's Job and wait (bounded) until the informer has seen none of its pods left. */
   private async reap(req: LaunchRequest, signal: AbortSignal): Promise<void> {
     const namespace = kubeConfigOf(req).namespace;
     const jobName = jobNameOf(req);
+    const inf = this.informer(namespace);
     await this.cancel(req);
     const graceMs = durationMs((req.spec.job as { gracePeriod?: string }).gracePeriod ?? '30s');
-    const deadline = Date.now() + (this.opts.reapTimeoutMs ?? graceMs + 60_000);
-    for (let delay = 50; Date.now() < deadline && !signal.aborted; delay = Math.min(2000, delay * 2)) {
-      const list = await withApiRetry(`list pods of ${jobName}`, () => this.core.listNamespacedPod({ namespace, labelSelector: podSelector(jobName) }), { ...this.opts.retry, signal });
-      if (list.items.length === 0) return;
-      await new Promise((r) => setTimeout(r, delay));
+    const limitMs = this.opts.reapTimeoutMs ?? graceMs + 60_000;
+    const deadline = Date.now() + limitMs;
+    let wake: (() => void) | undefined;
+    const unsubscribe = inf.subscribe(jobName, () => wake?.());
+    try {
+      while (Date.now() < deadline && !signal.aborted && !inf.stopped) {
+        if ((inf.entry(jobName)?.pods.size ?? 0) === 0) return;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, deadline - Date.now());
+          wake = done;
+          signal.addEventListener('abort', done, { once: true });
+          function done() {
+            clearTimeout(t);
+            signal.removeEventListener('abort', done);
+            wake = undefined;
+            resolve();
+          }
+        });
+      }
+    } finally {
+      unsubscribe();
     }
-    throw new Error(`pods of job ${jobName} were still there ${Math.round((this.opts.reapTimeoutMs ?? graceMs + 60_000) / 1000)} s after it was deleted`);
+    if ((inf.entry(jobName)?.pods.size ?? 0) === 0) return;
+    throw new Error(`pods of job ${jobName} were still there ${Math.round(limitMs / 1000)} s after it was deleted`);
   }
 
   async cancel(req: LaunchRequest): Promise<void> {
@@ -255,7 +338,7 @@ export class KubernetesExecutor implements Executor {
     const name = jobNameOf(req);
     try {
       // Background: the Job goes now, its pods right after (the API's default for Jobs would orphan them).
-      await withApiRetry(`delete job ${name}`, () => this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }), this.opts.retry);
+      await withApiRetry(`delete job ${name}`, () => this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }), this.retry);
     } catch (e) {
       if (apiCode(e) !== 404) throw e;
     }

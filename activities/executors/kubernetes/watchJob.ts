@@ -1,11 +1,13 @@
-import { Watch, type BatchV1Api, type CoreV1Api, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import type { BatchV1Api, CoreV1Api, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { JobPhase } from '../types';
-import { apiCode, withApiRetry, type RetryOptions } from './apiRetry';
+import { apiCode, InfrastructureError, withApiRetry, type RetryOptions } from './apiRetry';
 import { classifyAttempt, type AttemptVerdict } from './classifyPodFailure';
+import type { NamespaceInformer } from './informer';
 import { COMPLETION_INDEX_ANNOTATION, podSelector } from './jobBuilder';
 
 export interface WatchAttemptOptions {
-  kc: KubeConfig;
+  /** The namespace's shared informer: the attempt waits on its events, it opens no watch of its own. */
+  informer: NamespaceInformer;
   batch: BatchV1Api;
   core: CoreV1Api;
   namespace: string;
@@ -15,14 +17,20 @@ export interface WatchAttemptOptions {
   nonRetryableExitCodes: readonly number[];
   onPhase: (p: JobPhase) => void;
   signal: AbortSignal;
-  /** Server-side watch timeout; the watch is re-opened from the last resourceVersion (default 60 s). */
-  watchTimeoutSeconds?: number;
-  /** How often timers (pending, image grace) are re-evaluated without events (default 1 s). */
+  /**
+   * Events of the attempt quiet this long: re-check its Job (one GET, and its pods' list) directly,
+   * in case the informer missed something (default 5 min).
+   */
+  quietRecheckMs?: number;
+  /**
+   * The Job says it is over but the pod stream has not caught up with it: how long to wait for the
+   * pod's own event before listing the attempt's pods directly (default 5 s).
+   */
+  settleMs?: number;
+  /** Longest wait for the informer's first sync before the attempt fails as infrastructure (default 5 min). */
+  syncTimeoutMs?: number;
+  /** Longest sleep while a timer (pending timeout, image pull grace) runs (default 1 s). */
   tickMs?: number;
-  /** How often the Job is re-read while it has no pod (default 5 s) and otherwise (default 30 s). */
-  jobPollMs?: { noPod: number; withPod: number };
-  /** Consecutive failed watch (re)connects after which a relist must succeed or the watch gives up (default 5). */
-  maxWatchFailures?: number;
   retry?: RetryOptions;
   /** Pods of the attempt (an Indexed Job's completions; default 1): all must succeed, one failing fails the attempt. */
   nodes?: number;
@@ -35,161 +43,82 @@ export interface WatchAttemptResult {
   job?: V1Job;
   /** The pod whose result counts: the only one, or index 0's of a multi-node attempt. */
   pod?: V1Pod;
-  /** The newest pod of each index (one entry for a single-node attempt). */
+  /** Every pod of the attempt (the newest of each index). */
   pods: V1Pod[];
 }
 
-interface WatchEventObject {
-  kind?: string;
-  metadata?: { name?: string; resourceVersion?: string; ownerReferences?: { uid?: string }[]; creationTimestamp?: string | Date };
-  code?: number;
-  reason?: string;
-  message?: string;
-}
-
 const ts = (d: Date | string | undefined) => (d ? new Date(d).getTime() : 0);
+const rvOf = (o: { metadata?: { resourceVersion?: string } } | undefined) => {
+  const v = o?.metadata?.resourceVersion;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+};
 
 /**
- * Follow one attempt (a Job and its pods) until it ends: list, then watch pods from the list's
- * resourceVersion; reopen a dropped or timed-out watch from the last resourceVersion seen;
- * relist on 410 Gone. Every change is classified; `onPhase` hears each new phase.
+ * Follow one attempt (a Job and its pods) until it ends, from the namespace's shared informer:
+ * wait for its cache to sync, then re-classify on every change to the attempt's Job or pods.
+ * No watch and no periodic poll of its own: one GET only when its events go quiet for long,
+ * a pod list only when the Job says it ended and the pod stream lags. `onPhase` hears each new phase.
  */
 export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttemptResult> {
   const tickMs = o.tickMs ?? 1000;
-  const jobPoll = o.jobPollMs ?? { noPod: 5000, withPod: 30_000 };
-  const watchTimeout = o.watchTimeoutSeconds ?? 60;
-  const maxWatchFailures = o.maxWatchFailures ?? 5;
+  const quietMs = o.quietRecheckMs ?? 5 * 60_000;
+  const settleMs = o.settleMs ?? 5000;
   const retry: RetryOptions = { ...o.retry, signal: o.signal };
-  const selector = podSelector(o.jobName);
-  const path = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/pods`;
+  const inf = o.informer;
 
   let job: V1Job | undefined;
   let jobSeen = false;
   let jobGone = false;
-  let jobReadAt = 0;
-  const live = new Map<string, V1Pod>();
-  const gone = new Map<string, V1Pod>();
-  let rv: string | undefined;
-  let needRelist = true;
-  let needJobRead = false;
-  let watchCtl: AbortController | undefined;
-  let watchOpen = false;
-  let watchFailures = 0;
-  let reconnectAt = 0;
-  let lastEventAt = Date.now();
+  /** Job absent from the synced cache, never seen: confirmed by one GET before it counts as gone. */
+  let missingConfirmed = false;
+  let live = new Map<string, V1Pod>();
+  let gone = new Map<string, V1Pod>();
+  let recheckedAt = Date.now();
+  let finishedSince: number | undefined;
+  let settledListFor: string | undefined;
   let unschedulableSince: number | undefined;
   let containerErrorSince: number | undefined;
   let lastPhaseKey = '';
   let wake: (() => void) | undefined;
-  const poke = () => wake?.();
+  let dirty = true;
+  const poke = () => {
+    dirty = true;
+    wake?.();
+  };
 
   const ours = (p: V1Pod) => !job?.metadata?.uid || (p.metadata?.ownerReferences ?? []).some((r) => r.uid === job?.metadata?.uid);
 
-  const readJob = async () => {
-    try {
-      job = await withApiRetry(`read job ${o.jobName}`, () => o.batch.readNamespacedJob({ name: o.jobName, namespace: o.namespace }), retry);
+  /** Our view from the informer's entry: the Job, and the pods owned by it. */
+  const load = () => {
+    const e = inf.entry(o.jobName);
+    job = e?.job;
+    if (job) {
       jobSeen = true;
       jobGone = false;
+    } else if (e?.jobDeleted) jobGone = true;
+    else jobGone = missingConfirmed;
+    live = new Map([...(e?.pods ?? [])].filter(([, p]) => ours(p)));
+    gone = new Map([...(e?.gone ?? [])].filter(([, p]) => ours(p)));
+  };
+
+  /** One direct read of the Job (and its pods), into the shared cache. */
+  const recheck = async () => {
+    recheckedAt = Date.now();
+    try {
+      const j = await withApiRetry(`read job ${o.jobName}`, () => o.batch.readNamespacedJob({ name: o.jobName, namespace: o.namespace }), retry);
+      inf.seedJob(j);
+      missingConfirmed = false;
     } catch (e) {
       if (apiCode(e) !== 404) throw e;
       // Never seen: it was never created (or already garbage collected). Seen: someone deleted it.
-      jobGone = true;
-      job = undefined;
+      missingConfirmed = true;
     }
-    jobReadAt = Date.now();
-    needJobRead = false;
-  };
-
-  const relist = async () => {
-    await readJob();
     await listPods();
   };
 
   const listPods = async () => {
-    const list = await withApiRetry(`list pods of ${o.jobName}`, () => o.core.listNamespacedPod({ namespace: o.namespace, labelSelector: selector }), retry);
-    const seen = new Set<string>();
-    for (const p of list.items) {
-      if (!ours(p)) continue;
-      seen.add(p.metadata!.name!);
-      live.set(p.metadata!.name!, p);
-    }
-    for (const [name, p] of live)
-      if (!seen.has(name)) {
-        live.delete(name);
-        gone.set(name, p);
-      }
-    rv = list.metadata?.resourceVersion;
-    needRelist = false;
-    watchFailures = 0;
-  };
-
-  const stopWatch = () => {
-    watchCtl?.abort();
-    watchCtl = undefined;
-    watchOpen = false;
-  };
-
-  const startWatch = async () => {
-    watchOpen = true;
-    lastEventAt = Date.now();
-    let myCtl: AbortController | undefined;
-    let finished = false;
-    const onEvent = (type: string, obj: WatchEventObject) => {
-      if (finished) return;
-      lastEventAt = Date.now();
-      if (type === 'ERROR') {
-        // The real server reports an expired resourceVersion as an ERROR event carrying a 410 Status.
-        if (obj.code === 410 || obj.reason === 'Expired' || obj.reason === 'Gone') needRelist = true;
-        return poke();
-      }
-      if (obj.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
-      if (type === 'BOOKMARK') return;
-      const pod = obj as V1Pod;
-      const name = pod.metadata?.name;
-      if (!name || !ours(pod)) return;
-      if (type === 'DELETED') {
-        live.delete(name);
-        gone.set(name, pod);
-        needJobRead = true;
-      } else {
-        live.set(name, pod);
-        if (pod.status?.phase === 'Failed') needJobRead = true;
-      }
-      poke();
-    };
-    const onDone = (err: unknown) => {
-      if (finished) return;
-      finished = true;
-      if (watchCtl === myCtl) {
-        watchOpen = false;
-        watchCtl = undefined;
-      }
-      if (o.signal.aborted) return;
-      if (err) {
-        const code = apiCode(err);
-        if (code === 410) needRelist = true;
-        else {
-          watchFailures++;
-          const backoff = Math.min(10_000, 100 * 2 ** Math.min(watchFailures, 7));
-          reconnectAt = Date.now() + Math.max(backoff * Math.random(), code === 429 ? 1000 : 0);
-          if (watchFailures >= maxWatchFailures) needRelist = true;
-        }
-      } else watchFailures = 0;
-      poke();
-    };
-    try {
-      myCtl = await new Watch(o.kc).watch(
-        path,
-        { labelSelector: selector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: watchTimeout },
-        onEvent,
-        onDone,
-      );
-      if (finished) return;
-      watchCtl = myCtl;
-      if (o.signal.aborted) stopWatch();
-    } catch (e) {
-      onDone(e);
-    }
+    const list = await withApiRetry(`list pods of ${o.jobName}`, () => o.core.listNamespacedPod({ namespace: o.namespace, labelSelector: podSelector(o.jobName) }), retry);
+    inf.seedPods(o.jobName, list.items, list.metadata?.resourceVersion);
   };
 
   const nodes = Math.max(1, o.nodes ?? 1);
@@ -239,20 +168,46 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
     return { pod: g, podGone: !terminal };
   };
 
+  const finishedCond = (j: V1Job | undefined) => j?.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') ?? false;
+  /** When the loop must look again without an event (timers), ms on the executor's clock. */
+  let nextDeadline = Infinity;
+
   const evaluate = async (): Promise<FinalVerdict | undefined> => {
+    load();
+    const now0 = Date.now();
+    // Absent from the synced cache and never seen: confirm with one GET (a Job created by another
+    // worker may not have reached our stream yet) before deciding it is missing.
+    if (!job && !jobSeen && !jobGone && !missingConfirmed) {
+      await recheck();
+      load();
+    } else if (now0 - Math.max(recheckedAt, inf.entry(o.jobName)?.changedAt ?? 0) >= quietMs) {
+      // Quiet for long: the informer may have missed something (it should not): look directly, once.
+      await recheck();
+      load();
+    }
     let { pod, podGone } = current();
+    // The Job says it is over but our view of its pod is older: the pod stream lags the Job's. Wait
+    // (bounded) for the pod's own event, then read the pods directly.
+    const podTerminal = pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed';
+    if (finishedCond(job) && !podTerminal) {
+      const jobRv = rvOf(job);
+      const podRv = inf.streamRv('Pod');
+      const caughtUp = jobRv !== undefined && podRv !== undefined && podRv >= jobRv;
+      const key = job?.metadata?.resourceVersion ?? '';
+      if (!caughtUp && settledListFor !== key) {
+        finishedSince ??= now0;
+        if (now0 - finishedSince < settleMs) {
+          nextDeadline = Math.min(nextDeadline, finishedSince + settleMs);
+          return undefined;
+        }
+        settledListFor = key;
+        await listPods();
+        load();
+        ({ pod, podGone } = current());
+      }
+    } else finishedSince = undefined;
+
     const now = Date.now();
-    const pollEvery = pod ? jobPoll.withPod : jobPoll.noPod;
-    if (needJobRead || now - jobReadAt >= pollEvery) {
-      await readJob();
-      ({ pod, podGone } = current());
-    }
-    // The Job says it is over but our view of its pod is older (a missed or late event): re-read the pods.
-    const finished = job?.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
-    if (finished && pod?.status?.phase !== 'Succeeded' && pod?.status?.phase !== 'Failed') {
-      await listPods();
-      ({ pod, podGone } = current());
-    }
     const waiting = pod?.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting?.reason;
     const containerError = waiting !== undefined && waiting !== 'ContainerCreating' && waiting !== 'PodInitializing';
     containerErrorSince = containerError ? (containerErrorSince ?? now) : undefined;
@@ -284,16 +239,24 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
       o.onPhase(phase);
     }
     if (verdict.state === 'succeeded' || verdict.state === 'failed') return verdict;
+    // Timers that can end the attempt without an event: re-evaluate when they fall due.
+    if (unschedulableSince !== undefined) nextDeadline = Math.min(nextDeadline, unschedulableSince + o.pendingTimeoutMs, now + tickMs);
+    if (containerErrorSince !== undefined) nextDeadline = Math.min(nextDeadline, containerErrorSince + o.imagePullGraceMs, now + tickMs);
     return undefined;
   };
 
+  const unsubscribe = inf.subscribe(o.jobName, poke);
+  const onAbort = () => wake?.();
+  o.signal.addEventListener('abort', onAbort);
   try {
+    // The cache must hold the namespace's state before the attempt may decide its Job is missing.
+    if (!(await inf.synced(o.signal, o.syncTimeoutMs ?? 5 * 60_000)) && !o.signal.aborted)
+      throw new InfrastructureError(`the informer of namespace ${o.namespace} could not list its Jobs and pods within ${Math.round((o.syncTimeoutMs ?? 300_000) / 1000)} s`);
     for (;;) {
       if (o.signal.aborted) throw o.signal.reason;
-      if (needRelist) {
-        stopWatch();
-        await relist();
-      }
+      if (inf.stopped) throw new Error(`the informer of namespace ${o.namespace} stopped while attempt job ${o.jobName} was watched`);
+      nextDeadline = Infinity;
+      dirty = false;
       const verdict = await evaluate();
       if (verdict) {
         if (nodes === 1) {
@@ -303,25 +266,22 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
         const g = gangCurrent();
         return { verdict, job, pod: g.result ?? g.pod, pods: g.pods };
       }
-      const now = Date.now();
-      // A watch that stays silent past its own timeout is half-open: drop it and resume.
-      if (watchOpen && now - lastEventAt > (watchTimeout + 15) * 1000) stopWatch();
-      if (!watchOpen && now >= reconnectAt && !needRelist) await startWatch();
-      if (needRelist) continue;
+      if (dirty) continue;
+      const quietAt = Math.max(recheckedAt, inf.entry(o.jobName)?.changedAt ?? 0) + quietMs;
+      const until = Math.min(nextDeadline, quietAt);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(done, watchOpen ? tickMs : Math.max(10, Math.min(tickMs, reconnectAt - now)));
-        const onAbort = () => done();
-        o.signal.addEventListener('abort', onAbort, { once: true });
+        const t = setTimeout(done, Math.min(2 ** 31 - 1, Math.max(0, until - Date.now())));
         wake = done;
+        if (dirty || o.signal.aborted || inf.stopped) done();
         function done() {
           clearTimeout(t);
-          o.signal.removeEventListener('abort', onAbort);
           wake = undefined;
           resolve();
         }
       });
     }
   } finally {
-    stopWatch();
+    o.signal.removeEventListener('abort', onAbort);
+    unsubscribe();
   }
 }
