@@ -1,7 +1,9 @@
 import { propose, type ProposeTarget } from '../scaling';
-import { LSE_PARAM_NAMES, paramVector } from '../scaling/forms';
+import { percentiles } from '../scaling/bootstrap';
+import { LSE_PARAM_NAMES, paramVector, predictLog } from '../scaling/forms';
 import type { FitResult } from '../scaling/types';
-import { estimateCell, expandGrid, shortHash, SweepSpecSchema, totalGpus, type AxisValue, type SweepSpec } from '../spec';
+import { estimateCell, expandGrid, shortHash, SweepSpecSchema, type AxisValue, type SweepSpec } from '../spec';
+import { studyCellCost } from '../spec/adaptive';
 import type { ResultsStore } from '../store/types';
 
 export interface NextBatch {
@@ -25,6 +27,30 @@ function rawXOf(spec: SweepSpec, x: string | string[], axes: Record<string, Axis
 }
 
 /**
+ * Width of the 95% interval of the study's target in the latest fit, the quantity `stopWhen.ciWidth`
+ * bounds: the recipe's a (from the recipe's own bootstrap, not log A's), the exponent, or the
+ * predicted y (the fitted target, 1 - score when inverted) at `at` from the resamples' laws.
+ * Undefined when the fit has no bootstrap for it.
+ */
+export function targetCiWidth(fit: FitResult | undefined, strategy: NonNullable<SweepSpec['strategy']>): number | undefined {
+  if (!fit) return undefined;
+  let p: { 'p2.5': number; 'p97.5': number } | undefined;
+  if (strategy.objective === 'recipe') p = fit.recipe?.bootstrap?.percentiles?.a;
+  else if (strategy.objective === 'exponent') p = fit.bootstrap?.percentiles?.[strategy.parameter];
+  else {
+    const samples = fit.bootstrap?.lse_samples;
+    const at = strategy.at;
+    if (!samples?.length || !at || at.length !== fit.scalers.length) return undefined;
+    const x = at.map((v, k) => v / fit.scalers[k]);
+    const ys = samples.map((s) => Math.exp(predictLog(fit.form, s, x))).filter(Number.isFinite);
+    if (ys.length < 2) return undefined;
+    p = percentiles(ys);
+  }
+  const w = p ? p['p97.5'] - p['p2.5'] : NaN;
+  return Number.isFinite(w) ? w : undefined;
+}
+
+/**
  * The next batch of an adaptive study (`strategy: adaptive`): the unrun cells that most reduce the
  * uncertainty of the target per GPU-hour (scaling/propose.ts says why that criterion), within what
  * is left of the budget. Never a cell the store already has or one in flight.
@@ -38,19 +64,18 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
   const left = strategy.budget.gpuHours - spentGpuHours;
   if (left <= 0) return { picks: [], stop: `budget of ${strategy.budget.gpuHours} GPU-hours spent` };
   const fit = (await store.latestFits(sweep)).find((f) => f.name === fitSpec.name)?.fit as FitResult | undefined;
-  const param = strategy.objective === 'recipe' ? 'a' : strategy.parameter;
-  const pct = fit?.bootstrap?.percentiles?.[param];
-  const ciWidth = pct ? pct['p97.5'] - pct['p2.5'] : undefined;
+  const what = strategy.objective === 'recipe' ? 'recipe a' : strategy.objective === 'exponent' ? strategy.parameter : `prediction at ${strategy.at?.join(', ')}`;
+  const ciWidth = fit && fit.form === fitSpec.form ? targetCiWidth(fit, strategy) : undefined;
   if (strategy.stopWhen && ciWidth !== undefined && ciWidth <= strategy.stopWhen.ciWidth)
-    return { picks: [], stop: `the ${param} interval (${ciWidth.toPrecision(3)}) is narrower than ${strategy.stopWhen.ciWidth}`, ciWidth };
+    return { picks: [], stop: `the ${what} 95% interval (${ciWidth.toPrecision(3)}) is narrower than ${strategy.stopWhen.ciWidth}`, ciWidth };
   const known = new Set((await store.listRuns(sweep)).map((r) => r.runId));
   for (const id of inFlight) known.add(id);
   const candidates = expandGrid(spec)
     .filter((c) => !known.has(c.runId))
     .flatMap((c) => {
       const rawX = rawXOf(spec, fitSpec.x, c.axes);
-      const e = estimateCell(spec, c.axes);
-      return rawX && e ? [{ id: c.runId, rawX, cost: Math.max(e.gpuHours * Math.max(1, totalGpus(c.resources)), 1e-9) }] : [];
+      const cost = studyCellCost(spec, c);
+      return rawX && cost !== undefined ? [{ id: c.runId, rawX, cost }] : [];
     });
   if (!candidates.length) return { picks: [], stop: 'every cell has run', ciWidth };
   const target: ProposeTarget =
@@ -70,6 +95,8 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
     candidates,
     batch,
     budget: left,
+    // Cost cooling over the study's budget, as in the replay (scaling/propose.ts costExponent).
+    budgetTotal: strategy.budget.gpuHours,
     // Deterministic: the same sweep, with the same runs done, proposes the same batch.
     seed: parseInt(shortHash(`${sweep}\u0000${known.size}`), 16),
   });

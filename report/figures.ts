@@ -6,7 +6,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { FitPoint } from '../scaling/types';
 import { PARAM_NAMES, bootstrapLinearSamples, linearParams, linearPercentiles, logspace, percentile, predictY, recipeOf } from './laws';
-import type { ReportFit } from './types';
+import type { ReportFit, StudyReplay } from './types';
 
 export interface FigureSpec {
   id: string;
@@ -486,6 +486,103 @@ export function residualFigure(fit: ReportFit): FigureSpec | undefined {
     caption: `${fit.name}: each model's observed score against the fitted law's prediction at its ${fit.x.join(', ')}. Points on the dashed line are fitted exactly.`,
     spec,
   };
+}
+
+// ---------- study efficiency (replayed studies) ----------
+
+/** Strategy colours, fixed so a strategy keeps its colour across fits and pages. */
+const STRATEGY_COLORS: Record<string, string> = {
+  adaptive: '#d62728',
+  random: '#4c78a8',
+  'compute-ascending': '#9467bd',
+  grid: '#8c564b',
+  'coarse-to-fine': '#2ca02c',
+};
+
+export interface StudyLine {
+  strategy: string;
+  /** Budget (fraction of the candidates' compute) whose curve the line is. */
+  budget: number;
+  points: { compute_fraction: number; holdout_error: number }[];
+}
+
+/**
+ * One line per strategy: the error-vs-compute curve of its largest budget (the curve of a run
+ * is its median trajectory over seeds, so the largest budget's covers the smaller fractions),
+ * finite, positive fractions only, ascending.
+ */
+export function studyLines(study: StudyReplay): StudyLine[] {
+  const byStrategy = new Map<string, StudyReplay['strategies'][number]>();
+  for (const s of study.strategies) {
+    const cur = byStrategy.get(s.strategy);
+    if (!cur || s.budget > cur.budget) byStrategy.set(s.strategy, s);
+  }
+  return [...byStrategy.values()].map((s) => {
+    const seen = new Set<number>();
+    const points = s.curve
+      .filter((c) => Number.isFinite(c.holdout_error) && c.compute_fraction > 0 && Number.isFinite(c.compute_fraction))
+      .sort((a, b) => a.compute_fraction - b.compute_fraction)
+      .filter((c) => (seen.has(c.compute_fraction) ? false : (seen.add(c.compute_fraction), true)))
+      .map((c) => ({ compute_fraction: c.compute_fraction, holdout_error: c.holdout_error }));
+    return { strategy: s.strategy, budget: s.budget, points };
+  });
+}
+
+/**
+ * "Study efficiency": the target-region error against the fraction of compute spent, one line
+ * per strategy, and the fit on every candidate as a dashed reference. Log x (budgets span decades).
+ */
+export function studyEfficiencyFigure(study: StudyReplay): FigureSpec {
+  const lines = studyLines(study).filter((l) => l.points.length > 0);
+  const values = lines.flatMap((l) => l.points.map((p) => ({ strategy: l.strategy, ...p })));
+  const strategies = lines.map((l) => l.strategy);
+  const colors = strategies.map((s, i) => STRATEGY_COLORS[s] ?? ['#ff7f0e', '#17becf', '#bcbd22', '#e377c2'][i % 4]);
+  const allErr = study.all_candidates.holdout_error;
+  const fr = values.map((v) => v.compute_fraction);
+  const xDomain = logDomain(fr.length ? fr : [0.01, 1], 0.05);
+  const errs = values.map((v) => v.holdout_error).concat(Number.isFinite(allErr) ? [allErr] : []);
+  // A law extrapolated from tiny models can be off by orders of magnitude: the axis stops at 5x the
+  // all-candidates error so the other lines stay readable (such points are clipped, and said so).
+  const rawHi = errs.length ? Math.max(...errs) : 1;
+  const yHi = Number.isFinite(allErr) && allErr > 0 ? Math.min(rawHi, 5 * allErr) : rawHi;
+  const clipped = values.filter((v) => v.holdout_error > yHi).length;
+  const x = {
+    field: 'compute_fraction',
+    type: 'quantitative',
+    title: "Fraction of the candidates' compute",
+    scale: { type: 'log', domain: xDomain, nice: false },
+    axis: { format: '.1~%', grid: true },
+  } as const;
+  const y = { field: 'holdout_error', type: 'quantitative', title: 'Target-region RMSE of the score', scale: { domain: [0, yHi * 1.08], nice: false } } as const;
+  const color = { field: 'strategy', type: 'nominal', scale: { domain: strategies, range: colors }, legend: { title: 'Strategy' } } as const;
+  const layers: unknown[] = [
+    { data: { values }, mark: { type: 'line', strokeWidth: 2.2, clip: true }, encoding: { x, y, color, detail: { field: 'strategy' } } },
+    { data: { values }, mark: { type: 'point', filled: true, size: 46, clip: true }, encoding: { x, y, color } },
+  ];
+  if (Number.isFinite(allErr))
+    layers.push({
+      data: { values: [{ holdout_error: allErr }] },
+      mark: { type: 'rule', color: '#444', strokeDash: [6, 4], strokeWidth: 1.4 },
+      encoding: { y: { field: 'holdout_error', type: 'quantitative' } },
+    });
+  const pct = (f: number) => `${Number((f * 100).toPrecision(3))}%`;
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: WIDTH,
+    height: HEIGHT,
+    title: {
+      text: `${study.fit}: study efficiency`,
+      subtitle: `most expensive ${pct(study.holdout_top)} held out as the target region; dashed: the fit on all candidates (${fmt(allErr)})`,
+    },
+    layer: layers,
+    config: VL_CONFIG,
+  } as unknown as TopLevelSpec;
+  const caption =
+    `${study.fit}: root-mean-square error of the predicted score on the held-out target region (the most expensive ${pct(study.holdout_top)} of the models) ` +
+    `against the fraction of the candidates' compute spent, one line per strategy (${lines.map((l) => `${l.strategy}: its ${pct(l.budget)} budget`).join(', ')}); ` +
+    'each point is the median over seeds of the latest refit at or below that compute. Lower is better.' +
+    (clipped ? ` ${clipped} point(s) above 5x the all-candidates error are off the top of the axis.` : '');
+  return { id: `fig-${slug(study.fit)}-study-efficiency`, title: `${study.fit}: study efficiency`, caption, spec };
 }
 
 /** All figures for one fit, in page order. */

@@ -4,6 +4,9 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
+import { slug, studyEfficiencyFigure } from './figures';
+import { escapeHtml } from './html';
+import type { RenderedFigure, StudyReplay } from './types';
 
 /**
  * Render one spec to SVG. `idPrefix` namespaces the SVG's internal ids (clip paths,
@@ -31,4 +34,73 @@ export function namespaceIds(svg: string, prefix: string): string {
     .replace(new RegExp(`(\\sid=")(${esc})(")`, 'g'), `$1${prefix}-$2$3`)
     .replace(new RegExp(`url\\(#(${esc})\\)`, 'g'), `url(#${prefix}-$1)`)
     .replace(new RegExp(`(href=")#(${esc})(")`, 'g'), `$1#${prefix}-$2$3`);
+}
+
+/** Replayed studies per page at most (each is one figure and one table). */
+export const MAX_STUDIES = 8;
+
+/**
+ * The study-efficiency figure of each replayed study, rendered (for a sweep report's page, or
+ * the standalone page below).
+ */
+export async function renderStudyFigures(studies: readonly StudyReplay[]): Promise<RenderedFigure[]> {
+  const out: RenderedFigure[] = [];
+  for (const [i, st] of studies.slice(0, MAX_STUDIES).entries()) {
+    const f = studyEfficiencyFigure(st);
+    const id = `${f.id}-${i}`;
+    out.push({ id, title: f.title, caption: f.caption, svg: await renderSvg(f.spec, slug(id)) });
+  }
+  return out;
+}
+
+const num = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? '–' : Number(v.toPrecision(d)).toString());
+const pct = (f: number) => `${Number((f * 100).toPrecision(3))}%`;
+
+function studyTable(st: StudyReplay): string {
+  const names = st.strategies[0]?.targets?.map((t) => t.name) ?? [];
+  const head = ['strategy', 'budget', 'compute', 'target-region RMSE', 'R²', ...names.flatMap((n) => [n, `${n} 95% CI`, `full ${n} [95% CI]`, 'in full CI'])];
+  const rows = st.strategies.map((s) => {
+    const cells = [s.strategy, pct(s.budget), pct(s.compute_fraction), num(s.holdout_error), num(s.holdout_r2, 3)];
+    for (const n of names) {
+      const t = s.targets?.find((x) => x.name === n);
+      cells.push(num(t?.value), t ? `[${num(t.ci[0])}, ${num(t.ci[1])}]` : '–', t ? `${num(t.full)} [${num(t.full_ci[0])}, ${num(t.full_ci[1])}]` : '–', t ? (t.in_full_ci ? 'yes' : 'no') : '–');
+    }
+    return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+  });
+  return `<table><thead><tr>${head.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/**
+ * A self-contained HTML page of replayed studies (`sweep replay --report out.html`): per fit, the
+ * study-efficiency figure and the table of strategies and budgets (medians over seeds).
+ */
+export async function renderStudyReport(studies: readonly StudyReplay[], opts: { title?: string; generatedAt?: string; source?: string } = {}): Promise<string> {
+  const figures = await renderStudyFigures(studies);
+  const title = opts.title ?? `Replayed scaling studies – ${studies.map((s) => s.fit).join(', ')}`;
+  const meta = [`Generated ${opts.generatedAt ?? new Date().toISOString()}`, opts.source ? `from ${opts.source}` : ''].filter(Boolean).join(' · ');
+  const sections = studies.slice(0, MAX_STUDIES).map((st, i) => {
+    const f = figures[i];
+    const all = `Fit on all ${st.candidates !== undefined ? `${st.candidates} ` : ''}candidates: target-region RMSE ${num(st.all_candidates.holdout_error)} (R² ${num(st.all_candidates.holdout_r2, 3)}).`;
+    return `<section><h2>${escapeHtml(st.fit)}</h2><p>${escapeHtml(all)}</p>
+<figure id="${escapeHtml(f.id)}">${f.svg}<figcaption>${escapeHtml(f.caption)}</figcaption></figure>
+${studyTable(st)}</section>`;
+  });
+  const omitted = studies.length > MAX_STUDIES ? `<p>${studies.length - MAX_STUDIES} further studies omitted (at most ${MAX_STUDIES} per page).</p>` : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>body{font-family:Liberation Sans,Arial,Helvetica,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#111}
+table{border-collapse:collapse;font-size:13px;margin:8px 0 24px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}figcaption{font-size:13px;color:#444;max-width:760px}.meta{color:#555;font-size:13px}</style>
+</head>
+<body>
+<header><h1>${escapeHtml(title)}</h1><div class="meta">${escapeHtml(meta)}</div></header>
+${sections.join('\n')}
+${omitted}
+</body>
+</html>
+`;
 }

@@ -93,6 +93,12 @@ export interface ReportInput {
   fitProblems?: ReportFitProblem[];
   /** What the caller left out of the report (raw payloads, extra metrics ...), printed as notes. */
   omissions?: string[];
+  /**
+   * Replayed studies (`sweep replay --json`): each gets a "study efficiency" figure
+   * (render.ts renderStudyFigures). Rendered by renderStudyReport; a sweep report shows them
+   * once report/index.ts and html.ts place them.
+   */
+  studies?: StudyReplay[];
 }
 
 /** A figure ready for the page. */
@@ -101,4 +107,35 @@ export interface RenderedFigure {
   title: string;
   caption: string;
   svg: string;
+}
+
+/**
+ * A replayed study (`sweep replay --json`, scaling/replay.ts ReplayOutput): per strategy and
+ * budget, the median target-region error over seeds and its error-vs-compute curve. Only the
+ * fields the report reads; the rest of the JSON is ignored.
+ */
+export interface StudyCurvePoint {
+  /** Fraction of the candidates' compute spent. */
+  compute_fraction: number;
+  /** RMSE of the predicted score on the held-out target region (median over seeds). */
+  holdout_error: number;
+}
+
+export interface StudyStrategy {
+  strategy: string;
+  budget: number;
+  compute_fraction: number;
+  holdout_error: number;
+  holdout_r2?: number;
+  targets?: { name: string; value: number; ci: [number, number]; full: number; full_ci: [number, number]; in_full_ci: boolean }[];
+  curve: StudyCurvePoint[];
+}
+
+export interface StudyReplay {
+  fit: string;
+  holdout_top: number;
+  candidates?: number;
+  holdout?: number;
+  all_candidates: { holdout_error: number; holdout_r2?: number };
+  strategies: StudyStrategy[];
 }

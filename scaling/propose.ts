@@ -80,6 +80,12 @@ export interface ProposeInput {
    * informative runs: a hedge when the law is misspecified and the cheap end is biased.
    */
   costPower?: number;
+  /**
+   * The study's whole budget (same unit as `budget`). When given and `costPower` is not, the
+   * ranking uses cost cooling: gain / cost^(budget / budgetTotal), so the exponent falls from 1
+   * at the start to 0 when the budget is spent (see costExponent).
+   */
+  budgetTotal?: number;
 }
 
 export interface Proposal {
@@ -146,6 +152,8 @@ function check(input: ProposeInput): void {
   if (input.budget !== undefined && !(input.budget >= 0)) throw new ProposeInputError(`must be >= 0, got ${input.budget}`, 'budget');
   if (input.costPower !== undefined && !(input.costPower >= 0 && input.costPower <= 2))
     throw new ProposeInputError(`must be in [0, 2], got ${input.costPower}`, 'costPower');
+  if (input.budgetTotal !== undefined && !(input.budgetTotal > 0 && Number.isFinite(input.budgetTotal)))
+    throw new ProposeInputError(`must be finite and > 0, got ${input.budgetTotal}`, 'budgetTotal');
   const seen = new Set<string>();
   input.candidates.forEach((c, i) => {
     if (typeof c.id !== 'string' || !c.id) throw new ProposeInputError('needs a non-empty id', `candidates[${i}].id`);
@@ -518,7 +526,7 @@ function varianceReduction(input: ProposeInput, eligible: number[], seed: number
   const steps: { vT: Float64Array; vC: Float64Array }[] = [];
   const sdBefore = Math.sqrt(vt.reduce((s, v) => s + v, 0) / T);
   const tieRank = permutation(C, rng);
-  const costPower = input.costPower ?? 1;
+  const costPower = costExponent(input);
   const taken = new Uint8Array(C);
   let left = input.budget ?? Infinity;
   const proposals: Proposal[] = [];
@@ -574,7 +582,7 @@ function varianceReduction(input: ProposeInput, eligible: number[], seed: number
       cost: cands[best].cost,
       gain: bestGain,
       reason:
-        `rank 1 of ${ranked}: largest expected reduction of the ${describeTarget(input.target)} variance per unit cost ` +
+        `rank 1 of ${ranked}: largest expected reduction of the ${describeTarget(input.target)} variance ${costPower === 1 ? 'per unit cost' : `per cost^${costPower.toFixed(2)}`} ` +
         `(${bestGain.toExponential(2)} for cost ${cands[best].cost.toExponential(2)})` +
         (proposals.length ? `, after conditioning on the ${proposals.length} earlier pick(s) of this batch` : ''),
     });
@@ -587,6 +595,21 @@ function varianceReduction(input: ProposeInput, eligible: number[], seed: number
     expectedSd: Math.sqrt(Math.max(0, vt.reduce((s, v) => s + v, 0)) / T),
     noiseSd: Math.sqrt(noise2),
   };
+}
+
+/**
+ * The exponent p of the ranking gain / cost^p. Plain per-unit-cost (p = 1) is the knapsack rule,
+ * right when gains add up; here they do not. The law is misspecified, so the cheap end's
+ * information about an expensive target saturates faster than the linear-Gaussian model says, and
+ * p = 1 spends a whole budget on hundreds of tiny models while the target is set by the expensive
+ * end. Cost cooling (CArBO, Lee et al. 2020: cost^alpha, alpha falling from 1 to 0 over the
+ * budget) spends the start of the budget cheaply, where a cheap point is worth as much as a dear
+ * one, and the rest on the runs that carry the most information whatever their price.
+ */
+export function costExponent(input: Pick<ProposeInput, 'costPower' | 'budget' | 'budgetTotal'>): number {
+  if (input.costPower !== undefined) return input.costPower;
+  if (input.budgetTotal === undefined || input.budget === undefined) return 1;
+  return Math.min(1, Math.max(0, input.budget / input.budgetTotal));
 }
 
 export function describeTarget(t: ProposeTarget): string {

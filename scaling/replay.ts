@@ -14,7 +14,7 @@
  *     `propose` for the next batch; the other strategies follow a fixed order.
  * Every strategy ends with a bootstrap of its last fit for the target's 95% interval.
  */
-import { percentile, percentiles } from './bootstrap';
+import { percentile, percentiles, resampleCounts } from './bootstrap';
 import { formArity, LSE_PARAM_NAMES, predictLog, type FormName } from './forms';
 import { fitResample, type PreparedFit } from './fit';
 import { distinctBasins, gridStarts, polishBest, runStarts, type SearchOptions } from './multistart';
@@ -99,7 +99,12 @@ export interface SubsetFit {
   lse: number[];
   basins: number[][];
   loss: number;
+  /** Points the last global (grid) search saw: the next refit searches globally again at 1.5x that. */
+  searchedAt?: number;
 }
+
+/** A refit searches the coarse grid again once the points have grown by this factor since the last grid search. */
+const REGRID_GROWTH = 1.5;
 
 function subsetData(problem: ReplayProblem, idx: readonly number[]): FitData {
   const pts = idx.map((i) => problem.points[i]);
@@ -122,15 +127,21 @@ function coarseGrid(problem: ReplayProblem): number[][] {
   return gridStarts(problem.form, coarse);
 }
 
-/** Fit the law to the points `idx`: whole grid without a previous fit, else its minima plus a coarse grid. */
+/**
+ * Fit the law to the points `idx`: the whole init grid without a previous fit; else the previous
+ * fit's minima, plus the coarse grid when the points have grown 1.5x since the last grid search
+ * (the landscape changes materially only when the data does: a geometric schedule searches
+ * globally O(log n) times per study instead of at every batch).
+ */
 export function fitSubset(problem: ReplayProblem, idx: readonly number[], prev?: SubsetFit | null): SubsetFit {
   const data = subsetData(problem, idx);
   const obj = new HuberLseObjective(data);
-  const starts = prev ? [prev.lse, ...prev.basins, ...coarseGrid(problem)] : gridStarts(problem.form, problem.init);
+  const regrid = !prev || prev.searchedAt === undefined || idx.length >= REGRID_GROWTH * prev.searchedAt;
+  const starts = !prev ? gridStarts(problem.form, problem.init) : [prev.lse, ...prev.basins, ...(regrid ? coarseGrid(problem) : [])];
   const outcome = runStarts(obj, starts, problem.search);
   const best = polishBest(obj, outcome, problem.search);
   const basins = distinctBasins(outcome, obj.dim, best, 4, (x) => obj.predictions(x)).slice(1);
-  return { lse: best.x, basins, loss: best.f };
+  return { lse: best.x, basins, loss: best.f, searchedAt: regrid ? idx.length : prev?.searchedAt };
 }
 
 /** B resamples of the points `idx` (seeded by (seed, b)), each restarted from the point fit. */
@@ -139,6 +150,23 @@ export function bootstrapSubset(problem: ReplayProblem, idx: readonly number[], 
   const starts = basins ? [fit.lse, ...fit.basins] : [fit.lse];
   const out: number[][] = [];
   for (let b = 0; b < B; b++) out.push(fitResample(data, seed, b, starts, problem.search).x);
+  return out;
+}
+
+/**
+ * The selection's ensemble: B resamples each restarted from the point fit and stopped at the
+ * screening tolerance (max |gradient| <= 1e-4), not polished to 1e-11. The ensemble only ranks
+ * candidates (its covariances), and polishing moves a member by far less than the resample
+ * spread; skipping it halves the replay's time. The reported interval (bootstrapSubset) polishes.
+ */
+export function selectionEnsemble(problem: ReplayProblem, idx: readonly number[], fit: SubsetFit, B: number, seed: number): number[][] {
+  const data = subsetData(problem, idx);
+  const out: number[][] = [];
+  for (let b = 0; b < B; b++) {
+    const obj = new HuberLseObjective(data, resampleCounts(data.y.length, seed, b));
+    const r = runStarts(obj, [fit.lse], problem.search);
+    out.push(Number.isFinite(r.losses[0]) ? Array.from(r.finals) : [...fit.lse]);
+  }
   return out;
 }
 
@@ -174,6 +202,27 @@ export function scoreError(problem: ReplayProblem, lse: readonly number[], idx: 
   return { rmse: Math.sqrt(sse / idx.length), r2: sst > 0 ? 1 - sse / sst : NaN };
 }
 
+/**
+ * A validation problem made of the candidates only: their most expensive `holdoutTop` fraction
+ * becomes the target region and the real target region is dropped. Choices about the selection
+ * (criterion, cost exponent, seed design) are made on this, never on the real held-out scores.
+ */
+export function validationProblem(problem: ReplayProblem, holdoutTop = problem.holdoutTop || 0.1): ReplayProblem {
+  const pts = problem.points;
+  const byCost = [...problem.candidates].sort((a, b) => pts[b].cost - pts[a].cost || a - b);
+  const k = Math.max(1, Math.round(holdoutTop * problem.candidates.length));
+  const hold = new Set(byCost.slice(0, k));
+  const candidates = problem.candidates.filter((i) => !hold.has(i));
+  return {
+    ...problem,
+    name: `${problem.name} (validation)`,
+    candidates,
+    holdout: [...hold].sort((a, b) => a - b),
+    holdoutTop,
+    candidateCompute: candidates.reduce((s, i) => s + pts[i].cost, 0),
+  };
+}
+
 /** The target `adaptive` reduces: `auto` is the holdout region's prediction when there is one, else the recipe / exponent. */
 export function replayTarget(problem: ReplayProblem, objective: ReplayObjective): ProposeTarget {
   const kind = objective === 'auto' ? (problem.holdout.length ? 'prediction' : problem.form === 'chinchilla' ? 'recipe' : 'exponent') : objective;
@@ -194,7 +243,7 @@ export interface StrategyOptions {
   /** Resamples per adaptive refit and for the final interval. */
   bootstrap: number;
   target: ProposeTarget;
-  /** propose's costPower (default 1: gain per unit cost). */
+  /** propose's costPower; default: cost cooling over the budget (propose's costExponent). */
   costPower?: number;
 }
 
@@ -288,6 +337,7 @@ export function runStrategy(problem: ReplayProblem, o: StrategyOptions): Strateg
         budget: left,
         seed: (o.seed * 7919 + step) >>> 0,
         costPower: o.costPower,
+        budgetTotal: o.budget * total,
       });
       picks = res.proposals.map((p) => Number(p.id));
     } else {
@@ -314,7 +364,7 @@ export function runStrategy(problem: ReplayProblem, o: StrategyOptions): Strateg
       targets: targetsOf(problem.form, fit.lse),
     });
     // The selection's ensemble restarts each resample from the point fit only (speed); the final interval uses every basin.
-    if (o.strategy === 'adaptive') ensemble = bootstrapSubset(problem, observed, fit, o.bootstrap, o.seed, false);
+    if (o.strategy === 'adaptive') ensemble = selectionEnsemble(problem, observed, fit, o.bootstrap, o.seed);
   }
   const run: StrategyRun = {
     strategy: o.strategy,
@@ -452,7 +502,7 @@ export interface ReplayOptions {
   seed0?: number;
   bootstrap: number;
   objective: ReplayObjective;
-  /** propose's costPower for adaptive (default 1: gain per unit cost). */
+  /** propose's costPower for adaptive (default: cost cooling, propose's costExponent). */
   costPower?: number;
   /** Called after each strategy x budget x seed (for progress). */
   onRun?: (run: StrategyRun) => void;

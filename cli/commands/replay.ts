@@ -14,6 +14,8 @@ import {
 } from '../../scaling/replay';
 import { DEFAULT_PAPER_CSV, FitPool, fitDatasetParallel, readCsvFile } from '../../fitting';
 import { UsageError } from '../errors';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { renderStudyReport } from '../../report/render';
 
 export interface ReplayCommandOptions {
   data?: string;
@@ -30,6 +32,8 @@ export interface ReplayCommandOptions {
   costPower?: string;
   json?: boolean;
   workers?: string;
+  /** Write an HTML report with the study-efficiency figure here. */
+  report?: string;
 }
 
 export interface ReplayCommandIo {
@@ -89,6 +93,7 @@ export function formatReplay(out: ReplayOutput): string {
 /** `sweep replay`, callable without commander (tests). Throws UsageError on bad input. */
 export async function runReplayCommand(o: ReplayCommandOptions, io: ReplayCommandIo): Promise<ReplayOutput> {
   if (!o.spec) throw new UsageError('give --spec <fit.yaml>');
+  if (o.report !== undefined && !/\.html?$/i.test(o.report)) throw new UsageError(`--report must name an .html file, got "${o.report}"`);
   const strategies = (o.strategy ?? 'adaptive,random,compute-ascending').split(',').map((s) => s.trim()) as ReplayStrategy[];
   for (const s of strategies)
     if (!REPLAY_STRATEGIES.includes(s)) throw new UsageError(`--strategy: "${s}" is not one of ${REPLAY_STRATEGIES.join(', ')}`);
@@ -135,6 +140,12 @@ export async function runReplayCommand(o: ReplayCommandOptions, io: ReplayComman
     const full = await fitDatasetParallel(csv.rows, spec, { pool, bootstrap: fullBootstrap, columns: csv.columns, rowLabel, keepPoints: false });
     const out = replayStudy(problem, full, options);
     io.stdout(o.json ? `${JSON.stringify(out, null, 2)}\n` : `${formatReplay(out)}\n`);
+    if (o.report) {
+      const abs = path.resolve(o.report);
+      await mkdir(path.dirname(abs), { recursive: true });
+      await writeFile(abs, await renderStudyReport([out], { source: `${path.basename(dataFile)}, ${path.basename(o.spec)}` }), 'utf8');
+      io.stderr(`report: ${abs}\n`);
+    }
     return out;
   } catch (e) {
     if (e instanceof FitInputError) throw new UsageError(`${dataFile}: ${e.message}`);
@@ -158,9 +169,10 @@ export function registerReplayCommand(program: Command): void {
     .option('--seed <s>', 'first seed', '0')
     .option('--objective <kind>', 'what adaptive reduces: auto (holdout prediction, or recipe / exponent) | recipe | exponent | prediction', 'auto')
     .option('--bootstrap <n>', 'resamples per adaptive refit and for each final interval', '200')
-    .option('--cost-power <p>', 'adaptive ranks by variance reduction / cost^p (1: per unit cost)')
+    .option('--cost-power <p>', 'adaptive ranks by variance reduction / cost^p (default: cost cooling, p = budget left / budget)')
     .option('--full-bootstrap <n>', "resamples of the full-data fit (default: the spec's)")
     .option('--json', 'print the result as JSON (with the error-vs-compute curves)')
+    .option('--report <out.html>', 'also write an HTML report with the study-efficiency figure (error against compute, one line per strategy)')
     .option('--workers <n>', 'worker threads for the full-data fit (default: available cores)')
     .action(async (o: ReplayCommandOptions) => {
       try {

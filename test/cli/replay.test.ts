@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -68,6 +68,22 @@ describe('sweep replay', () => {
     expect(stdout).toMatch(/strategy +budget +compute +holdout err +R\^2 +alpha +alpha 95% CI +full alpha \[CI\] +in CI/);
     expect(stdout).toMatch(/\ncompute-ascending +20\.0% +/);
   }, 60_000);
+
+  it('--report writes an HTML page with the study-efficiency figure: one line per strategy (through bin/sweep.js)', async () => {
+    const { csv, spec } = fixture();
+    const out = path.join(path.dirname(csv), 'sub', 'study.html');
+    const r = await sweep(['replay', '--data', csv, '--spec', spec, '--strategy', 'random,compute-ascending', '--budget', '0.3', '--seeds', '1', '--bootstrap', '20', '--workers', '1', '--report', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`report: ${out}`);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain('synth: study efficiency');
+    const strokes = [...html.matchAll(/<g class="mark-line role-mark[^>]*>\s*<path [^>]*stroke="([^"]+)"/g)].map((m) => m[1]);
+    expect(strokes).toEqual(['#4c78a8', '#9467bd']);
+    const bad = await sweep(['replay', '--data', csv, '--spec', spec, '--report', path.join(path.dirname(csv), 'x.txt')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--report must name an \.html file/);
+    expect(existsSync(path.join(path.dirname(csv), 'x.txt'))).toBe(false);
+  }, 120_000);
 
   it('parses budgets as fractions or percentages', () => {
     expect(parseBudgets('0.1,5%, 20%')).toEqual([0.1, 0.05, 0.2]);

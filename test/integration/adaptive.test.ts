@@ -75,4 +75,29 @@ describe('an adaptive study', () => {
     const p = await handle.query(progressQuery);
     expect(p.study?.budgetGpuHours).toBe(0.5);
   }, 240_000);
+
+  it('stops when the target\'s 95% interval is narrower than stopWhen.ciWidth, before the budget is spent', async () => {
+    // Any interval of alpha is narrower than 1000: the study stops at its first fit with a bootstrap.
+    const spec = SweepSpecSchema.parse({ ...SPEC, name: 'adapt-ci', strategy: { ...SPEC.strategy, stopWhen: { ciWidth: 1000 } } });
+    const cells = expandGrid(spec);
+    const cost = new Map(cells.map((c) => [c.runId, estimateCell(spec, c.axes)!.gpuHours]));
+    // The harness's launch log is shared with the test above: this sweep's launches come after.
+    const before = readLaunches(h.dirs.launchLog).length;
+    const handle = await h.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/adapt-ci', args: [spec] });
+    const summary = (await handle.result()) as SweepSummary;
+    const ran = readLaunches(h.dirs.launchLog)
+      .slice(before)
+      .map((l) => l.runId);
+    expect(summary.study?.stop).toMatch(/^the alpha 95% interval \([\d.e+-]+\) is narrower than 1000$/);
+    expect(summary.study?.ciWidth).toBeGreaterThan(0);
+    expect(summary.study?.ciWidth).toBeLessThanOrEqual(1000);
+    // Stopped at the first fit: one seed batch (4) or two if 4 points could not be fitted yet.
+    expect([4, 8]).toContain(ran.length);
+    expect(new Set(ran).size).toBe(ran.length);
+    const spent = ran.reduce((s, id) => s + cost.get(id)!, 0);
+    expect(summary.study?.spentGpuHours).toBeCloseTo(spent, 9);
+    expect(spent).toBeLessThan(spec.strategy!.budget.gpuHours);
+    expect(summary.byState.succeeded).toBe(ran.length);
+    expect(summary.study?.skipped).toBe(cells.length - ran.length);
+  }, 240_000);
 });

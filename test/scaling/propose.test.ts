@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { costExponent } from '../../scaling/propose';
 import { fitDataset, propose, ProposeInputError, synthesizeRows, type ProposeCandidate, type ProposeInput } from '../../scaling';
 
 /** 1-D candidates at total_flops 1e13 * 10^(k/10), k = 0..60, cost = their flops. */
@@ -81,6 +82,27 @@ describe('propose: expected variance reduction', () => {
     expect(r.proposals[0].id).toBe('cheap');
   });
 
+  it('cost cooling: per unit cost at the start of the budget, by gain alone when it is nearly spent', () => {
+    // Same x, tenfold price: per unit cost the cheap copy wins; near the target the dear one carries more.
+    const cands = [
+      { id: 'near-dear', rawX: [1e19], cost: 10 },
+      { id: 'far-cheap', rawX: [1e14], cost: 0.01 },
+    ];
+    const at = { kind: 'prediction' as const, at: [[1e20]] };
+    // budget == budgetTotal: exponent 1, like costPower 1.
+    const start = propose(withFit({ candidates: cands, target: at, batch: 1, budget: 100, budgetTotal: 100 }));
+    expect(start.proposals[0].id).toBe(propose(withFit({ candidates: cands, target: at, batch: 1, costPower: 1 })).proposals[0].id);
+    expect(start.proposals[0].id).toBe('far-cheap');
+    expect(start.proposals[0].reason).toMatch(/per unit cost/);
+    // 10 of 1e6 left: exponent 1e-5, gain alone decides.
+    const end = propose(withFit({ candidates: cands, target: at, batch: 1, budget: 10, budgetTotal: 1e6 }));
+    expect(end.proposals[0].id).toBe('near-dear');
+    expect(end.proposals[0].reason).toMatch(/per cost\^0\.00 /);
+    expect(costExponent({ budget: 25, budgetTotal: 100 })).toBe(0.25);
+    expect(costExponent({ budget: 25, budgetTotal: 100, costPower: 0.7 })).toBe(0.7);
+    expect(costExponent({ budget: 25 })).toBe(1);
+  });
+
   it('diversifies a batch: copies of one x do not fill it', () => {
     const copies = (x: number, tag: string) => Array.from({ length: 4 }, (_, i) => ({ id: `${tag}${i}`, rawX: [x], cost: 1 }));
     const cands = [...copies(1e19, 'top'), ...copies(1e17, 'mid'), ...copies(1e15, 'low')];
@@ -119,6 +141,7 @@ describe('propose: bad input names the field', () => {
     ['a duplicate id', { candidates: [line[0], line[0]] }, /^candidates\[1\]\.id: duplicate id "c0"/],
     ['a batch of 0', { batch: 0 }, /^batch: must be an integer in 1\.\.1000/],
     ['a two-value x for a power law', { candidates: [{ id: 'q', rawX: [1, 2], cost: 1 }] }, /^candidates\[0\]\.rawX: needs 1 positive/],
+    ['a zero budgetTotal', { budgetTotal: 0 }, /^budgetTotal: must be finite and > 0/],
     ['too many candidates', { candidates: new Array(100_001) }, /^candidates: at most 100000 candidates/],
   ];
   for (const [what, over, msg] of cases) {

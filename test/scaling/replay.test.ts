@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   fitDataset,
   FitInputError,
+  fitSubset,
   medianCurve,
   prepareFit,
   replayProblem,
@@ -14,6 +15,7 @@ import {
   type FitConfig,
   type StrategyRun,
 } from '../../scaling';
+import { validationProblem } from '../../scaling/replay';
 
 // A known law: y = exp(-0.7) + exp(0.4) (C / 1e13)^-0.3, 1% noise, 60 models.
 const TRUE_ALPHA = 0.3;
@@ -31,6 +33,29 @@ describe('replay: the pool', () => {
     expect(minHeld).toBeGreaterThan(maxCand);
     // The cost is the model's total_flops.
     expect(p.points[0].cost).toBe(rows.find((r) => r.model_id === 'synthetic_0')?.total_flops);
+  });
+
+  it('a validation problem: the candidates\' own most expensive 10% become the target region, the real one is dropped', () => {
+    const p = replayProblem(prep, { holdoutTop: 0.1 });
+    const v = validationProblem(p);
+    // 54 candidates: round(5.4) = 5 held out for validation, 49 left; the real 6 are in neither.
+    expect(v.holdout).toHaveLength(5);
+    expect(v.candidates).toHaveLength(49);
+    for (const i of p.holdout) {
+      expect(v.candidates).not.toContain(i);
+      expect(v.holdout).not.toContain(i);
+    }
+    expect(Math.min(...v.holdout.map((i) => p.points[i].cost))).toBeGreaterThan(Math.max(...v.candidates.map((i) => p.points[i].cost)));
+    expect(v.candidateCompute).toBeCloseTo(v.candidates.reduce((s, i) => s + p.points[i].cost, 0), 0);
+  });
+
+  it('refits search the coarse grid again only when the points grew 1.5x', () => {
+    const p = replayProblem(prep, { holdoutTop: 0.1 });
+    const idx = p.candidates;
+    const f10 = fitSubset(p, idx.slice(0, 10));
+    expect(f10.searchedAt).toBe(10);
+    expect(fitSubset(p, idx.slice(0, 14), f10).searchedAt).toBe(10);
+    expect(fitSubset(p, idx.slice(0, 15), f10).searchedAt).toBe(15);
   });
 
   it('refuses a pool without its cost column, naming it', () => {

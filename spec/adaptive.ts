@@ -1,0 +1,60 @@
+/**
+ * Validation of an adaptive strategy (`strategy: {kind: adaptive, ...}`) against the rest of the
+ * spec: what its schema alone cannot see. Pure; `checkSpec` (spec/grid.ts) calls it with the
+ * grid's cells, so a bad study is refused at validation with the field named, before anything runs.
+ */
+import { estimateCell } from './compute';
+import type { AxisValue, Resources, SweepSpec } from './sweepSpec';
+
+interface CellLike {
+  runId: string;
+  axes: Record<string, AxisValue>;
+  resources: Pick<Resources, 'nodes' | 'gpus'>;
+}
+
+/** The exponents each form has (what `objective: exponent` can name in `parameter`). */
+const EXPONENTS: Record<string, string[]> = { power_law: ['alpha'], power_law_shift: ['alpha'], chinchilla: ['alpha', 'beta'] };
+
+/** A cell's cost as the study counts it (activities/propose.ts): estimated GPU-hours x GPUs. */
+export function studyCellCost(spec: Pick<SweepSpec, 'estimate'>, cell: CellLike): number | undefined {
+  const e = estimateCell(spec, cell.axes);
+  return e ? Math.max(e.gpuHours * Math.max(1, (cell.resources.nodes ?? 1) * cell.resources.gpus), 1e-9) : undefined;
+}
+
+export function adaptiveIssues(spec: SweepSpec, cells: readonly CellLike[]): { path: string; message: string }[] {
+  const st = spec.strategy;
+  if (!st) return [];
+  const issues: { path: string; message: string }[] = [];
+  const fit = spec.fits.find((f) => f.name === st.target);
+  if (!fit) issues.push({ path: 'strategy.target', message: `no fit named "${st.target}" in fits (${spec.fits.map((f) => f.name).join(', ') || 'none'})` });
+  if (st.objective === 'recipe' && fit && fit.form !== 'chinchilla')
+    issues.push({ path: 'strategy.objective', message: `the recipe is chinchilla's; fit "${fit.name}" is ${fit.form}` });
+  if (st.objective === 'exponent' && fit && !(EXPONENTS[fit.form] ?? []).includes(st.parameter))
+    issues.push({ path: 'strategy.parameter', message: `fit "${fit.name}" (${fit.form}) has no exponent "${st.parameter}" (it has ${(EXPONENTS[fit.form] ?? []).join(', ')})` });
+  if (st.objective === 'prediction') {
+    if (!st.at) issues.push({ path: 'strategy.at', message: 'objective prediction needs the x to predict at (at)' });
+    else if (fit) {
+      const arity = Array.isArray(fit.x) ? fit.x.length : 1;
+      if (st.at.length !== arity) issues.push({ path: 'strategy.at', message: `fit "${fit.name}" has ${arity} x (${[fit.x].flat().join(', ')}); at gives ${st.at.length}` });
+    }
+  }
+  // Every cell needs a cost and x before it runs: the planner's estimate.
+  let cheapest = Infinity;
+  for (const c of cells) {
+    const cost = studyCellCost(spec, c);
+    if (cost === undefined) {
+      issues.push({
+        path: 'strategy',
+        message: `cell ${c.runId} has no compute estimate (arch, dataset, samples_per_class, epochs axes; see estimate): an adaptive study needs one for every cell`,
+      });
+      return issues;
+    }
+    cheapest = Math.min(cheapest, cost);
+  }
+  if (cells.length && cheapest > st.budget.gpuHours)
+    issues.push({
+      path: 'strategy.budget.gpuHours',
+      message: `the budget of ${st.budget.gpuHours} GPU-hours is below the cheapest run's estimated ${Number(cheapest.toPrecision(3))} GPU-hours: the study could run nothing`,
+    });
+  return issues;
+}
