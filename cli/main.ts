@@ -23,6 +23,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   rescore: control,
   concurrency: control,
   extend: control,
+  dev: () => import('./commands/dev').then((m) => m.registerDevCommand),
   worker: () => import('./commands/worker').then((m) => m.registerWorkerCommand),
   setup: () => import('./commands/setup').then((m) => m.registerSetupCommand),
   export: () => import('./commands/export').then((m) => m.registerExportCommand),

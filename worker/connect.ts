@@ -1,3 +1,4 @@
+import { connect as tcpConnect } from 'node:net';
 import type { TemporalSettings } from './settings';
 
 /** How long a command keeps trying a server that is not up yet (a dev server takes a few seconds). */
@@ -56,9 +57,42 @@ export function unreachableMessage(
     : '';
   return (
     `cannot reach Temporal at ${settings.address} (namespace ${settings.namespace})${waitedMs >= 1000 ? ` after ${Math.round(waitedMs / 1000)} s` : ''}: ${text}.${tlsHint}\n` +
-    '  Start a local dev server with `temporal server start-dev` (installed in .tools/temporal/bin by `npm run setup`; ' +
-    '`npm run demo` starts one itself), or point TEMPORAL_ADDRESS at your server.'
+    '  Either run `npx sweep dev` (a local Temporal dev server with the Web UI, its state kept in .sweep/, and a worker; ' +
+    'or just the server: `temporal server start-dev` from .tools/temporal/bin), or point TEMPORAL_ADDRESS at your server ' +
+    '(e.g. TEMPORAL_ADDRESS=temporal.example.com:7233).'
   );
+}
+
+/**
+ * Whether a TCP connection to `address` is refused (nothing listening), accepted, or neither in
+ * `timeoutMs`. The SDK reports a refused port only as a connect deadline; this tells them apart.
+ */
+export function probeTcp(address: string, timeoutMs = 1_000): Promise<'open' | 'refused' | 'unknown'> {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address.replace(/^[a-z]+:\/\//i, ''));
+  if (!m) return Promise.resolve('unknown');
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: m[1], port: Number(m[2]) });
+    const done = (r: 'open' | 'refused' | 'unknown') => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done('unknown'), timeoutMs);
+    socket.once('connect', () => done('open'));
+    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'refused' : 'unknown'));
+  });
+}
+
+/** The unreachable error, told "connection refused" when the port really refuses connections. */
+async function unreachable(
+  settings: Pick<TemporalSettings, 'address' | 'namespace' | 'tls'>,
+  err: unknown,
+  waitedMs: number,
+): Promise<TemporalUnreachableError> {
+  let shown = err;
+  if (/Failed to connect before the deadline|DEADLINE_EXCEEDED/i.test(errorText(err)) && (await probeTcp(settings.address)) === 'refused')
+    shown = new Error('Connection refused', { cause: err });
+  return new TemporalUnreachableError(unreachableMessage(settings, shown, waitedMs), { cause: err });
 }
 
 /**
@@ -86,8 +120,7 @@ export async function connectWithRetry<T>(
           throw new TemporalUnreachableError(unreachableMessage(settings, err, Date.now() - t0), { cause: err });
         throw err;
       }
-      if (Date.now() + wait > deadline)
-        throw new TemporalUnreachableError(unreachableMessage(settings, err, Date.now() - t0), { cause: err });
+      if (Date.now() + wait > deadline) throw await unreachable(settings, err, Date.now() - t0);
       await new Promise((r) => setTimeout(r, wait));
     }
   }

@@ -7,7 +7,7 @@ import { openStore } from '../store/open';
 import type { ResultsStore } from '../store/types';
 import { workflowBundlePath } from './bundle';
 import { connectWithRetry } from './connect';
-import { connectionOptions, temporalSettings } from './settings';
+import { connectionOptions, temporalSettings, workerVersioning, type WorkerVersioning } from './settings';
 
 export interface SweepWorkerOptions {
   address?: string;
@@ -21,6 +21,8 @@ export interface SweepWorkerOptions {
   connection?: NativeConnection;
   clientConnection?: Connection;
   workerOptions?: Partial<WorkerOptions>;
+  /** Worker Versioning: this deployment version, or false for none (default: SWEEP_WORKER_VERSIONING and friends). */
+  versioning?: WorkerVersioning | false;
 }
 
 /** A worker for the sweep task queue: both workflows, every activity, the given executors. */
@@ -36,7 +38,13 @@ export async function createSweepWorker(opts: SweepWorkerOptions = {}) {
     (await connectWithRetry(settings, () => Connection.connect({ ...connectionOptions(settings), connectTimeout: '5s' })));
   const store = opts.store ?? (await openStore());
   const executors = opts.executors ?? { local: new LocalExecutor() };
+  const versioning = opts.versioning === undefined ? workerVersioning() : opts.versioning || undefined;
   const worker = await Worker.create({
+    // Versioned: the server routes tasks by deployment version. Workflows say how they move
+    // (sweepRun PINNED, sweep upgrading at continue-as-new); PINNED for any that does not.
+    ...(versioning
+      ? { workerDeploymentOptions: { useWorkerVersioning: true, version: versioning, defaultVersioningBehavior: 'PINNED' as const } }
+      : {}),
     connection,
     namespace,
     taskQueue: opts.taskQueue ?? settings.taskQueue,
@@ -50,5 +58,5 @@ export async function createSweepWorker(opts: SweepWorkerOptions = {}) {
     shutdownGraceTime: '10s',
     ...opts.workerOptions,
   });
-  return { worker, store, connection, clientConnection };
+  return { worker, store, connection, clientConnection, versioning };
 }

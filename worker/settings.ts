@@ -120,6 +120,52 @@ export function connectionOptions(settings: TemporalSettings): { address: string
   return { address: settings.address, apiKey: settings.apiKey, tls: tlsConfig(settings) ?? false };
 }
 
+/**
+ * Where `sweep dev` keeps its state (the dev server's database, results, local jobs):
+ * SWEEP_STATE_DIR, default `.sweep` in the working directory, beside the default results store.
+ */
+export const DEFAULT_STATE_DIR = '.sweep';
+export const stateDir = (env: NodeJS.ProcessEnv = process.env): string => resolve(nonEmpty(env.SWEEP_STATE_DIR) ?? DEFAULT_STATE_DIR);
+
+/** Worker Versioning (Worker Deployments): which deployment and build this worker is. */
+export interface WorkerVersioning {
+  deploymentName: string;
+  buildId: string;
+}
+
+export const DEFAULT_DEPLOYMENT_NAME = 'scaling-sweep';
+/** The server's limit on both names. */
+const MAX_VERSION_NAME = 255;
+
+function checkVersionName(variable: string, v: string, { dots }: { dots: boolean }): string {
+  if (v.length > MAX_VERSION_NAME) throw new Error(`${variable}: at most ${MAX_VERSION_NAME} characters (got ${v.length})`);
+  if (/\s/.test(v)) throw new Error(`${variable}: no whitespace in "${v}"`);
+  // The canonical version string is "<deployment>.<buildId>": a dot in the deployment name would make it ambiguous.
+  if (!dots && v.includes('.')) throw new Error(`${variable}: no "." in "${v}" (the version is written <deployment>.<build id>)`);
+  return v;
+}
+
+/**
+ * SWEEP_WORKER_VERSIONING=1 (opt-in): the worker joins deployment SWEEP_DEPLOYMENT_NAME (default
+ * scaling-sweep) as build SWEEP_BUILD_ID (default: package.json's version). Undefined when off,
+ * so an unversioned dev server and worker behave as before.
+ */
+export function workerVersioning(env: NodeJS.ProcessEnv = process.env): WorkerVersioning | undefined {
+  const flag = env.SWEEP_WORKER_VERSIONING?.trim().toLowerCase();
+  if (!flag || flag === '0' || flag === 'false') return undefined;
+  if (flag !== '1' && flag !== 'true') throw new Error(`SWEEP_WORKER_VERSIONING: 1 or 0 (got "${env.SWEEP_WORKER_VERSIONING}")`);
+  const deploymentName = checkVersionName('SWEEP_DEPLOYMENT_NAME', nonEmpty(env.SWEEP_DEPLOYMENT_NAME)?.trim() ?? DEFAULT_DEPLOYMENT_NAME, { dots: false });
+  const buildId = checkVersionName('SWEEP_BUILD_ID', nonEmpty(env.SWEEP_BUILD_ID)?.trim() ?? packageVersion(), { dots: true });
+  return { deploymentName, buildId };
+}
+
+/** package.json's version: the release a worker image was built from. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(resolve(REPO_ROOT, 'package.json'), 'utf8')) as { version?: unknown };
+  if (typeof pkg.version !== 'string' || !pkg.version) throw new Error('package.json has no version: set SWEEP_BUILD_ID');
+  return pkg.version;
+}
+
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The Temporal CLI: TEMPORAL_CLI, the project-local install (scripts/setup.sh), or PATH. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { evaluatorHashOf, FailureClassSchema, type SweepSpec } from '../../spec';
 import {
   cancelSignal,
@@ -15,6 +15,7 @@ import {
   type RunStatus,
 } from '../../workflows/api';
 import { SweepId, SweepName } from '../../workflows/searchAttributes';
+import { DEFAULT_SQLITE_PATH } from '../../store/open';
 import { temporalSettings } from '../../worker/settings';
 import { errorText } from '../../worker/connect';
 import { connectClient, retrying, uiLinks } from '../client';
@@ -133,14 +134,58 @@ function reportOutcome(r: Awaited<ReturnType<typeof watchSweep>>): void {
   process.exitCode = r.outcome.exitCode;
 }
 
-async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+/** The server's "no such workflow", whichever call met it (describe, signal, update, query). */
+function isNotFound(e: unknown): boolean {
+  for (let x: unknown = e, i = 0; x && i < 5; i++, x = (x as { cause?: unknown }).cause) {
+    if (x instanceof WorkflowNotFoundError) return true;
+    if ((x as { code?: number }).code === 5 && /workflow|execution/i.test(String((x as Error).message))) return true; // gRPC NOT_FOUND
+  }
+  return false;
+}
+
+/** At most this many names in "the sweeps the store knows". */
+const MAX_LISTED_SWEEPS = 30;
+
+/** "No such sweep", with the sweeps the results store does know (a typo is the usual cause). */
+export async function unknownSweepError(nameOrId: string): Promise<UsageError> {
+  const id = toSweepId(nameOrId);
+  const name = sweepNameOf(id);
+  const s = temporalSettings();
+  const db = process.env.SWEEP_DB || DEFAULT_SQLITE_PATH;
+  const where = `no sweep "${name}" (workflow ${id}) on Temporal at ${s.address} (namespace ${s.namespace})`;
+  const reader = new StoreReader();
+  let known: string[];
+  try {
+    known = (await (await reader.open()).listSweeps()).map((r) => r.name).sort();
+  } catch (e) {
+    return new UsageError(`${where}; the results store (SWEEP_DB=${db}) could not be read to list the sweeps it knows: ${errorText(e)}`);
+  } finally {
+    await reader.close();
+  }
+  if (known.includes(name))
+    return new UsageError(
+      `${where}, though the results store (SWEEP_DB=${db}) has it: is TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE the server its worker used?`,
+    );
+  if (!known.length) return new UsageError(`${where}; the results store (SWEEP_DB=${db}) knows no sweeps yet: start one with \`sweep start <spec>\``);
+  const listed = known.slice(0, MAX_LISTED_SWEEPS).join(', ');
+  const more = known.length > MAX_LISTED_SWEEPS ? ` and ${known.length - MAX_LISTED_SWEEPS} more` : '';
+  return new UsageError(`${where}. Sweeps the results store (SWEEP_DB=${db}) knows: ${listed}${more}`);
+}
+
+/** `fn` with a client; with `sweep`, a workflow that does not exist becomes "no such sweep" and the known ones. */
+async function withClient<T>(fn: (c: Client) => Promise<T>, sweep?: string): Promise<T> {
   const client = await connectClient();
   try {
     return await fn(client);
+  } catch (e) {
+    if (sweep !== undefined && isNotFound(e)) throw await unknownSweepError(sweep);
+    throw e;
   } finally {
     await client.connection.close();
   }
 }
+
+const withSweepClient = <T>(sweep: string, fn: (c: Client) => Promise<T>) => withClient(fn, sweep);
 
 /** Workflow ids of a sweep's runs still running (one visibility query, paged). */
 async function orphanRuns(client: Client, sweepId: string): Promise<string[]> {
@@ -198,7 +243,7 @@ export function registerControlCommands(program: Command): void {
     .argument('<sweep>', 'sweep name or workflow id')
     .option('--json', 'machine-readable output')
     .action(async (name: string, o: { json?: boolean }) => {
-      await withClient(async (client) => {
+      await withSweepClient(name, async (client) => {
         const reader = new StoreReader();
         try {
           const desc = await retrying(() => client.workflow.getHandle(toSweepId(name)).describe());
@@ -251,7 +296,7 @@ export function registerControlCommands(program: Command): void {
     )
     .argument('<sweep>', 'sweep name or workflow id')
     .action(async (name: string) => {
-      await withClient(async (client) => {
+      await withSweepClient(name, async (client) => {
         printLinks(toSweepId(name));
         reportOutcome(await watchSweep(client, toSweepId(name)));
       });
@@ -266,7 +311,7 @@ export function registerControlCommands(program: Command): void {
     .action(async (name: string, o: { state?: string; json?: boolean }) => {
       if (o.state && !STATES.includes(o.state as RunStatus))
         throw new UsageError(`--state must be one of ${STATES.join(', ')} (got "${o.state}")`);
-      await withClient(async (client) => {
+      await withSweepClient(name, async (client) => {
         const id = toSweepId(name);
         const reader = new StoreReader();
         try {
@@ -297,7 +342,7 @@ export function registerControlCommands(program: Command): void {
       .description(description)
       .argument('<sweep>', 'sweep name or workflow id')
       .action(async (name: string) => {
-        await withClient(async (client) => {
+        await withSweepClient(name, async (client) => {
           const id = toSweepId(name);
           console.log(await run(client, id));
           printLinks(id);
@@ -320,7 +365,7 @@ export function registerControlCommands(program: Command): void {
     .argument('<sweep>', 'sweep name or workflow id')
     .option('--orphans', 'cancel the runs still going of a sweep that is no longer running')
     .action(async (name: string, o: { orphans?: boolean }) => {
-      await withClient(async (client) => {
+      await withSweepClient(name, async (client) => {
         const id = toSweepId(name);
         const desc = await retrying(() => client.workflow.getHandle(id).describe());
         if (desc.status.name === 'RUNNING') {
@@ -462,7 +507,7 @@ export function registerControlCommands(program: Command): void {
     .action(async (name: string, maxRuns: string, o: { gpus?: string }) => {
       const n = Number(maxRuns);
       const g = o.gpus === undefined ? undefined : Number(o.gpus);
-      await withClient(async (client) => {
+      await withSweepClient(name, async (client) => {
         const id = toSweepId(name);
         try {
           const r = await client.workflow
@@ -470,6 +515,7 @@ export function registerControlCommands(program: Command): void {
             .executeUpdate(setConcurrencyUpdate, { args: [{ maxRuns: n, maxGpus: g }] });
           console.log(`concurrency of ${id}: ${r.maxRuns} runs${r.maxGpus !== undefined ? `, ${r.maxGpus} GPUs` : ''}`);
         } catch (e) {
+          if (isNotFound(e)) throw e; // withSweepClient names the sweeps there are
           throw new UsageError(
             `rejected: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`,
           );
@@ -489,11 +535,12 @@ export function registerControlCommands(program: Command): void {
         if (!m) throw new UsageError(`"${a}": write axis=value1,value2`);
         axes[m[1]] = m[2].split(',').map((v) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v.trim()));
       }
-      await withClient(async (client) => {
+      await withSweepClient(name, async (client) => {
         try {
           const r = await client.workflow.getHandle(toSweepId(name)).executeUpdate(extendUpdate, { args: [{ axes }] });
           console.log(`added ${r.added.length} run(s)`);
         } catch (e) {
+          if (isNotFound(e)) throw e; // withSweepClient names the sweeps there are
           throw new UsageError(
             `rejected: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`,
           );

@@ -20,7 +20,7 @@ import { fitStatusLine, StoreReader } from '../sweepState';
 import { formatProgress, watchSweep } from './control';
 
 /** kube-sim for `demo --cluster sim`: 8 GPUs on 2 nodes, 10 simulated seconds per real second. */
-const SIM = { gpus: 8, gpusPerNode: 4, timeScale: 10 } as const;
+export const SIM = { gpus: 8, gpusPerNode: 4, timeScale: 10 } as const;
 
 const num = (v: number | undefined, d = 3) => (v === undefined ? '' : v >= 1e5 ? v.toExponential(2) : v.toFixed(d));
 

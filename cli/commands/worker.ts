@@ -1,3 +1,4 @@
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { LocalExecutor } from '../../activities/executors/local';
 import type { Executor } from '../../activities/executors/types';
@@ -7,13 +8,16 @@ import { startWorkerHealth } from '../../worker/health';
 import { temporalSettings } from '../../worker/settings';
 import { UsageError } from '../errors';
 
-export async function executorsFor(kind: string, opts: { slots?: number } = {}): Promise<Partial<Record<Executor['kind'], Executor>>> {
+export async function executorsFor(
+  kind: string,
+  opts: { slots?: number; kubeConfig?: KubeConfig } = {},
+): Promise<Partial<Record<Executor['kind'], Executor>>> {
   const executors: Partial<Record<Executor['kind'], Executor>> = {};
   if (!['local', 'kubernetes', 'all'].includes(kind)) throw new UsageError(`--executor must be local, kubernetes or all (got "${kind}")`);
   if (kind === 'local' || kind === 'all') executors.local = new LocalExecutor({ slots: opts.slots, launchLog: process.env.SWEEP_LAUNCH_LOG });
   if (kind === 'kubernetes' || kind === 'all') {
     const { KubernetesExecutor } = await import('../../activities/executors/kubernetes');
-    executors.kubernetes = new KubernetesExecutor();
+    executors.kubernetes = new KubernetesExecutor(opts.kubeConfig);
   }
   return executors;
 }
@@ -38,10 +42,10 @@ export function registerWorkerCommand(program: Command): void {
       const slots = parseSlots(o.slots);
       const executors = await executorsFor(kind, { slots });
       const settings = temporalSettings();
-      const { worker, store, connection } = await createSweepWorker({ executors });
+      const { worker, store, connection, versioning } = await createSweepWorker({ executors });
       // /livez and /readyz for the Deployment's probes, when SWEEP_HEALTH_PORT is set.
       const health = await startWorkerHealth({ worker, connection, store });
-      log.info({ address: settings.address, namespace: settings.namespace, taskQueue: settings.taskQueue, executors: Object.keys(executors) }, 'worker started');
+      log.info({ address: settings.address, namespace: settings.namespace, taskQueue: settings.taskQueue, executors: Object.keys(executors), ...(versioning ? { deployment: versioning.deploymentName, buildId: versioning.buildId } : {}) }, 'worker started');
       // SIGINT/SIGTERM trigger a graceful shutdown inside worker.run().
       await worker.run();
       await health?.close();
