@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   const sim = await startKubeSim({ gpus: TRIALS * 2, gpusPerNode: 8, timeScale: TIME_SCALE, podStartupSeconds: 30 });
   const kc = new KubeConfig();
   kc.loadFromString(sim.kubeconfig);
-  const ex = new KubernetesExecutor({ kubeConfig: kc, watch: { tickMs: 100, jobPollMs: { noPod: 200, withPod: 1000 }, watchTimeoutSeconds: 5 } });
+  const ex = new KubernetesExecutor({ kubeConfig: kc, watch: { tickMs: 100, watchTimeoutSeconds: 5 } });
   const rnd = mulberry32(SEED);
   const points = Array.from({ length: TRIALS }, () => 0.05 + 0.9 * rnd());
   const interval = RUN_SECONDS / EPOCHS;

@@ -50,7 +50,7 @@ const int = (name: string, v: string | undefined, min: number, max: number): num
 };
 const SWEEPS = int('sweeps', values.sweeps, 0, 10_000);
 const RUNS = int('runs', values.runs, 1, 10_000);
-const BIG = int('big', values.big, 0, 10_000);
+const BIG = int('big', values.big, 0, 1_000_000);
 const SLOTS = int('slots', values.slots, 1, 4096);
 const MAX_RUNS = int('max-runs', values['max-runs'], 1, 10_000);
 const DEADLINE_S = int('deadline', values.deadline, 1, 86_400);
@@ -90,6 +90,8 @@ interface Outcome {
   error?: string;
   /** Store check: results recorded and attempts launched for this sweep. */
   stored?: { results: number; attempts: number; succeededRows: number };
+  /** What continue-as-new carried: executions, and the first, last and largest input. */
+  can?: { executions: number; firstBytes: number; lastBytes: number; maxBytes: number };
 }
 
 async function waitForPollers(client: Client, deadlineMs: number): Promise<void> {
@@ -215,6 +217,7 @@ async function runSweep(
   if (settled?.error || !settled?.summary) return { ...base, wallS, error: settled?.error ?? 'no result' };
 
   const s = settled.summary;
+  const can = await continueAsNewInputs(ctx.client, workflowId);
   // The store is the record users read: every run's result once, one attempt each (no duplicate launch).
   const [results, attempts, succeededRows] = await Promise.all([
     ctx.store.listResults(name).then((r) => r.length),
@@ -227,11 +230,41 @@ async function runSweep(
     succeeded: s.byState.succeeded,
     failed: s.byState.failed + s.byState.cancelled,
     stored: { results, attempts, succeededRows },
+    can,
+  };
+}
+
+/**
+ * The input each execution after the first started with (what continue-as-new carried): read
+ * from the first event of each execution's history, one event a request.
+ */
+async function continueAsNewInputs(client: Client, workflowId: string): Promise<{ executions: number; firstBytes: number; lastBytes: number; maxBytes: number }> {
+  const sizes: { at: number; bytes: number }[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId="${workflowId}"` })) {
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId: wf.runId },
+      maximumPageSize: 1,
+    });
+    const started = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+    if (!started?.continuedExecutionRunId) continue;
+    sizes.push({ at: wf.startTime.getTime(), bytes: (started.input?.payloads ?? []).reduce((n, p) => n + (p.data?.length ?? 0), 0) });
+  }
+  sizes.sort((a, b) => a.at - b.at);
+  return {
+    executions: sizes.length + 1,
+    firstBytes: sizes[0]?.bytes ?? 0,
+    lastBytes: sizes[sizes.length - 1]?.bytes ?? 0,
+    maxBytes: Math.max(0, ...sizes.map((x) => x.bytes)),
   };
 }
 
 function line(i: number, total: number, o: Outcome, rss: number | undefined): string {
-  const st = o.stored ? `store ${o.stored.results} results / ${o.stored.attempts} attempts` : '';
+  const st =
+    (o.stored ? `store ${o.stored.results} results / ${o.stored.attempts} attempts` : '') +
+    (o.can && o.can.executions > 1
+      ? `, ${o.can.executions} executions, continue-as-new input first ${o.can.firstBytes} B / last ${o.can.lastBytes} B / max ${o.can.maxBytes} B`
+      : '');
   const bad =
     o.error || o.succeeded !== o.runs || (o.stored && (o.stored.results !== o.runs || o.stored.attempts !== o.runs));
   return `[${String(i).padStart(String(total).length)}/${total}] ${o.name}: ${o.runs} runs, wall ${o.wallS.toFixed(1)} s, ${(o.runs / o.wallS).toFixed(1)} runs/s, succeeded ${o.succeeded}, failed ${o.failed}, ${st}, worker RSS ${mib(rss)}, load ${loadavg()[0].toFixed(1)}${bad ? '  <-- FAILED' : ''}`;

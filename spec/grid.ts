@@ -1,4 +1,5 @@
 import { canonicalJson, mulberry32, shortHash } from './hash';
+import { adaptiveIssues } from './adaptive';
 import { estimateCell } from './compute';
 import type { AxisValue, MatchRule, Resources, SweepSpec } from './sweepSpec';
 import { evaluateJob } from './stages';
@@ -111,23 +112,10 @@ export function checkSpec(spec: SweepSpec): SpecIssue[] {
     issues.push({ path: 'job.image', message: 'a Kubernetes sweep needs the container image its jobs run (job.image)' });
   if (spec.executor.kind === 'kubernetes' && spec.evaluate && !(spec.evaluate.image ?? spec.job?.image))
     issues.push({ path: 'evaluate.image', message: 'a Kubernetes sweep needs the container image its evaluate jobs run (evaluate.image or job.image)' });
-  if (spec.strategy) {
-    const st = spec.strategy;
-    const fit = spec.fits.find((f) => f.name === st.target);
-    if (!fit) issues.push({ path: 'strategy.target', message: `no fit named "${st.target}" in fits (${spec.fits.map((f) => f.name).join(', ') || 'none'})` });
-    if (st.objective === 'prediction' && !st.at) issues.push({ path: 'strategy.at', message: 'objective prediction needs the x to predict at (at)' });
-    if (st.objective === 'recipe' && fit && fit.form !== 'chinchilla')
-      issues.push({ path: 'strategy.objective', message: `the recipe is chinchilla's; fit "${fit.name}" is ${fit.form}` });
-    // The adaptive study needs every cell's cost and x before it runs: the planner's estimate.
-    const unknown = expandGridUnchecked(spec).find((c) => !estimateCell(spec, c.axes));
-    if (unknown)
-      issues.push({
-        path: 'strategy',
-        message: `cell ${unknown.runId} has no compute estimate (arch, dataset, samples_per_class, epochs axes; see estimate): an adaptive study needs one for every cell`,
-      });
-  }
+  if (spec.strategy) issues.push(...adaptiveIssues(spec, expandGridUnchecked(spec)));
   if (spec.concurrency.maxGpus !== undefined) {
-    const maxCellGpus = Math.max(0, ...expandGridUnchecked(spec).map((c) => totalGpus(c.resources)));
+    // A fold, not Math.max(...cells): a million arguments overflow the stack.
+    const maxCellGpus = expandGridUnchecked(spec).reduce((m, c) => Math.max(m, totalGpus(c.resources)), 0);
     if (maxCellGpus > spec.concurrency.maxGpus)
       issues.push({
         path: 'concurrency.maxGpus',

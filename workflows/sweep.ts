@@ -4,6 +4,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  makeContinueAsNewFunc,
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
@@ -564,7 +565,11 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     !refitting &&
     (st.resultsSinceRefit >= spec.refit.every ||
       (spec.refit.interval !== undefined && st.resultsSinceRefit > 0 && Date.now() - lastRefitAt >= durationMs(spec.refit.interval)));
-  const continueDue = () => workflowInfo().continueAsNewSuggested || startsThisExecution >= MAX_CHILD_STARTS_PER_EXECUTION;
+  const continueDue = () =>
+    workflowInfo().continueAsNewSuggested ||
+    startsThisExecution >= MAX_CHILD_STARTS_PER_EXECUTION ||
+    // Worker Versioning: a new current version: move to it soon (the state carried is small).
+    !!workflowInfo().targetWorkerDeploymentVersionChanged;
 
   try {
     if (!st.registered) {
@@ -631,7 +636,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         // A cancel that arrived while we waited is handled here, not lost in the next execution.
         if (cancelling) continue;
         st.continuedAsNew++;
-        await continueAsNew<typeof sweep>(spec, { state: ledger.snapshot() as CarriedState });
+        await continueOnCurrentVersion(spec, { state: ledger.snapshot() as CarriedState });
       }
       // Wait on the state itself, never on a flag reset after the fact: runs that finished while
       // children were being started (all of them, with fast or failing jobs) are seen here, so no
@@ -670,3 +675,12 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     throw err;
   }
 }
+
+/**
+ * Worker Versioning (a versioned worker pins every execution to its build, worker/index.ts):
+ * at continue-as-new the sweep moves to the deployment's current version. An unversioned
+ * worker must not name a versioning behavior (the server refuses the command).
+ */
+const upgradingContinueAsNew = makeContinueAsNewFunc<typeof sweep>({ initialVersioningBehavior: 'AUTO_UPGRADE' });
+const continueOnCurrentVersion: typeof upgradingContinueAsNew = (...args) =>
+  workflowInfo().currentDeploymentVersion ? upgradingContinueAsNew(...args) : continueAsNew<typeof sweep>(...args);

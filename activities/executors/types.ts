@@ -74,6 +74,8 @@ export interface Executor {
   watch(req: LaunchRequest, onPhase: (p: JobPhase) => void, signal: AbortSignal): Promise<JobOutcome>;
   /** Stop and delete the attempt's job (no-op when it is gone). */
   cancel(req: LaunchRequest): Promise<void>;
+  /** Release what the executor holds open (watches); jobs keep running. Called when the worker stops. */
+  close?(): void;
 }
 
 export type { JobResult };

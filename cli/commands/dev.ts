@@ -167,6 +167,9 @@ async function runDev(o: DevFlags): Promise<number> {
       workerOptions: { shutdownGraceTime: '2s' },
     });
     cleanups.unshift(
+      async () => {
+        for (const e of Object.values(executors)) e?.close?.();
+      },
       () => store.close(),
       () => connection.close(),
       () => clientConnection.close(),

@@ -48,6 +48,7 @@ export function registerWorkerCommand(program: Command): void {
       log.info({ address: settings.address, namespace: settings.namespace, taskQueue: settings.taskQueue, executors: Object.keys(executors), ...(versioning ? { deployment: versioning.deploymentName, buildId: versioning.buildId } : {}) }, 'worker started');
       // SIGINT/SIGTERM trigger a graceful shutdown inside worker.run().
       await worker.run();
+      for (const e of Object.values(executors)) e?.close?.();
       await health?.close();
       await store.close();
       log.info('worker stopped');

@@ -44,6 +44,8 @@ describe('adaptive strategy validation', () => {
   it('refuses a target the fit\'s form does not have, naming the field', () => {
     expect(refused(withStrategy({ objective: 'recipe' }))).toContain('strategy.objective');
     expect(issuesOf(withStrategy({ objective: 'exponent', parameter: 'beta' }))).toEqual(['strategy.parameter']);
+    expect(refused(withStrategy({ objective: 'exponent', parameter: 'beta' }))).toContain('strategy.parameter');
+    expect(refused(withStrategy({ objective: 'prediction', at: [1e19, 1e9] }))).toContain('strategy.at');
     expect(issuesOf(withStrategy({ objective: 'exponent', parameter: 'gamma', target: 'chin' }))).toEqual(['strategy.parameter']);
     expect(issuesOf(withStrategy({ objective: 'exponent', parameter: 'beta', target: 'chin' }))).toEqual([]);
     expect(issuesOf(withStrategy({ objective: 'recipe', target: 'chin' }))).toEqual([]);
@@ -59,6 +61,7 @@ describe('adaptive strategy validation', () => {
     expect(cheapest).toBeGreaterThan(1e-5);
     expect(cheapest).toBeLessThan(1e-2);
     expect(issuesOf(withStrategy({ budget: { gpuHours: cheapest * 0.99 } }))).toEqual(['strategy.budget.gpuHours']);
+    expect(refused(withStrategy({ budget: { gpuHours: cheapest * 0.99 } }))).toContain('strategy.budget.gpuHours');
     expect(issuesOf(withStrategy({ budget: { gpuHours: cheapest } }))).toEqual([]);
     const spec2 = SweepSpecSchema.parse(withStrategy({ budget: { gpuHours: cheapest * 0.5 } }));
     expect(adaptiveIssues(spec2, expandGrid(spec2))[0].message).toMatch(/^the budget of [\d.e-]+ GPU-hours is below the cheapest run's estimated [\d.e-]+ GPU-hours/);

@@ -31,12 +31,7 @@ export interface KubernetesExecutorOptions {
   retry?: RetryOptions;
   /** Watch tuning (tests shorten the timers): the shared informer's and each attempt's. */
   watch?: Pick<WatchAttemptOptions, 'tickMs' | 'quietRecheckMs' | 'settleMs' | 'syncTimeoutMs'> &
-    Pick<InformerOptions, 'watchTimeoutSeconds' | 'backoffInitialMs' | 'backoffMaxMs' | 'halfOpenGraceMs' | 'lingerMs'> & {
-      /** @deprecated Ignored: attempts no longer poll their Job (the shared informer's events drive them). */
-      jobPollMs?: { noPod: number; withPod: number };
-      /** @deprecated Ignored: the informer reconnects for ever, with backoff, and relists only on 410. */
-      maxWatchFailures?: number;
-    };
+    Pick<InformerOptions, 'watchTimeoutSeconds' | 'backoffInitialMs' | 'backoffMaxMs' | 'halfOpenGraceMs' | 'lingerMs'>;
   /**
    * Most API requests in flight at once (watches aside; default 64). client-node opens a new
    * connection per request: unbounded, a burst of 2,000 creates is 2,000 simultaneous connects,
