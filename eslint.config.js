@@ -23,8 +23,9 @@ export default tseslint.config(
     },
   },
   {
-    // Workflow code must be deterministic: no Node built-ins, no I/O modules.
-    files: ['workflows/**/*.ts'],
+    // Workflow code must be deterministic: no Node built-ins, no I/O modules. The contract is
+    // bundled into the workflows too.
+    files: ['workflows/**/*.ts', 'contract/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -36,7 +37,7 @@ export default tseslint.config(
           ].map((name) => ({ name, message: 'Workflow code is deterministic: move I/O into an activity.' })),
           patterns: [
             { group: ['**/activities/*', '**/activities/**', '!**/activities/types'], message: 'Import activity types only (import type).', allowTypeImports: true },
-            { group: ['**/store/**', '**/cli/**', '**/sim/**', '**/spec/load'], message: 'Workflow code must not import I/O modules.' },
+            { group: ['**/store/**', '**/cli/**', '**/sim/**', '**/spec/load', '**/worker/**'], message: 'Workflow code must not import I/O modules.' },
             {
               regex: '/spec(/(index|sweepSpec|fitSpec|result))?$',
               message: 'Import zod-free spec modules (grid, duration, failure, retry); schemas are validated in activities.',

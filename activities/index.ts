@@ -5,8 +5,8 @@ import { canonicalJson, EvaluateSchema, parseJobResult, shortHash, SweepSpecSche
 import { SpecError, validateSweepSpec } from '../spec/load';
 import type { AttemptRow, ResultRow, ResultsStore, RunState } from '../store/types';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from './executors/types';
-import type { FitSummary, SweepSummary } from '../workflows/api';
-import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
+import type { FitSummary, SweepSummary } from '../contract';
+import { SEARCH_ATTRIBUTES } from '../contract';
 import { refitSweep, type RefitStage } from './refit';
 import { reconcileRuns, type ReconcileResult } from './reconcile';
 import { planResubmission, resubmissionCounts, selectRuns, vetCells, type ResubmitRule, type VetPick, type VetRule } from './resubmission';

@@ -3,8 +3,8 @@ import { Client, WorkflowNotFoundError, type Connection } from '@temporalio/clie
 import proto from '@temporalio/proto';
 import { firstStageJob, jobHashOf, resourcesFor, SweepSpecSchema, type SweepSpec } from '../spec';
 import type { ResultsStore } from '../store/types';
-import type { RunFinished } from '../workflows/api';
-import { runWorkflowId } from '../workflows/api';
+import type { RunFinished } from '../contract';
+import { runWorkflowId } from '../contract';
 import type { Executor, LaunchRequest } from './executors/types';
 import { log } from './logger';
 

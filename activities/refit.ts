@@ -4,7 +4,7 @@ import type { FitResult } from '../scaling/types';
 import type { FitSpec, SweepSpec } from '../spec';
 import { dataPointsToPaperRows, type PaperRow } from '../store/export';
 import type { ResultsStore } from '../store/types';
-import type { FitSummary } from '../workflows/api';
+import type { FitSummary } from '../contract';
 import { log } from './logger';
 
 /** point: quick fit, no bootstrap; bootstrap: the live refit's intervals; final: each fit's own bootstrap count. */

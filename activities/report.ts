@@ -5,7 +5,7 @@ import { renderReport } from '../report';
 import type { ReportFit, ReportFitProblem, ReportInput, ReportRun } from '../report';
 import { SweepSpecSchema, type SweepSpec } from '../spec';
 import { MAX_REPORT_HTML_BYTES, utf8Exceeds, type ResultsStore } from '../store/types';
-import type { FitSummary } from '../workflows/api';
+import type { FitSummary } from '../contract';
 import { log } from './logger';
 import { fitSweepLive, type LiveFit } from './refit';
 

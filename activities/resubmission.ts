@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expandGrid, firstStageJob, jobHashOf, type FailureClass, type SweepSpec } from '../spec';
-import type { ResubmitRule } from '../workflows/api';
+import type { ResubmitRule, VetPick, VetRule } from '../contract';
 import type { AttemptRow, ResultsStore, RunRow, RunState } from '../store/types';
 
 export interface RerunEntry {
@@ -82,7 +82,7 @@ export function describePlan(plan: ResubmissionPlan, total: number): string {
  * that did not succeed; `retryFailed` reruns only failed runs (of one class, if given);
  * `rescore` only re-scores succeeded runs (all, or those named) and runs nothing else.
  */
-export type { ResubmitRule };
+export type { ResubmitRule, VetPick, VetRule };
 
 /** What the sweep does with one cell: start it (at attempt `a`, maybe only re-scoring), or skip it as it stands. */
 export type CellDecision = { start: true; a: number; m?: 'rescore' } | { start: false; counted?: 'succeeded' | 'failed' | 'cancelled' };
@@ -130,20 +130,6 @@ export async function resubmissionCounts(store: ResultsStore, spec: SweepSpec, r
     if (!d.start && d.counted) counts[d.counted]++;
   }
   return { counts, known: runs.length };
-}
-
-/** A page of cells (run id and job hash) the sweep asks about, and what it asks. */
-export type VetRule =
-  | { kind: 'resubmit'; rule: ResubmitRule }
-  | { kind: 'retry'; failureClass?: FailureClass; before: number }
-  | { kind: 'rescore'; runs?: string[] };
-
-export interface VetPick {
-  id: string;
-  a: number;
-  m?: 'rescore';
-  /** The state it leaves (a pass's pick is pending again). */
-  prior?: 'succeeded' | 'failed' | 'cancelled';
 }
 
 /** Which cells of a page start, and at which attempt: the store holds every run's state, the sweep only a cursor. */

@@ -18,7 +18,7 @@ import { SweepSpecSchema } from '../spec';
 import { createSweepWorker } from '../worker';
 import { startDevServer } from '../worker/devServer';
 import { REPO_ROOT } from '../worker/settings';
-import type { SweepSummary } from '../workflows/api';
+import type { SweepSummary } from '../contract';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 

@@ -23,7 +23,7 @@ import { SqliteStore } from '../store/sqlite';
 import { SweepSpecSchema } from '../spec';
 import { startDevServer } from '../worker/devServer';
 import { REPO_ROOT, temporalCliPath } from '../worker/settings';
-import { TASK_QUEUE, progressQuery, sweepWorkflowId, type Progress, type SweepSummary } from '../workflows/api';
+import { TASK_QUEUE, progressQuery, sweepWorkflowId, type Progress, type SweepSummary } from '../contract';
 import { LoggedChild, run } from './childProcess';
 
 const { values } = parseArgs({

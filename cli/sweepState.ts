@@ -15,8 +15,8 @@ import {
   type RunsPage,
   type RunStatus,
   type SweepSummary,
-} from '../workflows/api';
-import { RunState } from '../workflows/searchAttributes';
+} from '../contract';
+import { RunState } from '../contract';
 import { fitLine } from '../workflows/text';
 import { errorText } from '../worker/connect';
 

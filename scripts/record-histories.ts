@@ -19,7 +19,7 @@ import { SqliteStore } from '../store/sqlite';
 import { createSweepWorker } from '../worker';
 import { startDevServer } from '../worker/devServer';
 import { REPO_ROOT } from '../worker/settings';
-import { extendUpdate, pauseSignal, resumeSignal, retryFailedUpdate, cancelSignal, progressQuery } from '../workflows/api';
+import { extendUpdate, pauseSignal, resumeSignal, retryFailedUpdate, cancelSignal, progressQuery } from '../contract';
 
 const OUT = join(REPO_ROOT, 'test/histories');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { SEARCH_ATTRIBUTE_FLAGS, SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
+import { SEARCH_ATTRIBUTE_FLAGS, SEARCH_ATTRIBUTES } from '../contract';
 import { temporalCliPath } from './settings';
 
 export async function freePort(): Promise<number> {

@@ -3,7 +3,7 @@
  * Pure: no Temporal, no I/O.
  */
 import type { SweepSpec } from '../spec/sweepSpec';
-import type { CarriedState, CarriedStateV1 } from './api';
+import type { CarriedState, CarriedStateV1 } from '../contract';
 import { emptyLedger, MAX_RECENT_FAILURES, type Failure, type LedgerCell } from './ledger';
 
 export function freshState(spec: Pick<SweepSpec, 'concurrency'>, nowMs: number): CarriedState {

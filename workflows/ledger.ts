@@ -10,45 +10,9 @@
  * pages through the grid and asks the store which of a page's cells it reruns.
  */
 
-export type DoneState = 'succeeded' | 'failed' | 'cancelled';
+import type { DoneState, Failure, LedgerState, Pass, Vetted } from '../contract';
 
-export interface Failure {
-  runId: string;
-  failureClass?: string;
-  message?: string;
-  attempts: number;
-}
-
-/** A rerun pass over the grid: `retryFailed` (failed runs, optionally of one class) or `rescore`. */
-export type Pass =
-  | { kind: 'retry'; failureClass?: string; before: number; at: number }
-  | { kind: 'rescore'; runs?: string[]; at: number };
-
-/** A cell vetted for starting (by a pass, or by the store for a re-submitted sweep). */
-export interface Vetted {
-  id: string;
-  /** First attempt number. */
-  a: number;
-  m?: 'rescore';
-}
-
-export interface LedgerState {
-  v: 2;
-  cursor: number;
-  /** Indices >= cursor already started or skipped (first-fit look-ahead; at most AHEAD_SPAN). Written by snapshot(). */
-  ahead: number[];
-  /** Written by snapshot(). */
-  inFlight: { id: string; g: number }[];
-  done: Record<DoneState, number>;
-  /** Cells a pass picked that have not started yet (at most one page). */
-  reruns: Vetted[];
-  passes: Pass[];
-  /** A re-submitted sweep: the store says, page by page, which cells at the cursor run and at which attempt. */
-  vetMain: boolean;
-  recentFailures: Failure[];
-  /** Axis lengths of the grid before each `extend`: the grid order is each grid's new cells after the last's. */
-  extensions: Record<string, number>[];
-}
+export type { DoneState, Failure, LedgerState, Pass, Vetted };
 
 /** A cell the ledger can start: its run id and the GPUs it holds while it runs. */
 export interface LedgerCell {

@@ -21,7 +21,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { VetRule } from '../activities/resubmission';
+import type { VetRule } from '../contract';
 // Zod-free modules only: workflow code is re-initialised for every run, and schema construction is costly.
 import { expandGrid, gridSize, totalGpus, type Cell } from '../spec/grid';
 import { durationMs } from '../spec/duration';
@@ -51,8 +51,8 @@ import {
   type RunInput,
   type SweepInputState,
   type SweepSummary,
-} from './api';
-import { Arch, Dataset, RunId, RunState, SamplesPerClass, SweepId, SweepName } from './searchAttributes';
+} from '../contract';
+import { Arch, Dataset, RunId, RunState, SamplesPerClass, SweepId, SweepName } from '../contract';
 import { sweepRun } from './sweepRun';
 import { freshState, fromV1 } from './carried';
 import { axisLengths, Ledger, orderAcrossExtensions, type PageRequest, type Start } from './ledger';

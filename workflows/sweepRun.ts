@@ -11,12 +11,12 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { LaunchRequest } from '../activities/executors/types';
+import type { LaunchRequest } from '../contract';
 import { backoffMs } from '../spec/retry';
 import { durationMs } from '../spec/duration';
 import type { FailureClass } from '../spec/failure';
-import { runFinishedSignal, type RunFinished, type RunInput, type RunOutcome } from './api';
-import { RunState } from './searchAttributes';
+import { runFinishedSignal, type RunFinished, type RunInput, type RunOutcome } from '../contract';
+import { RunState } from '../contract';
 import { runCurrentDetails } from './text';
 import { evaluateJob } from '../spec/stages';
 

@@ -1,6 +1,6 @@
 import type { AxisValue, Resources } from '../spec/sweepSpec';
 import type { FailureClass } from '../spec/failure';
-import type { FitSummary, Progress, RunInput } from './api';
+import type { FitSummary, Progress, RunInput } from '../contract';
 
 const MAX_SUMMARY_BYTES = 200;
 

@@ -1,62 +1,7 @@
-import type { AxisValue, FailureClass, JobResult, JobTemplate, Resources, SweepSpec } from '../../spec';
+import type { FailureClass, JobResult } from '../../spec';
+import type { JobOutcome, JobPhase, LaunchRequest } from '../../contract';
 
-/** Everything an executor needs to start one attempt of one run. */
-export interface LaunchRequest {
-  sweep: string;
-  /**
-   * The sweep instance (made when the sweep was first registered in its results store): an
-   * attempt left by another instance of a sweep of the same name is never adopted.
-   */
-  instance: string;
-  /** Hash of the job definition this attempt runs (`jobHashOf`); adoption requires it to match. */
-  jobHash: string;
-  /**
-   * Which stage this attempt runs (default train). For `evaluate`, `spec.job` holds the evaluate
-   * block (as a job template) and `resources` its resources; jobs get SWEEP_STAGE.
-   */
-  stage?: 'train' | 'evaluate';
-  /** Evaluate stage: hash of the evaluate block; attempts of different evaluators never share a name. */
-  evaluator?: string;
-  /** Evaluate stage: the training stage's result JSON, given to the job as SWEEP_TRAIN_RESULT. */
-  trainResult?: string;
-  /**
-   * An earlier attempt of this run (same instance and job definition) exists: the job gets
-   * SWEEP_RESUME=1 and should resume from its checkpoint directory.
-   */
-  resume?: boolean;
-  /** Training stage of a run with an evaluate stage: a successful attempt leaves the run running. */
-  evaluateNext?: boolean;
-  runId: string;
-  attempt: number;
-  axes: Record<string, AxisValue>;
-  resources: Resources;
-  /** The spec's job template, executor settings, timeouts, retry and metrics. */
-  spec: Pick<SweepSpec, 'executor' | 'timeouts' | 'retry' | 'metrics'> & { job: JobTemplate };
-}
-
-/** Live state of an attempt, heartbeated and shown in the UI. */
-export interface JobPhase {
-  phase: 'pending' | 'running' | 'succeeded' | 'failed';
-  /** Pod / process the attempt runs as. */
-  pod?: string;
-  node?: string;
-  message?: string;
-}
-
-export type JobOutcome =
-  | {
-      status: 'succeeded';
-      /** The raw text the job wrote to its result file (validated by the caller). */
-      resultText: string;
-      gpuSeconds: number;
-    }
-  | {
-      status: 'failed';
-      failureClass: FailureClass;
-      message: string;
-      exitCode?: number;
-      gpuSeconds: number;
-    };
+export type { JobOutcome, JobPhase, LaunchRequest };
 
 /**
  * A place jobs run: local processes or Kubernetes Jobs. Launch is idempotent per

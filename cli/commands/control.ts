@@ -13,8 +13,8 @@ import {
   sweepWorkflowId,
   type Progress,
   type RunStatus,
-} from '../../workflows/api';
-import { SweepId, SweepName } from '../../workflows/searchAttributes';
+} from '../../contract';
+import { SweepId, SweepName } from '../../contract';
 import { DEFAULT_SQLITE_PATH } from '../../store/open';
 import { temporalSettings } from '../../worker/settings';
 import { errorText } from '../../worker/connect';

@@ -16,7 +16,7 @@ import { serveReport } from '../../report/serve';
 import { openStore } from '../../store/open';
 import type { ResultsStore } from '../../store/types';
 import { temporalSettings } from '../../worker/settings';
-import { runWorkflowId } from '../../workflows/api';
+import { runWorkflowId } from '../../contract';
 import { UsageError } from '../errors';
 
 interface ReportOptions {

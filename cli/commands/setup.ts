@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 // @temporalio/proto is CommonJS: Node's ESM loader cannot see its named exports, so take the default.
 import proto from '@temporalio/proto';
 import { SearchAttributeType } from '@temporalio/common';
-import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
+import { SEARCH_ATTRIBUTES } from '../../contract';
 import { temporalSettings } from '../../worker/settings';
 import { connectClient } from '../client';
 

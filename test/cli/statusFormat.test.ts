@@ -7,7 +7,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { fitStatusLine, sweepOutcome } from '../../cli/sweepState';
 import { connectWithRetry, TemporalUnreachableError } from '../../worker/connect';
-import { RunState } from '../../workflows/searchAttributes';
+import { RunState } from '../../contract';
 
 const desc = (name: string, runState?: string) => ({
   status: { name, code: 0 } as never,

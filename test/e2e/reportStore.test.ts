@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refitSweep } from '../../activities/refit';
 import { writeSweepReport } from '../../activities/report';
 import { PostgresStore } from '../../store/postgres';
-import type { FitSummary } from '../../workflows/api';
+import type { FitSummary } from '../../contract';
 import { sweepCli } from '../integration/helpers/cli';
 import { startTestPg, type TestPg } from '../store/pgServer';
 import { FIT_NAME, fixtureSpec, fixtureSpecInput, LAW, recordFixtureRun, registerFixtureSweep, runIdOf } from '../store/sweepFixture';

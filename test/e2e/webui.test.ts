@@ -16,7 +16,7 @@ import { chromium, type Browser, type FrameLocator, type Locator, type Page } fr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
 import { expandGrid, SweepSpecSchema, type SweepSpecInput } from '../../spec';
-import type { Progress, SweepSummary } from '../../workflows/api';
+import type { Progress, SweepSummary } from '../../contract';
 import { startHarness, type Harness } from '../integration/helpers/harness';
 
 const ARTIFACTS = resolve('test-artifacts');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estimateCell, expandGrid, SweepSpecSchema } from '../../spec';
-import type { SweepSummary } from '../../workflows/api';
-import { progressQuery } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
+import { progressQuery } from '../../contract';
 import { startHarness, type Harness } from './helpers/harness';
 import { readLaunches } from './helpers/launchLog';
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SweepSpecSchema } from '../../spec';
-import type { SweepSummary } from '../../workflows/api';
-import { progressQuery } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
+import { progressQuery } from '../../contract';
 import { startHarness, type Harness } from './helpers/harness';
 
 const FIT = { name: 'law', form: 'power_law', x: 'total_flops', y: { metrics: ['score'] }, bootstrap: 20 };

@@ -5,7 +5,8 @@
  * first is read from its history, and must stay under 64 KB and not grow. Some runs fail;
  * `retryFailed` sent with the Temporal CLI after the sweep has continued as new reruns those.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { SqliteStore } from '../../store/sqlite';
 import { createSweepWorker } from '../../worker';
 import { startDevServer } from '../../worker/devServer';
 import { temporalCliPath } from '../../worker/settings';
-import type { Progress, SweepSummary } from '../../workflows/api';
+import type { Progress, SweepSummary } from '../../contract';
 import { waitFor } from './helpers/harness';
 
 const N = 3000;
@@ -99,17 +100,20 @@ describe('a 3,000-run sweep carries O(window) state through continue-as-new', ()
     });
     // As a user would: a workflow task that timed out on this loaded 2-core box makes the server
     // refuse updates for a moment ("Workflow Task in failed state"); try again, a few times.
-    const update = () =>
-      execFileSync(
-        temporalCliPath(),
-        ['workflow', 'update', 'execute', '--address', address, '--workflow-id', 'sweep/bounded', '--name', 'retryFailed', '--input', '{}', '-o', 'json'],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+    // Asynchronously: the update's activity runs on this process's worker.
+    const update = async () =>
+      (
+        await promisify(execFile)(
+          temporalCliPath(),
+          ['workflow', 'update', 'execute', '--address', address, '--workflow-id', 'sweep/bounded', '--name', 'retryFailed', '--input', '{}', '-o', 'json'],
+          { encoding: 'utf8' },
+        )
+      ).stdout;
     const out = await waitFor(
       'the retryFailed update to be accepted',
-      () => {
+      async () => {
         try {
-          return update();
+          return await update();
         } catch (e) {
           if (/Workflow Task in failed state|deadline exceeded/.test(String((e as { stderr?: string }).stderr ?? e))) return undefined;
           throw e;

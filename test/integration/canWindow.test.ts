@@ -16,7 +16,7 @@ import { SweepSpecSchema } from '../../spec';
 import { SqliteStore } from '../../store/sqlite';
 import { createSweepWorker } from '../../worker';
 import { startDevServer } from '../../worker/devServer';
-import { cancelSignal, progressQuery, retryFailedUpdate, runsQuery, type SweepSummary } from '../../workflows/api';
+import { cancelSignal, progressQuery, retryFailedUpdate, runsQuery, type SweepSummary } from '../../contract';
 import { waitFor } from './helpers/harness';
 
 const spec = (name: string) =>

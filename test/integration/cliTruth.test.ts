@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { SweepSpecSchema, type SweepSpecInput } from '../../spec';
 import type { ResultsStore } from '../../store/types';
 import { createSweepWorker } from '../../worker';
-import { progressQuery } from '../../workflows/api';
+import { progressQuery } from '../../contract';
 import { sweepCli } from './helpers/cli';
 import { startHarness, waitFor, type Harness } from './helpers/harness';
 

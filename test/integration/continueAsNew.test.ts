@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandGrid, SweepSpecSchema } from '../../spec';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { startHarness, type Harness } from './helpers/harness';
 import { attemptKeys, launchKeys, readLaunches } from './helpers/launchLog';
 

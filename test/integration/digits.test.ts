@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitStatusLine } from '../../cli/sweepState';
 import { SweepSpecSchema, type SweepSpec } from '../../spec';
 import { loadSweepSpec } from '../../spec/load';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { REPO_ROOT } from '../../worker/settings';
 import { startHarness, type Harness } from './helpers/harness';
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { REPO_ROOT } from '../../worker/settings';
 import { runProcess, temporalOk } from './helpers/cli';
 import { startHarness, type Harness } from './helpers/harness';

@@ -7,7 +7,7 @@ import { SweepSpecSchema, type SweepSpecInput } from '../../spec';
 import { SqliteStore } from '../../store/sqlite';
 import { createSweepWorker } from '../../worker';
 import { REPO_ROOT } from '../../worker/settings';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { sweepCli } from './helpers/cli';
 import { readLaunches } from './helpers/launchLog';
 import { startHarness, type Harness } from './helpers/harness';

@@ -11,7 +11,7 @@ import { SqliteStore } from '../../store/sqlite';
 import { workflowBundlePath } from '../../worker/bundle';
 import { startDevServer } from '../../worker/devServer';
 import { REPO_ROOT } from '../../worker/settings';
-import { progressQuery, type SweepSummary } from '../../workflows/api';
+import { progressQuery, type SweepSummary } from '../../contract';
 import { waitFor } from './helpers/harness';
 import { tally } from './helpers/kube';
 

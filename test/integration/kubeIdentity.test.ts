@@ -16,7 +16,7 @@ import { SweepSpecSchema, type SweepSpecInput } from '../../spec';
 import { SqliteStore } from '../../store/sqlite';
 import { createSweepWorker } from '../../worker';
 import { startDevServer } from '../../worker/devServer';
-import { runWorkflowId, type SweepSummary } from '../../workflows/api';
+import { runWorkflowId, type SweepSummary } from '../../contract';
 import { temporalOk } from './helpers/cli';
 import { waitFor } from './helpers/harness';
 

@@ -12,7 +12,7 @@ import { expandGrid, SweepSpecSchema, type FailureClass, type SweepSpec, type Sw
 import { SqliteStore } from '../../store/sqlite';
 import { createSweepWorker } from '../../worker';
 import { startDevServer } from '../../worker/devServer';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { acceptableAttemptClasses, simAttemptClass, simAttemptsByRun, storedAttemptClasses, tally, type AttemptClass } from './helpers/kube';
 
 /** Simulated seconds per real second: trainer runs of 100-300 simulated seconds take 1-3 s. */

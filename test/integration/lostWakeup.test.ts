@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandGrid, SweepSpecSchema } from '../../spec';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { REPO_ROOT } from '../../worker/settings';
 import { startHarness, type Harness } from './helpers/harness';
 import { attemptKeys, launchKeys, readLaunches } from './helpers/launchLog';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SweepSpecSchema } from '../../spec';
-import type { SweepSummary } from '../../workflows/api';
-import { runWorkflowId } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
+import { runWorkflowId } from '../../contract';
 import { startHarness, type Harness } from './helpers/harness';
 
 // The synthetic trainer, preempted (SIGTERM) on its first attempt, checkpoints every epoch: the

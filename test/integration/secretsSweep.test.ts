@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SweepSpecSchema } from '../../spec';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { startHarness, type Harness } from './helpers/harness';
 
 const MARKER = 'sk-test-9f8e7d6c5b4a-never-in-history';

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluatorHashOf, SweepSpecSchema, type SweepSpecInput } from '../../spec';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { sweepCli } from './helpers/cli';
 import { startHarness, type Harness } from './helpers/harness';
 

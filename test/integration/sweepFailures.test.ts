@@ -4,7 +4,7 @@ import type { SqliteStore } from '../../store/sqlite';
 import { expandGrid, SweepSpecSchema, type SweepSpecInput } from '../../spec';
 import { parseTrainerArgs, planTraining } from '../../sim/trainer/model';
 import { workflowBundlePath } from '../../worker/bundle';
-import type { SweepSummary } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
 import { startHarness, type Harness } from './helpers/harness';
 import { attemptKeys, launchKeys, readLaunches } from './helpers/launchLog';
 

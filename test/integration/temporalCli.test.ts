@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseTrainerArgs, planTraining, type TrainerFault } from '../../sim/trainer/model';
 import { expandGrid, SweepSpecSchema, type Cell, type SweepSpecInput } from '../../spec';
-import type { Progress, RunsPage } from '../../workflows/api';
+import type { Progress, RunsPage } from '../../contract';
 import { sweepCli, temporalCli, temporalOk } from './helpers/cli';
 import { startHarness, waitFor, type Harness } from './helpers/harness';
 import { attemptKeys, launchKeys, readLaunches, type Launch } from './helpers/launchLog';

@@ -13,8 +13,8 @@ import { SqliteStore } from '../../store/sqlite';
 import { createSweepWorker } from '../../worker';
 import { startDevServer } from '../../worker/devServer';
 import { REPO_ROOT } from '../../worker/settings';
-import type { SweepSummary } from '../../workflows/api';
-import { runWorkflowId } from '../../workflows/api';
+import type { SweepSummary } from '../../contract';
+import { runWorkflowId } from '../../contract';
 import { temporalOk } from './helpers/cli';
 import { waitFor } from './helpers/harness';
 

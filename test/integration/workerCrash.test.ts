@@ -7,7 +7,7 @@ import { SqliteStore } from '../../store/sqlite';
 import { expandGrid, SweepSpecSchema } from '../../spec';
 import { startDevServer } from '../../worker/devServer';
 import { REPO_ROOT } from '../../worker/settings';
-import { progressQuery, type SweepSummary } from '../../workflows/api';
+import { progressQuery, type SweepSummary } from '../../contract';
 import { workflowBundlePath } from '../../worker/bundle';
 import { attemptKeys, launchKeys, readLaunches } from './helpers/launchLog';
 

@@ -1,7 +1,14 @@
+/**
+ * The contract that workflows, activities, worker and CLI share (as Temporal's samples keep it
+ * in shared.ts): the task queue and ids, signals, queries and updates, the run and attempt
+ * types, search attributes, what continue-as-new carries, and what an executor is asked.
+ * Imports only spec types and Temporal's definers: every other module imports it, never the reverse.
+ */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AxisValue, Resources, SweepSpec, SweepSpecInput } from '../spec/sweepSpec';
+import type { AxisValue, JobTemplate, Resources, SweepSpec, SweepSpecInput } from '../spec/sweepSpec';
 import type { FailureClass } from '../spec/failure';
-import type { LedgerState } from './ledger';
+
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const TASK_QUEUE = 'scaling-sweeps';
 export const sweepWorkflowId = (name: string) => `sweep/${name}`;
@@ -195,3 +202,142 @@ export interface RescoreRequest {
 }
 
 export type { SweepSpecInput };
+
+// ---- search attributes ------------------------------------------------------------
+
+/** Typed search attributes, so the Web UI and `temporal workflow list --query` filter sweeps and runs. */
+export const SweepName = defineSearchAttributeKey('SweepName', SearchAttributeType.KEYWORD);
+export const SweepId = defineSearchAttributeKey('SweepId', SearchAttributeType.KEYWORD);
+// "RunId" is a reserved system attribute on Temporal servers, so runs carry their id as SweepRunId.
+export const RunId = defineSearchAttributeKey('SweepRunId', SearchAttributeType.KEYWORD);
+export const RunState = defineSearchAttributeKey('RunState', SearchAttributeType.KEYWORD);
+export const Arch = defineSearchAttributeKey('Arch', SearchAttributeType.KEYWORD);
+export const Dataset = defineSearchAttributeKey('Dataset', SearchAttributeType.KEYWORD);
+export const SamplesPerClass = defineSearchAttributeKey('SamplesPerClass', SearchAttributeType.INT);
+
+export const SEARCH_ATTRIBUTES = [SweepName, SweepId, RunId, RunState, Arch, Dataset, SamplesPerClass];
+
+/** `Name=Type` flags for `temporal server start-dev --search-attribute`. */
+export const SEARCH_ATTRIBUTE_FLAGS = SEARCH_ATTRIBUTES.map(
+  (k) => `${k.name}=${k.type === SearchAttributeType.INT ? 'Int' : 'Keyword'}`,
+);
+
+// ---- what continue-as-new carries (workflows/ledger.ts drives it) --------------------
+
+export type DoneState = 'succeeded' | 'failed' | 'cancelled';
+
+export interface Failure {
+  runId: string;
+  failureClass?: string;
+  message?: string;
+  attempts: number;
+}
+
+/** A rerun pass over the grid: `retryFailed` (failed runs, optionally of one class) or `rescore`. */
+export type Pass =
+  | { kind: 'retry'; failureClass?: string; before: number; at: number }
+  | { kind: 'rescore'; runs?: string[]; at: number };
+
+/** A cell vetted for starting (by a pass, or by the store for a re-submitted sweep). */
+export interface Vetted {
+  id: string;
+  /** First attempt number. */
+  a: number;
+  m?: 'rescore';
+}
+
+export interface LedgerState {
+  v: 2;
+  cursor: number;
+  /** Indices >= cursor already started or skipped (first-fit look-ahead; at most AHEAD_SPAN). Written by snapshot(). */
+  ahead: number[];
+  /** Written by snapshot(). */
+  inFlight: { id: string; g: number }[];
+  done: Record<DoneState, number>;
+  /** Cells a pass picked that have not started yet (at most one page). */
+  reruns: Vetted[];
+  passes: Pass[];
+  /** A re-submitted sweep: the store says, page by page, which cells at the cursor run and at which attempt. */
+  vetMain: boolean;
+  recentFailures: Failure[];
+  /** Axis lengths of the grid before each `extend`: the grid order is each grid's new cells after the last's. */
+  extensions: Record<string, number>[];
+}
+
+
+// ---- pages of cells the store vets for the sweep ----------------------------------
+
+/** A page of cells (run id and job hash) the sweep asks about, and what it asks. */
+export type VetRule =
+  | { kind: 'resubmit'; rule: ResubmitRule }
+  | { kind: 'retry'; failureClass?: FailureClass; before: number }
+  | { kind: 'rescore'; runs?: string[] };
+
+export interface VetPick {
+  id: string;
+  a: number;
+  m?: 'rescore';
+  /** The state it leaves (a pass's pick is pending again). */
+  prior?: 'succeeded' | 'failed' | 'cancelled';
+}
+
+
+// ---- what an executor is asked ------------------------------------------------------
+
+/** Everything an executor needs to start one attempt of one run. */
+export interface LaunchRequest {
+  sweep: string;
+  /**
+   * The sweep instance (made when the sweep was first registered in its results store): an
+   * attempt left by another instance of a sweep of the same name is never adopted.
+   */
+  instance: string;
+  /** Hash of the job definition this attempt runs (`jobHashOf`); adoption requires it to match. */
+  jobHash: string;
+  /**
+   * Which stage this attempt runs (default train). For `evaluate`, `spec.job` holds the evaluate
+   * block (as a job template) and `resources` its resources; jobs get SWEEP_STAGE.
+   */
+  stage?: 'train' | 'evaluate';
+  /** Evaluate stage: hash of the evaluate block; attempts of different evaluators never share a name. */
+  evaluator?: string;
+  /** Evaluate stage: the training stage's result JSON, given to the job as SWEEP_TRAIN_RESULT. */
+  trainResult?: string;
+  /**
+   * An earlier attempt of this run (same instance and job definition) exists: the job gets
+   * SWEEP_RESUME=1 and should resume from its checkpoint directory.
+   */
+  resume?: boolean;
+  /** Training stage of a run with an evaluate stage: a successful attempt leaves the run running. */
+  evaluateNext?: boolean;
+  runId: string;
+  attempt: number;
+  axes: Record<string, AxisValue>;
+  resources: Resources;
+  /** The spec's job template, executor settings, timeouts, retry and metrics. */
+  spec: Pick<SweepSpec, 'executor' | 'timeouts' | 'retry' | 'metrics'> & { job: JobTemplate };
+}
+
+/** Live state of an attempt, heartbeated and shown in the UI. */
+export interface JobPhase {
+  phase: 'pending' | 'running' | 'succeeded' | 'failed';
+  /** Pod / process the attempt runs as. */
+  pod?: string;
+  node?: string;
+  message?: string;
+}
+
+export type JobOutcome =
+  | {
+      status: 'succeeded';
+      /** The raw text the job wrote to its result file (validated by the caller). */
+      resultText: string;
+      gpuSeconds: number;
+    }
+  | {
+      status: 'failed';
+      failureClass: FailureClass;
+      message: string;
+      exitCode?: number;
+      gpuSeconds: number;
+    };
