@@ -255,6 +255,11 @@ export function assembleHtml(input: ReportInput, figures: RenderedFigure[][], op
     ...input.fits.slice(0, MAX_FIT_SECTIONS).map((f, i) => fitSection(f, figures[i] ?? [])),
     input.omissions?.length ? omissionsNote(input.omissions) : '',
   ].join('\n');
+  return htmlPage(title, body);
+}
+
+/** A self-contained page: the report's one stylesheet, the title and the body. */
+export function htmlPage(title: string, body: string): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

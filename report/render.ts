@@ -5,7 +5,7 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import { slug, studyEfficiencyFigure } from './figures';
-import { escapeHtml } from './html';
+import { escapeHtml, htmlPage } from './html';
 import type { RenderedFigure, StudyReplay } from './types';
 
 /**
@@ -86,21 +86,8 @@ export async function renderStudyReport(studies: readonly StudyReplay[], opts: {
 ${studyTable(st)}</section>`;
   });
   const omitted = studies.length > MAX_STUDIES ? `<p>${studies.length - MAX_STUDIES} further studies omitted (at most ${MAX_STUDIES} per page).</p>` : '';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>body{font-family:Liberation Sans,Arial,Helvetica,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#111}
-table{border-collapse:collapse;font-size:13px;margin:8px 0 24px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}figcaption{font-size:13px;color:#444;max-width:760px}.meta{color:#555;font-size:13px}</style>
-</head>
-<body>
-<header><h1>${escapeHtml(title)}</h1><div class="meta">${escapeHtml(meta)}</div></header>
+  const body = `<header><h1>${escapeHtml(title)}</h1><div class="meta">${escapeHtml(meta)}</div></header>
 ${sections.join('\n')}
-${omitted}
-</body>
-</html>
-`;
+${omitted}`;
+  return htmlPage(title, body);
 }

@@ -178,14 +178,18 @@ export async function runFitCommand(o: FitCommandOptions, io: FitCommandIo): Pro
   }
 }
 
-function csvSource(dataFile: string): FitSource {
-  let csv;
+/** The `--data` CSV, or a usage error that names the file and what is wrong with it. */
+export function readDataCsv(dataFile: string): ReturnType<typeof readCsvFile> {
   try {
-    csv = readCsvFile(dataFile);
+    return readCsvFile(dataFile);
   } catch (e) {
     if (e instanceof CsvError) throw new UsageError(`${dataFile}: ${e.message}`);
     throw new UsageError(`cannot read --data ${dataFile}: ${(e as Error).message}`);
   }
+}
+
+function csvSource(dataFile: string): FitSource {
+  const csv = readDataCsv(dataFile);
   const lines = csv.lines;
   return {
     label: dataFile,

@@ -12,7 +12,8 @@ import {
   type ReplayOutput,
   type ReplayStrategy,
 } from '../../scaling/replay';
-import { DEFAULT_PAPER_CSV, FitPool, fitDatasetParallel, readCsvFile } from '../../fitting';
+import { DEFAULT_PAPER_CSV, FitPool, fitDatasetParallel } from '../../fitting';
+import { readDataCsv } from './fit';
 import { UsageError } from '../errors';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { renderStudyReport } from '../../report/render';
@@ -125,13 +126,7 @@ export async function runReplayCommand(o: ReplayCommandOptions, io: ReplayComman
   if (workers !== undefined && workers < 1) throw new UsageError('--workers must be >= 1');
   const spec = loadFitSpec(o.spec);
   const dataFile = o.data ?? DEFAULT_PAPER_CSV;
-  let csv;
-  try {
-    csv = readCsvFile(dataFile);
-  } catch (e) {
-    if (e instanceof CsvError) throw new UsageError(`${dataFile}: ${e.message}`);
-    throw new UsageError(`cannot read --data ${dataFile}: ${(e as Error).message}`);
-  }
+  const csv = readDataCsv(dataFile);
   const rowLabel = (i: number) => `${path.basename(dataFile)} line ${csv.lines[i]}`;
   const pool = new FitPool(workers);
   try {

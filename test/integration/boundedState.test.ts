@@ -7,20 +7,13 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { NativeConnection, Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Executor, JobOutcome, LaunchRequest } from '../../activities/executors/types';
+import type { LaunchRequest } from '../../activities/executors/types';
 import { expandGrid, SweepSpecSchema } from '../../spec';
-import { SqliteStore } from '../../store/sqlite';
-import { createSweepWorker } from '../../worker';
-import { startDevServer } from '../../worker/devServer';
 import { temporalCliPath } from '../../worker/settings';
 import type { Progress, SweepSummary } from '../../contract';
 import { waitFor } from './helpers/harness';
+import { startInstantWorker, type InstantWorker } from './helpers/instantWorker';
 
 const N = 3000;
 const SPEC = SweepSpecSchema.parse({
@@ -33,56 +26,25 @@ const SPEC = SweepSpecSchema.parse({
   refit: { every: 100000 },
 });
 
-/** Ends every attempt at once; the first attempt of every 7th cell fails (user error, not retried). */
-class InstantExecutor implements Executor {
-  readonly kind = 'local' as const;
-  readonly launches = new Map<string, number>();
-  async launch(req: LaunchRequest) {
-    const key = `${req.runId}#${req.attempt}`;
-    this.launches.set(key, (this.launches.get(key) ?? 0) + 1);
-    return { jobName: `${req.runId}-a${req.attempt}`, adopted: false };
-  }
-  async watch(req: LaunchRequest): Promise<JobOutcome> {
-    if (Number(req.axes.x) % 7 === 0 && req.attempt === 1)
-      return { status: 'failed', failureClass: 'user-error', message: 'exit 2: planned failure of a long message '.repeat(4), exitCode: 2, gpuSeconds: 1 };
-    return { status: 'succeeded', resultText: JSON.stringify({ metrics: { score: Number(req.axes.x) / N } }), gpuSeconds: 1 };
-  }
-  async cancel() {}
-}
+/** Every attempt ends at once; the first attempt of every 7th cell fails (user error, not retried). */
+const outcome = (req: LaunchRequest) =>
+  Number(req.axes.x) % 7 === 0 && req.attempt === 1
+    ? { status: 'failed' as const, failureClass: 'user-error' as const, message: 'exit 2: planned failure of a long message '.repeat(4), exitCode: 2, gpuSeconds: 1 }
+    : { status: 'succeeded' as const, resultText: JSON.stringify({ metrics: { score: Number(req.axes.x) / N } }), gpuSeconds: 1 };
 
 describe('a 3,000-run sweep carries O(window) state through continue-as-new', () => {
-  let env: TestWorkflowEnvironment;
-  let address: string;
-  let worker: Worker;
-  let running: Promise<void>;
-  let store: SqliteStore;
-  let root: string;
-  const executor = new InstantExecutor();
+  let w: InstantWorker;
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'sweep-bounded-'));
-    ({ env, address } = await startDevServer());
-    store = new SqliteStore(join(root, 'results.db'));
-    ({ worker } = await createSweepWorker({
-      connection: env.nativeConnection as NativeConnection,
-      clientConnection: env.connection,
-      namespace: 'default',
-      store,
-      executors: { local: executor },
-      reportDir: join(root, 'out'),
-    }));
-    running = worker.run();
+    w = await startInstantWorker({ outcome });
   }, 120_000);
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running?.catch(() => undefined);
-    await store?.close();
-    await env?.teardown();
-    rmSync(root, { recursive: true, force: true });
+    await w?.stop();
   });
 
   it('keeps every continue-as-new input under 64 KB and not growing, and reruns failed runs after it', async () => {
+    const { env, address, store, executor } = w;
     const client = env.client;
     const handle = await client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/bounded', args: [SPEC] });
     const failedFirst = expandGrid(SPEC).filter((c) => Number(c.axes.x) % 7 === 0).length;
@@ -129,11 +91,15 @@ describe('a 3,000-run sweep carries O(window) state through continue-as-new', ()
     const summary = (await handle.result()) as SweepSummary;
     // What had failed when asked reran (and succeeded); the cells that failed later stay failed.
     expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: N - failedFirst + retried, failed: failedFirst - retried, cancelled: 0 });
-    for (const id of answer.result.rerun) expect(executor.launches.get(`${id}#2`)).toBe(1);
+    for (const id of answer.result.rerun) expect(executor.launches.get(`bounded/${id}#2`)).toBe(1);
 
-    // Every run recorded once; every attempt launched once; failed runs reran at attempt 2.
+    // Every run recorded once (a result for each that succeeded); every attempt launched once.
+    const runs = await store.listRuns('bounded');
+    expect(runs).toHaveLength(N);
+    expect(runs.filter((r) => r.state === 'succeeded')).toHaveLength(summary.byState.succeeded);
     const results = await store.listResults('bounded');
-    expect(new Set(results.map((r) => r.runId)).size).toBe(N);
+    expect(results).toHaveLength(summary.byState.succeeded);
+    expect(new Set(results.map((r) => r.runId)).size).toBe(summary.byState.succeeded);
     expect([...executor.launches.values()].every((n) => n === 1)).toBe(true);
     expect(executor.launches.size).toBe(N + retried);
 

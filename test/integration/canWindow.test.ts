@@ -3,21 +3,14 @@
  * running refit to end) take effect. The window is forced: an activity interceptor holds the
  * refit until the test lets it go, and the sweep says when it is waiting (`progress.continuing`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ActivityInboundCallsInterceptor, ActivityExecuteInput, Next } from '@temporalio/worker';
-import type { NativeConnection, Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Executor, JobOutcome, LaunchRequest } from '../../activities/executors/types';
+import type { JobOutcome, LaunchRequest } from '../../activities/executors/types';
 import { SweepSpecSchema } from '../../spec';
-import { SqliteStore } from '../../store/sqlite';
-import { createSweepWorker } from '../../worker';
-import { startDevServer } from '../../worker/devServer';
 import { cancelSignal, progressQuery, retryFailedUpdate, runsQuery, type SweepSummary } from '../../contract';
 import { waitFor } from './helpers/harness';
+import { startInstantWorker, type InstantWorker } from './helpers/instantWorker';
 
 const spec = (name: string) =>
   SweepSpecSchema.parse({
@@ -32,19 +25,10 @@ const spec = (name: string) =>
   });
 
 /** Attempt 1 of every 5th cell fails (user error, not retried); everything else succeeds at once. */
-class InstantExecutor implements Executor {
-  readonly kind = 'local' as const;
-  readonly launches: string[] = [];
-  async launch(req: LaunchRequest) {
-    this.launches.push(`${req.sweep}/${req.runId}#${req.attempt}`);
-    return { jobName: `${req.runId}-a${req.attempt}`, adopted: false };
-  }
-  async watch(req: LaunchRequest): Promise<JobOutcome> {
-    const x = Number(req.axes.x);
-    if (x % 5 === 0 && req.attempt === 1) return { status: 'failed', failureClass: 'user-error', message: 'exit 2', exitCode: 2, gpuSeconds: 0 };
-    return { status: 'succeeded', resultText: JSON.stringify({ metrics: { score: 1 - 0.5 * x ** -0.3 }, n_params: 1e6 * x, n_samples_seen: 1e6, total_flops: 6e12 * x }), gpuSeconds: 0 };
-  }
-  async cancel() {}
+function outcome(req: LaunchRequest): JobOutcome {
+  const x = Number(req.axes.x);
+  if (x % 5 === 0 && req.attempt === 1) return { status: 'failed', failureClass: 'user-error', message: 'exit 2', exitCode: 2, gpuSeconds: 0 };
+  return { status: 'succeeded', resultText: JSON.stringify({ metrics: { score: 1 - 0.5 * x ** -0.3 }, n_params: 1e6 * x, n_samples_seen: 1e6, total_flops: 6e12 * x }), gpuSeconds: 0 };
 }
 
 /** Holds every `refit` activity while armed. */
@@ -61,18 +45,11 @@ class RefitGate {
 }
 
 describe('the continue-as-new window', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  let store: SqliteStore;
-  let root: string;
-  const executor = new InstantExecutor();
+  let w: InstantWorker;
   const gate = new RefitGate();
+  const launched = (sweep: string) => [...w.executor.launches.keys()].filter((k) => k.startsWith(`${sweep}/`));
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'sweep-canwin-'));
-    ({ env } = await startDevServer({ extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=80'] }));
-    store = new SqliteStore(join(root, 'results.db'));
     const holdRefits = (ctx: Context): { inbound: ActivityInboundCallsInterceptor } => ({
       inbound: {
         async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) {
@@ -81,31 +58,22 @@ describe('the continue-as-new window', () => {
         },
       },
     });
-    ({ worker } = await createSweepWorker({
-      connection: env.nativeConnection as NativeConnection,
-      clientConnection: env.connection,
-      namespace: 'default',
-      store,
-      executors: { local: executor },
-      reportDir: join(root, 'out'),
+    w = await startInstantWorker({
+      outcome,
+      extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=80'],
       workerOptions: { interceptors: { activity: [holdRefits] } },
-    }));
-    running = worker.run();
+    });
   }, 120_000);
 
   afterAll(async () => {
     gate.release();
-    worker?.shutdown();
-    await running?.catch(() => undefined);
-    await store?.close();
-    await env?.teardown();
-    rmSync(root, { recursive: true, force: true });
+    await w?.stop();
   });
 
   /** Starts a sweep with refits held, and waits until it waits to continue as new. */
   async function startHeld(name: string) {
     gate.armed = true;
-    const handle = await env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: `sweep/${name}`, args: [spec(name)] });
+    const handle = await w.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: `sweep/${name}`, args: [spec(name)] });
     const p = await waitFor('the sweep to wait in the continue-as-new window', async () => {
       const q = await handle.query(progressQuery);
       return q.continuing ? q : undefined;
@@ -115,7 +83,7 @@ describe('the continue-as-new window', () => {
 
   const executions = async (name: string) => {
     const out: string[] = [];
-    for await (const wf of env.client.workflow.list({ query: `WorkflowId="sweep/${name}"` })) out.push(wf.status.name);
+    for await (const wf of w.env.client.workflow.list({ query: `WorkflowId="sweep/${name}"` })) out.push(wf.status.name);
     return out;
   };
 
@@ -129,9 +97,9 @@ describe('the continue-as-new window', () => {
     // Six cells fail their first attempt; those that had failed when it was asked reran and succeeded.
     expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: 24 + answer.count, failed: 6 - answer.count, cancelled: 0 });
     // The runs the answer named ran again, once, at attempt 2, after the sweep continued as new.
-    for (const id of answer.rerun) expect(executor.launches.filter((l) => l === `canwin-retry/${id}#2`)).toHaveLength(1);
+    for (const id of answer.rerun) expect(w.executor.launches.get(`canwin-retry/${id}#2`)).toBe(1);
     expect((await executions('canwin-retry')).filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
-    const attempts = await store.listAttempts('canwin-retry');
+    const attempts = await w.store.listAttempts('canwin-retry');
     expect(attempts.filter((a) => a.attempt === 2).map((a) => a.runId).sort()).toEqual([...answer.rerun].sort());
   }, 240_000);
 
@@ -140,16 +108,16 @@ describe('the continue-as-new window', () => {
     // What may still launch after the cancel: runs that ended already and those in flight (a run
     // started just before may be launching its attempt). Nothing else.
     const inFlight = (await handle.query(runsQuery, { state: 'running' })).runs ?? [];
-    const allowed = new Set([...(await store.listRuns('canwin-cancel')).map((r) => r.runId), ...inFlight.map((r) => r.runId)]);
+    const allowed = new Set([...(await w.store.listRuns('canwin-cancel')).map((r) => r.runId), ...inFlight.map((r) => r.runId)]);
     const before = (await executions('canwin-cancel')).length;
     await handle.signal(cancelSignal);
     gate.release();
     const summary = (await handle.result()) as SweepSummary;
     expect(summary.byState.pending).toBeGreaterThan(0);
     expect(summary.byState.succeeded + summary.byState.failed + summary.byState.cancelled).toBeLessThan(30);
-    const launched = executor.launches.filter((l) => l.startsWith('canwin-cancel/')).map((l) => l.slice('canwin-cancel/'.length).split('#')[0]);
-    expect(launched.length).toBeGreaterThan(0);
-    expect(launched.filter((id) => !allowed.has(id))).toEqual([]);
+    const ids = launched('canwin-cancel').map((k) => k.slice('canwin-cancel/'.length).split('#')[0]);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.filter((id) => !allowed.has(id))).toEqual([]);
     // The execution that got the cancel is the last: it did not continue as new.
     const after = await executions('canwin-cancel');
     expect(after.length).toBe(before);
