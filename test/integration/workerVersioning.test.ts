@@ -80,20 +80,24 @@ const versioningOf = async (workflowId: string): Promise<VersioningInfo | undefi
     workflowExecutionInfo?: { versioningInfo?: VersioningInfo };
   }).workflowExecutionInfo?.versioningInfo;
 
-async function runSweep(name: string): Promise<void> {
+function specFile(name: string, opts: { runs?: number; seconds?: number; maxRuns?: number } = {}): string {
   const file = join(work, `${name}.yaml`);
   writeFileSync(
     file,
     stringify({
       name,
-      grid: { x: [1, 2, 3] },
-      job: { command: ['node', resolve(REPO_ROOT, 'sim/sleepJob.mjs'), '--seconds=0'], resources: { gpus: 0 } },
-      concurrency: { maxRuns: 3 },
+      grid: { x: Array.from({ length: opts.runs ?? 3 }, (_, i) => i + 1) },
+      job: { command: ['node', resolve(REPO_ROOT, 'sim/sleepJob.mjs'), `--seconds=${opts.seconds ?? 0}`], resources: { gpus: 0 } },
+      concurrency: { maxRuns: opts.maxRuns ?? 3 },
       retry: { maxAttempts: 1 },
       metrics: ['score'],
     }),
   );
-  const r = await sweepCli(['start', file, '--watch'], childEnv, 120_000);
+  return file;
+}
+
+async function runSweep(name: string): Promise<void> {
+  const r = await sweepCli(['start', specFile(name), '--watch'], childEnv, 120_000);
   expect(r.code, r.stdout + r.stderr).toBe(0);
   expect(r.stdout).toContain('sweep completed');
 }
@@ -129,5 +133,36 @@ describe('Worker Versioning on the local dev server', () => {
     // The old build is no longer current: `describe-version` reports how far it has drained.
     const old = await temporalOk(conn, ['worker', 'deployment', 'describe-version', '--deployment-name', DEPLOYMENT, '--build-id', 'build-1']);
     expect(old).toMatch(/DrainageStatus\s+(draining|drained)/);
+  }, 240_000);
+
+  it('a sweep running when a new build is made current moves to it at continue-as-new; its runs stay pinned', async () => {
+    // Roll back to build-1 (both builds' workers still run), start a sweep there, then make build-2 current mid-sweep.
+    await temporalOk(conn, ['worker', 'deployment', 'set-current-version', '--deployment-name', DEPLOYMENT, '--build-id', 'build-1', '--yes']);
+    const started = await sweepCli(['start', specFile('vmove', { runs: 6, seconds: 2, maxRuns: 1 })], childEnv, 60_000);
+    expect(started.code, started.stdout + started.stderr).toBe(0);
+    await until('the first run of vmove to finish on build-1', async () => {
+      const r = await temporalCli(conn, ['workflow', 'count', '--query', 'WorkflowType="sweepRun" AND SweepId="sweep/vmove" AND ExecutionStatus="Completed"']);
+      return /Total:\s*[1-9]/.test(r.stdout) ? true : undefined;
+    });
+    expect((await versioningOf('sweep/vmove'))?.deploymentVersion?.buildId).toBe('build-1');
+    await temporalOk(conn, ['worker', 'deployment', 'set-current-version', '--deployment-name', DEPLOYMENT, '--build-id', 'build-2', '--yes']);
+    const watched = await sweepCli(['watch', 'vmove'], childEnv, 120_000);
+    expect(watched.code, watched.stdout + watched.stderr).toBe(0);
+
+    // The last execution runs on build-2; it got there by continuing as new from build-1.
+    expect((await versioningOf('sweep/vmove'))?.deploymentVersion?.buildId).toBe('build-2');
+    const executions = JSON.parse(
+      await temporalOk(conn, ['workflow', 'list', '--query', 'WorkflowId="sweep/vmove"', '-o', 'json']),
+    ) as { status: string }[];
+    expect(executions.length).toBeGreaterThanOrEqual(2);
+    expect(executions.filter((e) => /CONTINUED_AS_NEW/.test(String(e.status))).length).toBeGreaterThanOrEqual(1);
+    // Runs started before the switch finished on build-1 (pinned), the rest on build-2.
+    const runs = JSON.parse(
+      await temporalOk(conn, ['workflow', 'list', '--query', 'WorkflowType="sweepRun" AND SweepId="sweep/vmove"', '-o', 'json']),
+    ) as { execution: { workflowId: string } }[];
+    expect(runs).toHaveLength(6);
+    const builds = await Promise.all(runs.map(async (r) => (await versioningOf(r.execution.workflowId))?.deploymentVersion?.buildId));
+    expect(builds).toContain('build-1');
+    expect(builds).toContain('build-2');
   }, 240_000);
 });
