@@ -90,4 +90,50 @@ describe('the worker is killed with SIGKILL during a sweep', () => {
       await store.close();
     }
   }, 420_000);
+
+  it('an adaptive study survives a kill: it stops at its budget, every run recorded once, the rest skipped', async () => {
+    const spec = SweepSpecSchema.parse({
+      name: 'crash-adapt',
+      grid: { arch: ['alexnet', 'resnet18', 'resnet50', 'efficientnet_b0', 'convnext_tiny'], dataset: ['imagenet'], samples_per_class: [10, 30, 100, 300], epochs: [10] },
+      job: { command: ['node', '--import', 'tsx', 'sim/trainer/main.ts', '--seconds-per-eflop=0.01', '--min-seconds=2', '--max-seconds=3'], resources: { gpus: 1 } },
+      concurrency: { maxRuns: 4 },
+      timeouts: { run: '2m' },
+      metrics: ['V1', 'V2', 'V4', 'IT', 'Behavioral'],
+      fits: [{ name: 'neuro', form: 'power_law', x: 'total_flops', y: { metrics: ['V1', 'V2', 'V4', 'IT'] }, bootstrap: 30 }],
+      refit: { every: 100, bootstrap: 30 },
+      strategy: { kind: 'adaptive', target: 'neuro', objective: 'exponent', parameter: 'alpha', budget: { gpuHours: 0.5 }, batch: 4 },
+    });
+    if (!worker || worker.exitCode !== null) worker = startWorker();
+    const handle = await server.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/crash-adapt', args: [spec] });
+    for (let kills = 0; kills < 1; kills++) {
+      for (let i = 0; i < 240; i++) {
+        const p = await handle.query(progressQuery).catch(() => undefined);
+        if (p && p.byState.running >= 2) break;
+        await sleep(250);
+      }
+      await sleep(1000);
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker?.once('exit', r));
+      worker = startWorker();
+    }
+    const summary = (await handle.result()) as SweepSummary;
+    expect(summary.study?.stop).toBeDefined();
+    expect(summary.study!.spentGpuHours).toBeLessThanOrEqual(spec.strategy!.budget.gpuHours);
+    expect(summary.study!.skipped).toBeGreaterThan(0);
+    expect(summary.byState.failed + summary.byState.cancelled + summary.byState.pending).toBe(0);
+    expect(summary.byState.succeeded + summary.study!.skipped).toBe(20);
+
+    const store = new SqliteStore(join(dir, 'results.db'));
+    try {
+      const ran = (await store.listRuns('crash-adapt')).map((r) => r.runId);
+      expect(ran).toHaveLength(summary.byState.succeeded);
+      const results = await store.listResults('crash-adapt');
+      expect(results.map((r) => r.runId).sort()).toEqual([...ran].sort());
+      // One process per run that ran, attempt 1: none launched twice across the kills.
+      const launches = readLaunches(join(dir, 'launches.log')).filter((l) => ran.includes(l.runId));
+      expect(launchKeys(launches)).toEqual(attemptKeys(ran));
+    } finally {
+      await store.close();
+    }
+  }, 420_000);
 });
