@@ -334,7 +334,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         if (!patched(STORE_BACKED_RERUNS)) return rerunEndedHere('failed', opts.failureClass);
         // A pass over the grid reruns what had failed by now; the store says which runs those are.
         const before = Date.now();
-        const sel = await acts.selectRuns(spec.name, { state: 'failed', failureClass: opts.failureClass, exclude: ledger.inFlightIds(), before }, MAX_IDS_IN_ANSWER);
+        // A run the store has as failed has ended, even if its signal has not reached us yet: the pass
+        // will pick it, so the answer counts it too.
+        const sel = await acts.selectRuns(spec.name, { state: 'failed', failureClass: opts.failureClass, before }, MAX_IDS_IN_ANSWER);
         if (sel.count) ledger.addPass({ kind: 'retry', ...(opts.failureClass ? { failureClass: opts.failureClass } : {}), before, at: 0 });
         return { rerun: sel.runIds, count: sel.count };
       }),
@@ -357,7 +359,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
           const { rerun, count } = rerunEndedHere('succeeded', undefined, req?.runs);
           return { rescoring: rerun, count, evaluator: evaluatorHashOf(spec.evaluate) };
         }
-        const sel = await acts.selectRuns(spec.name, { state: 'succeeded', runs: req?.runs, exclude: ledger.inFlightIds() }, MAX_IDS_IN_ANSWER);
+        const sel = await acts.selectRuns(spec.name, { state: 'succeeded', runs: req?.runs }, MAX_IDS_IN_ANSWER);
         if (sel.count) ledger.addPass({ kind: 'rescore', ...(req?.runs ? { runs: req.runs } : {}), at: 0 });
         return { rescoring: sel.runIds, count: sel.count, evaluator: evaluatorHashOf(spec.evaluate) };
       }),
