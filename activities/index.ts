@@ -9,7 +9,7 @@ import type { FitSummary, SweepSummary } from '../contract';
 import { SEARCH_ATTRIBUTES } from '../contract';
 import { refitSweep, type RefitStage } from './refit';
 import { reconcileRuns, type ReconcileResult } from './reconcile';
-import { planResubmission, resubmissionCounts, selectRuns, vetCells, type ResubmitRule, type VetPick, type VetRule } from './resubmission';
+import { planResubmission, selectRuns, vetCells, type ResubmitRule, type VetPick, type VetRule } from './resubmission';
 import { proposeNext, type NextBatch } from './propose';
 import { log } from './logger';
 
@@ -323,17 +323,16 @@ export function createActivities(deps: ActivityDeps) {
     ): Promise<{ specHash: string; instance: string; counts: Record<'succeeded' | 'failed' | 'cancelled', number>; resubmitted: boolean }> {
       const specHash = shortHash(canonicalJson(spec));
       const existing = await deps.store.getSweep(spec.name);
-      const plan = await planResubmission(deps.store, spec);
+      const plan = await planResubmission(deps.store, spec, rule);
       await deps.store.upsertSweep({ name: spec.name, specHash, spec, instanceId: plan.instance, createdAt: existing?.createdAt ?? now() });
       // First writer wins: read back the instance the store keeps.
       const instance = (await deps.store.getSweep(spec.name))?.instanceId ?? plan.instance;
       // Counts only: which cell runs is asked page by page (`vetCells`), so no answer grows with the sweep.
-      const { counts, known } = await resubmissionCounts(deps.store, spec, rule);
       log.info(
         { sweep: spec.name, instance, reused: plan.reused.length, rerun: plan.rerun.length, jobChanged: plan.rerun.filter((r) => r.why === 'job-changed').length },
         'sweep registered',
       );
-      return { specHash, instance, counts, resubmitted: known > 0 };
+      return { specHash, instance, counts: plan.counts, resubmitted: plan.known > 0 };
     },
 
     /** Which cells of a page start, and at which attempt (the sweep carries a cursor, the store every run's state). */

@@ -22,6 +22,10 @@ export interface ResubmissionPlan {
   /** Succeeded runs whose job definition is unchanged: their results are kept, they do not run. */
   reused: string[];
   rerun: RerunEntry[];
+  /** Runs this store knows of the sweep (0: nothing to vet). */
+  known: number;
+  /** Cells the submission's rule counts as done without running them (reused, or kept as they ended). */
+  counts: Record<'succeeded' | 'failed' | 'cancelled', number>;
 }
 
 /** A new sweep instance id: 12 hex digits, enough that two stores never share one. */
@@ -34,11 +38,12 @@ export const newInstanceId = () => randomUUID().replace(/-/g, '').slice(0, 12);
  * that has never seen the sweep gives it a new instance, so nothing of another sweep of the
  * same name (an old registry entry, a Job still on the cluster) is ever adopted.
  */
-export async function planResubmission(store: ResultsStore, spec: SweepSpec): Promise<ResubmissionPlan> {
+export async function planResubmission(store: ResultsStore, spec: SweepSpec, rule: ResubmitRule = {}): Promise<ResubmissionPlan> {
   const existing = await store.getSweep(spec.name);
   const instance = existing?.instanceId ?? newInstanceId();
   const runs = await store.listRuns(spec.name);
-  const plan: ResubmissionPlan = { instance, newInstance: !existing?.instanceId, reused: [], rerun: [] };
+  const counts = { succeeded: 0, failed: 0, cancelled: 0 };
+  const plan: ResubmissionPlan = { instance, newInstance: !existing?.instanceId, reused: [], rerun: [], known: runs.length, counts };
   if (!runs.length) return plan;
   const hashes = new Map(expandGrid(spec).map((c) => [c.runId, jobHashOf(firstStageJob(spec), c.resources)]));
   const spent = new Map<string, number>();
@@ -48,9 +53,9 @@ export async function planResubmission(store: ResultsStore, spec: SweepSpec): Pr
     const want = hashes.get(r.runId);
     if (want === undefined) continue; // no longer a cell of this grid
     const attempts = Math.max(r.attempts, spent.get(r.runId) ?? 0);
-    // A run recorded before job hashes existed counts as unchanged.
-    const changed = r.jobHash !== undefined && r.jobHash !== want;
-    if (r.state === 'succeeded' && !changed) plan.reused.push(r.runId);
+    // What a plain re-submission does (the preview lists it), and what this one's rule counts as done.
+    const plain = decideResubmitted(r, attempts, want, {});
+    if (!plain.start) plan.reused.push(r.runId);
     else if (attempts > 0)
       plan.rerun.push({
         runId: r.runId,
@@ -60,6 +65,8 @@ export async function planResubmission(store: ResultsStore, spec: SweepSpec): Pr
         ...(r.message ? { message: r.message.slice(0, 200) } : {}),
         why: r.state === 'succeeded' ? 'job-changed' : 'not-succeeded',
       });
+    const d = rule.retryFailed || rule.rescore ? decideResubmitted(r, attempts, want, rule) : plain;
+    if (!d.start && d.counted) counts[d.counted]++;
   }
   return plan;
 }
@@ -113,23 +120,6 @@ export function decideResubmitted(
 /** Attempts a run has spent: the attempt rows are the ground truth (a run row may lag its last attempt after a crash). */
 function spentAttempts(run: RunRow | undefined, attempts: AttemptRow[]): number {
   return Math.max(run?.attempts ?? 0, ...attempts.map((a) => a.attempt));
-}
-
-/** Registration counts: the cells a re-submission counts as done without running them. */
-export async function resubmissionCounts(store: ResultsStore, spec: SweepSpec, rule: ResubmitRule) {
-  const counts = { succeeded: 0, failed: 0, cancelled: 0 };
-  const runs = await store.listRuns(spec.name);
-  if (!runs.length) return { counts, known: 0 };
-  const hashes = new Map(expandGrid(spec).map((c) => [c.runId, jobHashOf(firstStageJob(spec), c.resources)]));
-  const spent = new Map<string, number>();
-  for (const a of await store.listAttempts(spec.name)) spent.set(a.runId, Math.max(spent.get(a.runId) ?? 0, a.attempt));
-  for (const r of runs) {
-    const h = hashes.get(r.runId);
-    if (h === undefined) continue;
-    const d = decideResubmitted(r, Math.max(r.attempts, spent.get(r.runId) ?? 0), h, rule);
-    if (!d.start && d.counted) counts[d.counted]++;
-  }
-  return { counts, known: runs.length };
 }
 
 /** Which cells of a page start, and at which attempt: the store holds every run's state, the sweep only a cursor. */
