@@ -14,14 +14,14 @@
  * every sweep completed with every run succeeded (and recorded once in the store).
  */
 import './quiet';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { SqliteStore } from '../store/sqlite';
 import { SweepSpecSchema } from '../spec';
-import { startDevServer } from '../worker/devServer';
+import { freePort, spawnDevServer, type PersistentDevServer } from '../worker/devServer';
 import { REPO_ROOT, temporalCliPath } from '../worker/settings';
 import { TASK_QUEUE, progressQuery, sweepWorkflowId, type Progress, type SweepSummary } from '../contract';
 import { LoggedChild, run } from './childProcess';
@@ -61,11 +61,20 @@ const cli = temporalCliPath();
 const mib = (b: number | undefined) => (b === undefined ? '?' : `${(b / 2 ** 20).toFixed(0)} MiB`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const range = (k: number) => Array.from({ length: k }, (_, i) => i + 1);
+function gridOf(n: number): Record<string, number[]> {
+  for (let a = Math.floor(Math.sqrt(n)); a > 1; a--) if (n % a === 0) return { x: range(n / a), y: range(a) };
+  return { x: range(n) };
+}
+
 /** The raw spec, as a user would hand it to `temporal workflow start --input-file`. */
 function rawSpec(name: string, n: number) {
   return {
     name,
-    grid: { x: Array.from({ length: n }, (_, i) => i + 1) },
+    // A big grid as a user writes one: two axes whose product is n, not one axis of n values
+    // (a 100,000-value list alone would pass the server's 512 KB payload warning).
+    grid: gridOf(n),
+    ...(n > 10_000 ? { maxGridSize: n } : {}),
     job: { command: ['node', join(REPO_ROOT, 'sim/sleepJob.mjs'), '--seconds=0'] },
     metrics: ['score'],
     concurrency: { maxRuns: MAX_RUNS },
@@ -92,6 +101,18 @@ interface Outcome {
   stored?: { results: number; attempts: number; succeededRows: number };
   /** What continue-as-new carried: executions, and the first, last and largest input. */
   can?: { executions: number; firstBytes: number; lastBytes: number; maxBytes: number };
+}
+
+/**
+ * The server's warnings about sizes and limits (payload and blob size, history size and count,
+ * pending children, signals): what the acceptance asks to be absent.
+ */
+function serverWarnings(logFile: string): string[] {
+  const text = readFileSync(logFile, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => /"level":"(warn|error)"/.test(l) || /\b(WARN|ERROR)\b/.test(l))
+    .filter((l) => /size|limit|exceed|too many|too large/i.test(l));
 }
 
 async function waitForPollers(client: Client, deadlineMs: number): Promise<void> {
@@ -188,6 +209,8 @@ async function runSweep(
   );
   let lastFinished = -1;
   let lastChangeAt = performance.now();
+  // A long sweep says how far it is once a minute, so a run cut short still has figures.
+  let lastReportAt = performance.now();
   let hung: string | undefined;
   while (!settled) {
     await sleep(500);
@@ -205,6 +228,14 @@ async function runSweep(
         if (finished !== lastFinished) {
           lastFinished = finished;
           lastChangeAt = now;
+        }
+        if (n >= 1_000 && now - lastReportAt >= 60_000) {
+          lastReportAt = now;
+          const s = (now - t0) / 1000;
+          console.log(
+            `  ${name}: ${finished}/${n} finished after ${s.toFixed(0)} s (${(finished / s).toFixed(1)} runs/s), ` +
+              `worker RSS ${mib(ctx.worker.memory('VmRSS'))}, load ${loadavg()[0].toFixed(1)}`,
+          );
         }
       }
     }
@@ -282,14 +313,16 @@ async function main(): Promise<number> {
     `soak: ${SWEEPS} sweeps x ${RUNS} zero-duration runs in a row${BIG ? `, then one of ${BIG}` : ''}; maxRuns ${MAX_RUNS}, ${SLOTS} slots` +
       `${values.fit ? ', one point fit' : ', no fits'}; deadline ${DEADLINE_S} s (big ${BIG_DEADLINE_S} s), stall ${STALL_S} s; work dir ${dir}`,
   );
-  let server: Awaited<ReturnType<typeof startDevServer>> | undefined;
+  let server: PersistentDevServer | undefined;
+  let connection: Connection | undefined;
   let worker: LoggedChild | undefined;
   let store: SqliteStore | undefined;
   let keepDir = false;
   const cleanup = async () => {
     await worker?.stop();
     await store?.close().catch(() => undefined);
-    await server?.env.teardown().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
     if (!keepDir) rmSync(dir, { recursive: true, force: true });
   };
   // Ctrl-C or a kill still takes the worker and the server down with us.
@@ -300,7 +333,12 @@ async function main(): Promise<number> {
     });
 
   try {
-    server = await startDevServer();
+    // The embedded default (in-memory SQLite), as its own process whose log we keep: the
+    // server warns there when a payload or a history passes its limits.
+    const serverLog = join(dir, 'temporal.log');
+    server = await spawnDevServer({ logFile: serverLog, port: await freePort() });
+    connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
     const dbPath = join(dir, 'results.db');
     worker = new LoggedChild(
       process.execPath,
@@ -320,13 +358,13 @@ async function main(): Promise<number> {
     );
     const tw = performance.now();
     await Promise.race([
-      waitForPollers(server.env.client, 180_000),
+      waitForPollers(client, 180_000),
       worker.exited.then((why) => Promise.reject(new Error(`worker ${why} before polling:\n${worker?.tail()}`))),
     ]);
     console.log(`worker pid ${worker.proc.pid} polling after ${((performance.now() - tw) / 1000).toFixed(1)} s`);
     // Read-only use alongside the worker (SQLite WAL): the store check after each sweep.
     store = new SqliteStore(dbPath);
-    const ctx = { client: server.env.client, address: server.address, dir, worker, store };
+    const ctx = { client, address: server.address, dir, worker, store };
 
     const outcomes: Outcome[] = [];
     const plan = [
@@ -362,7 +400,8 @@ async function main(): Promise<number> {
       .sort((a, b) => a - b);
     const pct = (q: number) => smallWalls[Math.min(smallWalls.length - 1, Math.floor(q * smallWalls.length))] ?? NaN;
     const completed = outcomes.filter(ok).length;
-    const pass = completed === plan.length && succeeded === totalRuns && failed === 0;
+    const warnings = serverWarnings(serverLog);
+    const pass = completed === plan.length && succeeded === totalRuns && failed === 0 && warnings.length === 0;
     console.log(
       [
         '',
@@ -377,6 +416,7 @@ async function main(): Promise<number> {
           ? `${BIG}-run sweep: wall ${big.wallS.toFixed(1)} s, ${(big.succeeded / big.wallS).toFixed(1)} runs/s, ${big.succeeded}/${BIG} succeeded`
           : '',
         `worker peak RSS (VmHWM of pid ${worker.proc.pid}): ${mib(peak)}`,
+        `server log: ${warnings.length} size or limit warnings${warnings.length ? `, the first:\n  ${warnings.slice(0, 3).join('\n  ')}` : ''}`,
         `result: ${pass ? 'PASS: every sweep completed, every run succeeded' : 'FAIL'}`,
       ]
         .filter(Boolean)

@@ -50,8 +50,8 @@ export async function startDevServer(opts: DevServerOptions = {}) {
 }
 
 export interface PersistentDevServerOptions {
-  /** SQLite file of the server's state: workflows survive a restart of the server. */
-  dbFile: string;
+  /** SQLite file of the server's state: workflows survive a restart of the server. Omitted: in memory. */
+  dbFile?: string;
   /** The server's own output goes here (appended), not to the terminal. */
   logFile: string;
   port: number;
@@ -97,14 +97,13 @@ function tail(file: string, maxBytes = 2_000): string {
  */
 export async function spawnDevServer(opts: PersistentDevServerOptions, { readyMs = 90_000, abort }: { readyMs?: number; abort?: AbortSignal } = {}): Promise<PersistentDevServer> {
   const ip = opts.ip ?? '127.0.0.1';
-  mkdirSync(dirname(opts.dbFile), { recursive: true });
+  if (opts.dbFile) mkdirSync(dirname(opts.dbFile), { recursive: true });
   mkdirSync(dirname(opts.logFile), { recursive: true });
   const log = openSync(opts.logFile, 'a');
   const args = [
     'server',
     'start-dev',
-    '--db-filename',
-    opts.dbFile,
+    ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     '--ip',
     ip,
     '--port',
