@@ -8,6 +8,7 @@ import { MAX_REPORT_HTML_BYTES, utf8Exceeds, type ResultsStore } from '../store/
 import type { FitSummary } from '../contract';
 import { log } from './logger';
 import { fitSweepLive, type LiveFit } from './refit';
+import { sweepStudySection, type StudyReplayCache } from './study';
 
 /** Run table bounds: a 1,000-run sweep with 1,000 metrics per result stays well under 2 MB. */
 export const REPORT_MAX_RUN_ROWS = 1000;
@@ -34,6 +35,7 @@ export async function sweepReportInput(
   spec: SweepSpec,
   finalFits?: FitSummary[],
   liveFits?: LiveFit[],
+  opts: { studyCache?: StudyReplayCache } = {},
 ): Promise<ReportInput> {
   const [runs, points, stored] = await Promise.all([store.listRuns(spec.name), store.listDataPoints(spec.name), store.latestFits(spec.name)]);
   // Data points, not results: a result's artifacts never leave the store for the report.
@@ -89,6 +91,8 @@ export async function sweepReportInput(
   if (names.size > columns.length) {
     omissions.push(`Metrics beyond the first ${columns.length} columns omitted from the run table (${names.size} metrics in the results).`);
   }
+  // The study-efficiency section (bounded; never fails the report: a part it cannot build is a note in it).
+  const study = await sweepStudySection(store, spec, points, fits, { cache: opts.studyCache });
   return {
     title: `Scaling-law report - ${spec.name}`,
     source: `sweep ${spec.name} (results store)`,
@@ -97,6 +101,7 @@ export async function sweepReportInput(
     omissions,
     maxRunRows: REPORT_MAX_RUN_ROWS,
     maxMetricColumns: REPORT_MAX_METRIC_COLUMNS,
+    study,
     sweep: {
       name: spec.name,
       counts,
@@ -162,7 +167,7 @@ export async function storedSweepSpec(store: ResultsStore, sweep: string): Promi
  * report, run table included); otherwise (no final report yet, or the sweep has refitted since,
  * re-submitted or extended) every law refitted live from the store's data points.
  */
-export async function reportInputFromStore(store: ResultsStore, sweep: string): Promise<ReportInput> {
+export async function reportInputFromStore(store: ResultsStore, sweep: string, opts: { studyCache?: StudyReplayCache } = {}): Promise<ReportInput> {
   const spec = await storedSweepSpec(store, sweep);
   const [report, latest] = await Promise.all([store.getReport(sweep), store.latestFits(sweep)]);
   const parsed = report?.fits === undefined ? undefined : StoredSummaries.safeParse(report.fits);
@@ -170,7 +175,7 @@ export async function reportInputFromStore(store: ResultsStore, sweep: string): 
     const finals = parsed.data as FitSummary[];
     const versions = new Map(latest.map((f) => [f.name, f.version]));
     const current = finals.every((f) => f.error !== undefined || versions.get(f.name) === f.version);
-    if (current) return sweepReportInput(store, spec, finals);
+    if (current) return sweepReportInput(store, spec, finals, undefined, opts);
   }
-  return sweepReportInput(store, spec, undefined, await fitSweepLive(store, spec));
+  return sweepReportInput(store, spec, undefined, await fitSweepLive(store, spec), opts);
 }

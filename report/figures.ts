@@ -6,7 +6,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { FitPoint } from '../scaling/types';
 import { PARAM_NAMES, bootstrapLinearSamples, linearParams, linearPercentiles, logspace, percentile, predictY, recipeOf } from './laws';
-import type { ReportFit, StudyReplay } from './types';
+import type { ReportFit, StudyPath, StudyReplay } from './types';
 
 export interface FigureSpec {
   id: string;
@@ -581,8 +581,57 @@ export function studyEfficiencyFigure(study: StudyReplay): FigureSpec {
     `${study.fit}: root-mean-square error of the predicted score on the held-out target region (the most expensive ${pct(study.holdout_top)} of the models) ` +
     `against the fraction of the candidates' compute spent, one line per strategy (${lines.map((l) => `${l.strategy}: its ${pct(l.budget)} budget`).join(', ')}); ` +
     'each point is the median over seeds of the latest refit at or below that compute. Lower is better.' +
-    (clipped ? ` ${clipped} point(s) above 5x the all-candidates error are off the top of the axis.` : '');
+    (clipped ? ` ${clipped} point(s) above 5x the all-candidates error are off the top of the axis.` : '') +
+    (study.context ? ` ${study.context}` : '');
   return { id: `fig-${slug(study.fit)}-study-efficiency`, title: `${study.fit}: study efficiency`, caption, spec };
+}
+
+/**
+ * A live adaptive study's path: the width of its target's 95% interval at each stored bootstrap
+ * refit against the fraction of the GPU-hour budget the runs of that fit cost, with the study's
+ * stop width (stopWhen.ciWidth) as a dashed rule. Refits without an interval are left out.
+ */
+export function studyPathFigure(path: StudyPath): FigureSpec {
+  const values = path.points
+    .filter((p) => p.ci_width !== undefined && Number.isFinite(p.ci_width) && Number.isFinite(p.budget_fraction))
+    .map((p) => ({ budget_fraction: p.budget_fraction, ci_width: p.ci_width as number, runs: p.runs, version: p.version }));
+  const xHi = Math.max(1, ...values.map((v) => v.budget_fraction));
+  const yHi = Math.max(...values.map((v) => v.ci_width), path.stopCiWidth ?? 0, 1e-12);
+  const x = {
+    field: 'budget_fraction',
+    type: 'quantitative',
+    title: "Fraction of the study's GPU-hour budget spent",
+    scale: { domain: [0, xHi], nice: false },
+    axis: { format: '.0%', grid: true },
+  } as const;
+  const y = { field: 'ci_width', type: 'quantitative', title: `Width of the 95% interval of ${path.target}`, scale: { domain: [0, yHi * 1.08], nice: false } } as const;
+  const layers: unknown[] = [
+    { data: { values }, mark: { type: 'line', color: STRATEGY_COLORS.adaptive, strokeWidth: 2.2, clip: true }, encoding: { x, y } },
+    { data: { values }, mark: { type: 'point', filled: true, size: 46, color: STRATEGY_COLORS.adaptive, clip: true }, encoding: { x, y } },
+  ];
+  if (path.stopCiWidth !== undefined)
+    layers.push({
+      data: { values: [{ ci_width: path.stopCiWidth }] },
+      mark: { type: 'rule', color: '#444', strokeDash: [6, 4], strokeWidth: 1.4 },
+      encoding: { y: { field: 'ci_width', type: 'quantitative' } },
+    });
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: WIDTH,
+    height: HEIGHT,
+    title: {
+      text: `${path.fit}: the live study's ${path.target} interval`,
+      subtitle: `budget ${fmt(path.budgetGpuHours)} GPU-hours${path.stopCiWidth !== undefined ? `; dashed: the stop width ${fmt(path.stopCiWidth)}` : ''}`,
+    },
+    layer: layers,
+    config: VL_CONFIG,
+  } as unknown as TopLevelSpec;
+  const shown = path.sampled ? ` (${path.points.length} of its bootstrap refits, evenly spaced, the first and the newest included)` : '';
+  const caption =
+    `${path.fit}: the width of the 95% bootstrap interval of ${path.target} at each refit of this adaptive study${shown}, ` +
+    "against the planner's estimated GPU-hours of the runs that refit was made from, as a fraction of the study's budget. " +
+    'This is the study as it ran, not a replay. Narrower is more certain.';
+  return { id: `fig-${slug(path.fit)}-study-path`, title: `${path.fit}: live study path`, caption, spec };
 }
 
 /** All figures for one fit, in page order. */

@@ -231,14 +231,16 @@ figure{margin:18px 0;break-inside:avoid}figcaption{font-size:13px;color:#333;max
 .figs{display:flex;flex-wrap:wrap;gap:8px 28px;align-items:flex-start}
 ul.counts{list-style:none;padding:0;display:flex;gap:18px;font-size:15px}
 td.reason{color:#b00020;max-width:640px}
+ul.study-notes{background:#f3f6fb;border-left:4px solid #4c78a8;padding:8px 28px;font-size:13px}
+h3{font-size:17px;margin:24px 0 6px}
 ul.warnings{background:#fff6e0;border-left:4px solid #e6a700;padding:8px 28px;font-size:13px}
 .state-failed{color:#b00020}.state-succeeded{color:#1b7a1b}
 table.runs{font-size:12px}table.runs td{font-variant-numeric:tabular-nums;white-space:nowrap}
 @media print{body{max-width:none;padding:0}h2{break-after:avoid}}
 `;
 
-/** The full page. `figures[i]` are the rendered figures of `input.fits[i]`. */
-export function assembleHtml(input: ReportInput, figures: RenderedFigure[][], opts: PageOptions = {}): string {
+/** The full page. `figures[i]` are the rendered figures of `input.fits[i]`; `studyHtml` is the rendered study section (render.ts). */
+export function assembleHtml(input: ReportInput, figures: RenderedFigure[][], opts: PageOptions = {}, studyHtml?: string): string {
   const title = input.title ?? `Scaling-law report${input.sweep ? ` – ${input.sweep.name}` : ''}`;
   const when = input.generatedAt ?? new Date().toISOString();
   const meta = [`Generated ${when}`, input.source ? `from ${input.source}` : '', `${input.fits.length} fit${input.fits.length === 1 ? '' : 's'}`]
@@ -253,6 +255,7 @@ export function assembleHtml(input: ReportInput, figures: RenderedFigure[][], op
     input.fits.length ? overviewTable(input.fits) : '<p>No fits.</p>',
     // Fits beyond the section limit are in the overview table only (renderReport says so).
     ...input.fits.slice(0, MAX_FIT_SECTIONS).map((f, i) => fitSection(f, figures[i] ?? [])),
+    studyHtml ?? '',
     input.omissions?.length ? omissionsNote(input.omissions) : '',
   ].join('\n');
   return htmlPage(title, body);

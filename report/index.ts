@@ -8,9 +8,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { figuresForFit, slug } from './figures';
-import { assembleHtml, MAX_FIT_SECTIONS, type PageOptions } from './html';
-import { renderSvg } from './render';
-import type { RenderedFigure, ReportFit, ReportInput } from './types';
+import { assembleHtml, escapeHtml, MAX_FIT_SECTIONS, type PageOptions } from './html';
+import { renderStudySection, renderSvg } from './render';
+import type { RenderedFigure, ReportFit, ReportInput, StudySection } from './types';
 
 /** Points plotted per fit at most, and over all fits of a report (a plotted point costs ~700 bytes of SVG). */
 export const DEFAULT_MAX_PLOTTED_POINTS = 1000;
@@ -29,7 +29,7 @@ export function plottedFit(fit: ReportFit, max: number): ReportFit {
   return { ...fit, points: keep, warnings: [...(fit.warnings ?? []), `figures plot ${max} of ${pts.length} points (evenly sampled)`] };
 }
 
-export type { FitBand, RenderedFigure, ReportFit, ReportFitProblem, ReportInput, ReportRun, SweepSummary } from './types';
+export type { FitBand, RenderedFigure, ReportFit, ReportFitProblem, ReportInput, ReportRun, StudyPath, StudyPathPoint, StudyReplay, StudySection, SweepSummary } from './types';
 export { parseFitOutput } from './parse';
 export type { PageOptions } from './html';
 
@@ -54,7 +54,16 @@ export async function renderReport(input: ReportInput, opts: PageOptions = {}): 
     }
     figures.push(rendered);
   }
-  return assembleHtml({ ...input, fits, omissions }, figures, opts);
+  return assembleHtml({ ...input, fits, omissions }, figures, opts, input.study ? await studySectionHtml(input.study) : undefined);
+}
+
+/** The study section, or, if it cannot be rendered at all, the section saying why: never the report's failure. */
+async function studySectionHtml(study: StudySection): Promise<string> {
+  try {
+    return await renderStudySection(study);
+  } catch (e) {
+    return `<section class="study" id="study-efficiency"><h2>Study efficiency</h2><ul class="study-notes"><li>${escapeHtml(`This section could not be rendered: ${(e as Error).message}`)}</li></ul></section>`;
+  }
 }
 
 /** Render and write the report (creating parent directories); returns the absolute path. */

@@ -4,9 +4,9 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import { slug, studyEfficiencyFigure } from './figures';
+import { slug, studyEfficiencyFigure, studyPathFigure } from './figures';
 import { escapeHtml, htmlPage } from './html';
-import type { RenderedFigure, StudyReplay } from './types';
+import type { RenderedFigure, StudyPath, StudyReplay, StudySection } from './types';
 
 /**
  * Render one spec to SVG. `idPrefix` namespaces the SVG's internal ids (clip paths,
@@ -90,4 +90,57 @@ ${studyTable(st)}</section>`;
 ${sections.join('\n')}
 ${omitted}`;
   return htmlPage(title, body);
+}
+
+/** Refits of a live study's path listed in its table at most (the figure shows them all). */
+const MAX_PATH_ROWS = 40;
+
+function pathTable(p: StudyPath): string {
+  const head = ['fit version', 'runs', 'est. GPU-hours', 'budget spent', p.target, '95% CI', 'CI width'];
+  const rows = p.points.slice(-MAX_PATH_ROWS).map((q) => {
+    const cells = [String(q.version), String(q.runs), num(q.spentGpuHours), pct(q.budget_fraction), num(q.value), q.ci ? `[${num(q.ci[0])}, ${num(q.ci[1])}]` : '–', num(q.ci_width)];
+    return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+  });
+  const more = p.points.length > MAX_PATH_ROWS ? `<p class="note">The table lists the last ${MAX_PATH_ROWS} of the ${p.points.length} refits drawn.</p>` : '';
+  return `<table class="study-path"><thead><tr>${head.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>${more}`;
+}
+
+/**
+ * The "Study efficiency" section of a sweep's report: each replay's figure and table, the live
+ * study's path, and the notes. A figure that fails to render is replaced by a note saying why:
+ * this section must never fail the report.
+ */
+export async function renderStudySection(section: StudySection): Promise<string> {
+  const notes = [...section.notes];
+  const parts: string[] = [];
+  for (const [i, st] of section.replays.slice(0, MAX_STUDIES).entries()) {
+    try {
+      const f = studyEfficiencyFigure(st);
+      const id = `${f.id}-${i}`;
+      const svg = await renderSvg(f.spec, slug(id));
+      const all = `Fit on all ${st.candidates !== undefined ? `${st.candidates} ` : ''}candidates: target-region RMSE ${num(st.all_candidates.holdout_error)} (R² ${num(st.all_candidates.holdout_r2, 3)}).`;
+      parts.push(`<div class="study-replay" data-fit="${escapeHtml(st.fit)}"><h3>${escapeHtml(st.fit)}: replayed over this sweep's results</h3><p>${escapeHtml(all)}</p>
+<figure id="${escapeHtml(id)}">${svg}<figcaption>${escapeHtml(f.caption)}</figcaption></figure>
+${studyTable(st)}</div>`);
+    } catch (e) {
+      notes.push(`The replay figure of ${st.fit} could not be drawn: ${(e as Error).message}`);
+    }
+  }
+  if (section.path) {
+    const p = section.path;
+    try {
+      if (!p.points.some((q) => q.ci_width !== undefined)) throw new Error('none of its refits has a 95% interval of the target yet');
+      const f = studyPathFigure(p);
+      const svg = await renderSvg(f.spec, slug(f.id));
+      parts.push(`<div class="study-path" data-fit="${escapeHtml(p.fit)}"><h3>${escapeHtml(p.fit)}: the live study</h3>
+<figure id="${escapeHtml(f.id)}">${svg}<figcaption>${escapeHtml(f.caption)}</figcaption></figure>
+${pathTable(p)}</div>`);
+    } catch (e) {
+      notes.push(`The live study's path of ${p.fit} is not drawn: ${(e as Error).message}`);
+    }
+  }
+  const noteHtml = notes.length ? `<ul class="study-notes">${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
+  return `<section class="study" id="study-efficiency"><h2>Study efficiency</h2>
+${parts.join('\n')}
+${noteHtml}</section>`;
 }

@@ -94,11 +94,48 @@ export interface ReportInput {
   /** What the caller left out of the report (raw payloads, extra metrics ...), printed as notes. */
   omissions?: string[];
   /**
-   * Replayed studies (`sweep replay --json`): each gets a "study efficiency" figure
-   * (render.ts renderStudyFigures). Rendered by renderStudyReport; a sweep report shows them
-   * once report/index.ts and html.ts place them.
+   * The "Study efficiency" section of a sweep's report (activities/study.ts builds it from the
+   * store): replays over the sweep's own results, the live path of an adaptive study, and notes
+   * saying why a part is missing. Absent: no section.
    */
-  studies?: StudyReplay[];
+  study?: StudySection;
+}
+
+/** What the report's "Study efficiency" section shows. */
+export interface StudySection {
+  /** Replayed studies, each drawn as a study-efficiency figure (one line per strategy). */
+  replays: StudyReplay[];
+  /** An adaptive study's own path: its target's interval at each refit against the budget spent. */
+  path?: StudyPath;
+  /** Why a part of the section is missing or what it left out (too few points, an adaptive pool, a failure). */
+  notes: string[];
+}
+
+/** One refit of an adaptive study's target fit (a stored fit version with a bootstrap). */
+export interface StudyPathPoint {
+  version: number;
+  /** Runs the fit was made from. */
+  runs: number;
+  /** Their estimated GPU-hours (the unit the budget counts), and that as a fraction of the budget. */
+  spentGpuHours: number;
+  budget_fraction: number;
+  /** The target's estimate and its 95% bootstrap interval (undefined ends when the fit has none). */
+  value?: number;
+  ci?: [number, number];
+  /** ci[1] - ci[0], the quantity stopWhen.ciWidth bounds. */
+  ci_width?: number;
+}
+
+export interface StudyPath {
+  fit: string;
+  /** What the target is, for titles: "recipe a", "alpha", "prediction at 1e+21". */
+  target: string;
+  budgetGpuHours: number;
+  stopCiWidth?: number;
+  /** Oldest first. */
+  points: StudyPathPoint[];
+  /** True when the store held more refits than are drawn: the points are an evenly spaced subset (first and newest kept). */
+  sampled: boolean;
 }
 
 /** A figure ready for the page. */
@@ -133,6 +170,8 @@ export interface StudyStrategy {
 
 export interface StudyReplay {
   fit: string;
+  /** Where the candidates came from, said in the figure's caption (e.g. "this sweep's own 240 results"). */
+  context?: string;
   holdout_top: number;
   candidates?: number;
   holdout?: number;

@@ -5,7 +5,9 @@ import { mergeEvaluationPoints } from './evaluationPoints';
 import {
   checkAttemptRows,
   checkEvaluationRow,
+  checkHistoryMax,
   checkReportRow,
+  FIT_HISTORY_SPACING,
   type AttemptEnd,
   type AttemptRow,
   type AttemptStart,
@@ -379,6 +381,27 @@ export class PostgresStore implements ResultsStore {
     const { rows } = await this.pool.query<FitDb>(
       `SELECT DISTINCT ON (name) * FROM fits WHERE sweep = $1 ORDER BY name, version DESC`,
       [sweep],
+    );
+    return rows.map((r) => ({
+      sweep: r.sweep,
+      name: r.name,
+      version: r.version,
+      nResults: r.n_results,
+      stage: r.stage,
+      fit: r.fit,
+      createdAt: r.created_at.toISOString(),
+    }));
+  }
+
+  async fitHistory(sweep: string, name: string, opts: { stage: FitRow['stage']; max?: number }): Promise<FitRow[]> {
+    checkHistoryMax(opts.max);
+    const { rows } = await this.pool.query<FitDb>(
+      `WITH v AS (SELECT version, ROW_NUMBER() OVER (ORDER BY version) AS i, COUNT(*) OVER () AS n
+                    FROM fits WHERE sweep = $1 AND name = $2 AND stage = $3)
+       SELECT f.* FROM fits f JOIN v ON f.version = v.version
+        WHERE f.sweep = $1 AND f.name = $2${opts.max === undefined ? '' : ` AND (${FIT_HISTORY_SPACING.replaceAll('$max', '$4::bigint')})`}
+        ORDER BY f.version`,
+      opts.max === undefined ? [sweep, name, opts.stage] : [sweep, name, opts.stage, opts.max],
     );
     return rows.map((r) => ({
       sweep: r.sweep,

@@ -5,7 +5,9 @@ import { mergeEvaluationPoints, type SucceededEvaluation } from './evaluationPoi
 import {
   checkAttemptRows,
   checkEvaluationRow,
+  checkHistoryMax,
   checkReportRow,
+  FIT_HISTORY_SPACING,
   type AttemptEnd,
   type AttemptRow,
   type AttemptStart,
@@ -561,6 +563,34 @@ export class SqliteStore implements ResultsStore {
       `SELECT f.* FROM fits f JOIN (SELECT name, MAX(version) AS v FROM fits WHERE sweep = ? GROUP BY name) m
            ON f.name = m.name AND f.version = m.v WHERE f.sweep = ? ORDER BY f.name`,
     ).all(sweep, sweep) as {
+      sweep: string;
+      name: string;
+      version: number;
+      n_results: number;
+      stage: FitRow['stage'];
+      fit: string;
+      created_at: string;
+    }[];
+    return rows.map((r) => ({
+      sweep: r.sweep,
+      name: r.name,
+      version: r.version,
+      nResults: r.n_results,
+      stage: r.stage,
+      fit: JSON.parse(r.fit),
+      createdAt: r.created_at,
+    }));
+  }
+
+  async fitHistory(sweep: string, name: string, opts: { stage: FitRow['stage']; max?: number }): Promise<FitRow[]> {
+    checkHistoryMax(opts.max);
+    const rows = this.sql(
+      `WITH v AS (SELECT version, ROW_NUMBER() OVER (ORDER BY version) AS i, COUNT(*) OVER () AS n
+                    FROM fits WHERE sweep = @sweep AND name = @name AND stage = @stage)
+       SELECT f.* FROM fits f JOIN v ON f.version = v.version
+        WHERE f.sweep = @sweep AND f.name = @name${opts.max === undefined ? '' : ` AND (${FIT_HISTORY_SPACING.replaceAll('$max', 'CAST(@max AS INTEGER)')})`}
+        ORDER BY f.version`,
+    ).all({ sweep, name, stage: opts.stage, ...(opts.max === undefined ? {} : { max: opts.max }) }) as {
       sweep: string;
       name: string;
       version: number;

@@ -130,6 +130,20 @@ export interface FitRow {
   createdAt: string;
 }
 
+/** Refuses a fitHistory `max` the evenly spaced selection cannot use, naming the field. */
+export function checkHistoryMax(max: number | undefined): void {
+  if (max !== undefined && !(Number.isInteger(max) && max >= 2)) throw new Error(`fitHistory: max must be a whole number >= 2, got ${max}`);
+}
+
+/**
+ * The evenly spaced selection of fitHistory, as SQL over a numbered list (i = 1..n, in version
+ * order) and the bound max: row i is kept where floor((i - 1)(max - 1)/(n - 1)) steps up, which
+ * happens exactly max times over 1..n when n > max (the first and the last row included).
+ * Integer division in both SQLite and Postgres, so each backend substitutes `$max` by an INTEGER
+ * parameter (better-sqlite3 binds a JS number as REAL: SQLite casts it).
+ */
+export const FIT_HISTORY_SPACING = `n <= $max OR i = 1 OR ((i - 1) * ($max - 1)) / (n - 1) <> ((i - 2) * ($max - 1)) / (n - 1)`;
+
 /**
  * Most UTF-8 bytes of a stored report. The report is bounded (under 2 MB for a 1,000-run sweep:
  * capped run rows, metric columns, fit sections and plotted points); 4x that leaves headroom
@@ -302,6 +316,12 @@ export interface ResultsStore {
   /** Stores a new version of a fit; returns its version number. */
   saveFit(row: Omit<FitRow, 'version' | 'createdAt'>): Promise<number>;
   latestFits(sweep: string): Promise<FitRow[]>;
+  /**
+   * The stored versions of one fit of `stage`, oldest first; with `max` (>= 2) at most `max` of
+   * them, evenly spaced over the versions, the first and the newest always among them (the
+   * report's study path reads a long history without loading every version).
+   */
+  fitHistory(sweep: string, name: string, opts: { stage: FitRow['stage']; max?: number }): Promise<FitRow[]>;
   /** Stores a new version of the sweep's report; returns its version. Refuses a row failing checkReportRow. */
   saveReport(row: Omit<ReportRow, 'version' | 'createdAt'>): Promise<number>;
   /** The sweep's report of that version, or its newest without one; undefined if none. */

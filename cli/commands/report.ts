@@ -11,6 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { reportInputFromStore, ReportSourceError } from '../../activities/report';
+import { StudyReplayCache } from '../../activities/study';
 import { parseFitOutput, renderReport, writeReport, type PageOptions, type ReportFit, type ReportInput } from '../../report/index';
 import { serveReport } from '../../report/serve';
 import { openStore } from '../../store/open';
@@ -82,9 +83,9 @@ async function emit(html: string, out: string | undefined): Promise<void> {
 }
 
 /** Store errors that are the user's (unknown sweep, unreadable spec) exit 2 with the reason. */
-async function inputOf(store: ResultsStore, sweep: string, title: string | undefined): Promise<ReportInput> {
+async function inputOf(store: ResultsStore, sweep: string, title: string | undefined, studyCache?: StudyReplayCache): Promise<ReportInput> {
   try {
-    const input = await reportInputFromStore(store, sweep);
+    const input = await reportInputFromStore(store, sweep, { studyCache });
     return title ? { ...input, title } : input;
   } catch (e) {
     if (e instanceof ReportSourceError) throw new UsageError(`sweep report: ${e.message} (SWEEP_DB=${process.env.SWEEP_DB ?? '.sweep/results.db'})`);
@@ -123,9 +124,11 @@ async function fromStore(sweep: string, opts: ReportOptions): Promise<void> {
   }
 
   let server;
+  // A live page re-renders at every new result: its study replays are reused until the points grow by a quarter.
+  const studyCache = new StudyReplayCache(1.25);
   try {
     server = await serveReport({
-      render: async () => renderReport(await inputOf(store, sweep, opts.title), page),
+      render: async () => renderReport(await inputOf(store, sweep, opts.title, studyCache), page),
       stamp: () => store.changeStamp(sweep),
       host: opts.host ?? '127.0.0.1',
       port,
