@@ -112,7 +112,9 @@ function serverWarnings(logFile: string): string[] {
   return text
     .split('\n')
     .filter((l) => /"level":"(warn|error)"/.test(l) || /\b(WARN|ERROR)\b/.test(l))
-    .filter((l) => /size|limit|exceed|too many|too large/i.test(l));
+    // Temporal's limit messages ("Blob data size exceeds the warning limit.", "history size exceeds
+    // warn limit.", "... limit exceeded"), not e.g. a task's "context deadline exceeded".
+    .filter((l) => /(size|count) exceeds|exceeds the warning limit|exceeds (warn|error) limit|limit exceeded/i.test(l));
 }
 
 async function waitForPollers(client: Client, deadlineMs: number): Promise<void> {
