@@ -1,4 +1,4 @@
-import { propose, type ProposeTarget } from '../scaling';
+import { propose, studyCostPower, type ProposeTarget } from '../scaling';
 import { percentiles } from '../scaling/bootstrap';
 import { LSE_PARAM_NAMES, paramVector, predictLog } from '../scaling/forms';
 import type { FitResult } from '../scaling/types';
@@ -95,8 +95,11 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
     candidates,
     batch,
     budget: left,
-    // Cost cooling over the study's budget, as in the replay (scaling/propose.ts costExponent).
+    // As in the replay (scaling/propose.ts costExponent): cost cooling over the study's budget, or
+    // gain alone for a prediction. (The replay also population-weights a recipe / exponent study's
+    // fits; live, the ensemble is the sweep's own unweighted refit bootstrap.)
     budgetTotal: strategy.budget.gpuHours,
+    costPower: studyCostPower(target),
     // Deterministic: the same sweep, with the same runs done, proposes the same batch.
     seed: parseInt(shortHash(`${sweep}\u0000${known.size}`), 16),
   });

@@ -87,6 +87,7 @@ export { synthesizeRows, type SyntheticOptions } from './synthetic';
 export {
   propose,
   describeTarget,
+  studyCostPower,
   minPointsToFit,
   ProposeInputError,
   PROPOSE_LIMITS,

@@ -11,7 +11,10 @@
  *   - later fits restart from the previous fit's minima plus a coarse sub-grid (the first,
  *     middle and last value of each init axis), so a basin found early cannot trap the study;
  *   - `adaptive` also bootstraps each refit (resamples restarted from the point fit) and asks
- *     `propose` for the next batch; the other strategies follow a fixed order.
+ *     `propose` for the next batch; the other strategies follow a fixed order;
+ *   - `adaptive`'s fits (the refits, the selection ensemble and the final interval) weight each
+ *     observed point by the share of the pool it stands for (populationWeights): its design is
+ *     not a sample of the pool, and the targets are the pool's law. Random is self-weighting.
  * Every strategy ends with a bootstrap of its last fit for the target's 95% interval.
  */
 import { percentile, percentiles, resampleCounts } from './bootstrap';
@@ -20,7 +23,7 @@ import { fitResample, type PreparedFit } from './fit';
 import { distinctBasins, gridStarts, polishBest, runStarts, type SearchOptions } from './multistart';
 import { HuberLseObjective, type FitData } from './objective';
 import { mulberry32 } from './bootstrap';
-import { minPointsToFit, propose, type ProposeTarget } from './propose';
+import { minPointsToFit, propose, studyCostPower, type ProposeTarget } from './propose';
 import { FitInputError } from './select';
 import type { FitResult } from './types';
 
@@ -133,9 +136,9 @@ function coarseGrid(problem: ReplayProblem): number[][] {
  * (the landscape changes materially only when the data does: a geometric schedule searches
  * globally O(log n) times per study instead of at every batch).
  */
-export function fitSubset(problem: ReplayProblem, idx: readonly number[], prev?: SubsetFit | null): SubsetFit {
+export function fitSubset(problem: ReplayProblem, idx: readonly number[], prev?: SubsetFit | null, weights?: ArrayLike<number>): SubsetFit {
   const data = subsetData(problem, idx);
-  const obj = new HuberLseObjective(data);
+  const obj = new HuberLseObjective(data, weights);
   const regrid = !prev || prev.searchedAt === undefined || idx.length >= REGRID_GROWTH * prev.searchedAt;
   const starts = !prev ? gridStarts(problem.form, problem.init) : [prev.lse, ...prev.basins, ...(regrid ? coarseGrid(problem) : [])];
   const outcome = runStarts(obj, starts, problem.search);
@@ -145,11 +148,27 @@ export function fitSubset(problem: ReplayProblem, idx: readonly number[], prev?:
 }
 
 /** B resamples of the points `idx` (seeded by (seed, b)), each restarted from the point fit. */
-export function bootstrapSubset(problem: ReplayProblem, idx: readonly number[], fit: SubsetFit, B: number, seed: number, basins = true): number[][] {
+export function bootstrapSubset(
+  problem: ReplayProblem,
+  idx: readonly number[],
+  fit: SubsetFit,
+  B: number,
+  seed: number,
+  basins = true,
+  weights?: ArrayLike<number>,
+): number[][] {
   const data = subsetData(problem, idx);
   const starts = basins ? [fit.lse, ...fit.basins] : [fit.lse];
   const out: number[][] = [];
-  for (let b = 0; b < B; b++) out.push(fitResample(data, seed, b, starts, problem.search).x);
+  for (let b = 0; b < B; b++) {
+    if (!weights) {
+      out.push(fitResample(data, seed, b, starts, problem.search).x);
+      continue;
+    }
+    const counts = resampleCounts(data.y.length, seed, b);
+    const obj = new HuberLseObjective(data, Float64Array.from(counts, (c, i) => c * weights[i]));
+    out.push(polishBest(obj, runStarts(obj, starts, { ...problem.search, keepHessians: true }), problem.search).x);
+  }
   return out;
 }
 
@@ -159,11 +178,12 @@ export function bootstrapSubset(problem: ReplayProblem, idx: readonly number[], 
  * candidates (its covariances), and polishing moves a member by far less than the resample
  * spread; skipping it halves the replay's time. The reported interval (bootstrapSubset) polishes.
  */
-export function selectionEnsemble(problem: ReplayProblem, idx: readonly number[], fit: SubsetFit, B: number, seed: number): number[][] {
+export function selectionEnsemble(problem: ReplayProblem, idx: readonly number[], fit: SubsetFit, B: number, seed: number, weights?: ArrayLike<number>): number[][] {
   const data = subsetData(problem, idx);
   const out: number[][] = [];
   for (let b = 0; b < B; b++) {
-    const obj = new HuberLseObjective(data, resampleCounts(data.y.length, seed, b));
+    const counts = resampleCounts(data.y.length, seed, b);
+    const obj = new HuberLseObjective(data, weights ? Float64Array.from(counts, (c, i) => c * weights[i]) : counts);
     const r = runStarts(obj, [fit.lse], problem.search);
     out.push(Number.isFinite(r.losses[0]) ? Array.from(r.finals) : [...fit.lse]);
   }
@@ -243,8 +263,10 @@ export interface StrategyOptions {
   /** Resamples per adaptive refit and for the final interval. */
   bootstrap: number;
   target: ProposeTarget;
-  /** propose's costPower; default: cost cooling over the budget (propose's costExponent). */
+  /** propose's costPower; default: 0 for a prediction target, else cost cooling over the budget (propose's costExponent). */
   costPower?: number;
+  /** How adaptive's fits weight the observed points (default: population for a recipe / exponent target, none for a prediction; see populationWeights). */
+  weighting?: 'none' | 'population';
 }
 
 export interface ReplayStep {
@@ -308,6 +330,55 @@ export function strategyOrder(problem: ReplayProblem, strategy: Exclude<ReplaySt
   }
 }
 
+/** Trim of the population weights, in multiples of the mean (chosen on the validation split). */
+export const POPULATION_WEIGHT_CAP = 4;
+
+/**
+ * Population (post-stratification) weights of the observed points `idx`: each candidate of the
+ * pool, observed or not, is represented by its nearest observed point in normalised log x, and a
+ * point's weight is how many it represents (scaled to mean 1). An adaptive design is not a
+ * sample of the pool (it chases information: the ends of the range, few points in the middle),
+ * and under a misspecified law a fit of such a design estimates a different law than the fit of
+ * the whole pool, which is what the targets (the full-data exponents, the all-candidates
+ * extrapolation) are. Weighting each observation by the share of the pool it stands for makes the
+ * subset's loss estimate the pool's loss (the design-based correction of survey sampling); a
+ * random sample is self-weighting, so it needs none.
+ * The weights are trimmed at POPULATION_WEIGHT_CAP times the mean (weight trimming, as in survey
+ * estimation: a bounded bias for a bounded variance): untrimmed, one observed point standing for
+ * a hundred can carry a whole fit, and in two dimensions (chinchilla's N x D) it did: validation
+ * recipe a -0.011 against the pool's 0.283 untrimmed, 0.283 trimmed at 4 (bench/adaptive/README.md).
+ */
+export function populationWeights(problem: ReplayProblem, idx: readonly number[]): Float64Array {
+  const arity = formArity(problem.form);
+  const pts = problem.points;
+  const pool = problem.candidates;
+  const lx = (i: number) => pts[i].rawX.map(Math.log);
+  const all = pool.map(lx);
+  const min = Array.from({ length: arity }, (_, k) => Math.min(...all.map((v) => v[k])));
+  const max = Array.from({ length: arity }, (_, k) => Math.max(...all.map((v) => v[k])));
+  const norm = (v: number[]) => v.map((x, k) => (max[k] > min[k] ? (x - min[k]) / (max[k] - min[k]) : 0));
+  const obs = idx.map((i) => norm(lx(i)));
+  const w = new Float64Array(idx.length);
+  for (const u of all.map(norm)) {
+    let best = 0;
+    let bd = Infinity;
+    for (let j = 0; j < obs.length; j++) {
+      let d = 0;
+      for (let k = 0; k < arity; k++) d += (u[k] - obs[j][k]) ** 2;
+      // Ties (duplicated x) go to the earliest observation: deterministic.
+      if (d < bd) {
+        bd = d;
+        best = j;
+      }
+    }
+    w[best] += 1;
+  }
+  const scale = idx.length / pool.length;
+  // Every observed point keeps a floor weight (duplicates of one x would otherwise get 0 and drop out of the fit).
+  for (let j = 0; j < w.length; j++) w[j] = Math.min(POPULATION_WEIGHT_CAP, Math.max(w[j] * scale, 1e-3));
+  return w;
+}
+
 /** Simulate one strategy with one seed. */
 export function runStrategy(problem: ReplayProblem, o: StrategyOptions): StrategyRun {
   const pts = problem.points;
@@ -321,6 +392,14 @@ export function runStrategy(problem: ReplayProblem, o: StrategyOptions): Strateg
   let ensemble: number[][] | undefined;
   const steps: ReplayStep[] = [];
   const minPoints = minPointsToFit(problem.form);
+  // The replay's adaptive recipe per objective (chosen on the validation splits, bench/adaptive/README.md):
+  // a parameter target (recipe, exponent) is the pool's law, so its fits are population-weighted
+  // and the ranking cools the cost exponent; a prediction target is the law in the target region,
+  // so the fits stay unweighted (the design's pull toward the dear end is the point) and the
+  // ranking is by gain alone (cost exponent 0: the budget caps what is spent, the cheap end's
+  // information about an extrapolation saturates).
+  const prediction = o.target.kind === 'prediction';
+  const weighted = o.strategy === 'adaptive' && (o.weighting ?? (prediction ? 'none' : 'population')) === 'population';
   for (let step = 0; ; step++) {
     let picks: number[] = [];
     if (o.strategy === 'adaptive') {
@@ -336,7 +415,7 @@ export function runStrategy(problem: ReplayProblem, o: StrategyOptions): Strateg
         batch: o.batch,
         budget: left,
         seed: (o.seed * 7919 + step) >>> 0,
-        costPower: o.costPower,
+        costPower: o.costPower ?? studyCostPower(o.target),
         budgetTotal: o.budget * total,
       });
       picks = res.proposals.map((p) => Number(p.id));
@@ -354,7 +433,8 @@ export function runStrategy(problem: ReplayProblem, o: StrategyOptions): Strateg
       left -= pts[i].cost;
     }
     if (observed.length < minPoints) continue;
-    fit = fitSubset(problem, observed, fit);
+    const weights = weighted ? populationWeights(problem, observed) : undefined;
+    fit = fitSubset(problem, observed, fit, weights);
     const err = scoreError(problem, fit.lse, problem.holdout);
     steps.push({
       n: observed.length,
@@ -364,7 +444,7 @@ export function runStrategy(problem: ReplayProblem, o: StrategyOptions): Strateg
       targets: targetsOf(problem.form, fit.lse),
     });
     // The selection's ensemble restarts each resample from the point fit only (speed); the final interval uses every basin.
-    if (o.strategy === 'adaptive') ensemble = selectionEnsemble(problem, observed, fit, o.bootstrap, o.seed);
+    if (o.strategy === 'adaptive') ensemble = selectionEnsemble(problem, observed, fit, o.bootstrap, o.seed, weights);
   }
   const run: StrategyRun = {
     strategy: o.strategy,
@@ -379,7 +459,7 @@ export function runStrategy(problem: ReplayProblem, o: StrategyOptions): Strateg
     steps,
   };
   if (fit) {
-    const samples = bootstrapSubset(problem, observed, fit, o.bootstrap, o.seed);
+    const samples = bootstrapSubset(problem, observed, fit, o.bootstrap, o.seed, true, weighted ? populationWeights(problem, observed) : undefined);
     const value = targetsOf(problem.form, fit.lse);
     const per = samples.map((s) => targetsOf(problem.form, s));
     run.targets = targetNames(problem.form).map((name) => {
@@ -502,7 +582,7 @@ export interface ReplayOptions {
   seed0?: number;
   bootstrap: number;
   objective: ReplayObjective;
-  /** propose's costPower for adaptive (default: cost cooling, propose's costExponent). */
+  /** propose's costPower for adaptive (default: as runStrategy's). */
   costPower?: number;
   /** Called after each strategy x budget x seed (for progress). */
   onRun?: (run: StrategyRun) => void;

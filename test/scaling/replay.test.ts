@@ -15,7 +15,7 @@ import {
   type FitConfig,
   type StrategyRun,
 } from '../../scaling';
-import { validationProblem } from '../../scaling/replay';
+import { POPULATION_WEIGHT_CAP, populationWeights, targetsOf, validationProblem } from '../../scaling/replay';
 
 // A known law: y = exp(-0.7) + exp(0.4) (C / 1e13)^-0.3, 1% noise, 60 models.
 const TRUE_ALPHA = 0.3;
@@ -113,6 +113,59 @@ describe('replay: a strategy', () => {
     expect(alpha?.ci[1]).toBeGreaterThanOrEqual(TRUE_ALPHA);
     // A good law predicts the held-out region's scores well (1% noise on y ~ 0.5-0.9).
     expect(run.holdout_error).toBeLessThan(0.02);
+  });
+});
+
+describe('replay: population weights (adaptive fits)', () => {
+  const p = replayProblem(prep, { holdoutTop: 0.1 });
+  const byCost = [...p.candidates].sort((a, b) => p.points[a].cost - p.points[b].cost);
+
+  it('a point stands for the candidates nearest it in log x; the weights average 1 (observing all: every weight 1)', () => {
+    expect(Array.from(populationWeights(p, p.candidates))).toEqual(p.candidates.map(() => 1));
+    const ends = [byCost[0], byCost.at(-1) as number];
+    const w = populationWeights(p, ends);
+    expect(w[0] + w[1]).toBeCloseTo(2, 12);
+    expect(w[0]).toBeGreaterThan(0);
+    expect(w[1]).toBeGreaterThan(0);
+  });
+
+  it(`are trimmed at ${POPULATION_WEIGHT_CAP}x the mean, and no observed point drops out`, () => {
+    // Nine cheapest and the dearest: the dearest stands for most of the pool.
+    const idx = [...byCost.slice(0, 9), byCost.at(-1) as number];
+    const w = populationWeights(p, idx);
+    expect(w[9]).toBe(POPULATION_WEIGHT_CAP);
+    for (const v of w) expect(v).toBeGreaterThan(0);
+  });
+
+  it('under a misspecified law, the weighted fit of a clustered subset is nearer the pool\'s fit than the unweighted one', () => {
+    // The data bend (a shifted power law) and are fitted as a plain power law: the exponent depends on where the points sit.
+    const bent = synthesizeRows({ form: 'power_law_shift', lse: [-1.2, 0.6, 0.5, 0.35], n: 120, seed: 11, noise: 0.01 });
+    const q = replayProblem(prepareFit(bent, config), { holdoutTop: 0 });
+    const sorted = [...q.candidates].sort((a, b) => q.points[a].cost - q.points[b].cost);
+    // Thirty of the cheapest third, and six spread over the rest.
+    const subset = [...sorted.slice(0, 30), ...[50, 65, 80, 95, 108, 119].map((k) => sorted[k])];
+    const pool = targetsOf('power_law', fitSubset(q, q.candidates).lse).alpha;
+    const plain = targetsOf('power_law', fitSubset(q, subset).lse).alpha;
+    const weighted = targetsOf('power_law', fitSubset(q, subset, null, populationWeights(q, subset)).lse).alpha;
+    expect(Math.abs(plain - pool)).toBeGreaterThan(0.01);
+    expect(Math.abs(weighted - pool)).toBeLessThan(0.5 * Math.abs(plain - pool));
+  });
+
+  it('adaptive weights its fits by default; weighting none turns it off', () => {
+    const target = replayTarget(p, 'exponent');
+    const a = runStrategy(p, { strategy: 'adaptive', budget: 0.2, batch: 4, seed: 1, bootstrap: 30, target });
+    const b = runStrategy(p, { strategy: 'adaptive', budget: 0.2, batch: 4, seed: 1, bootstrap: 30, target, weighting: 'population' });
+    expect(b.targets).toEqual(a.targets);
+    const c = runStrategy(p, { strategy: 'adaptive', budget: 0.2, batch: 4, seed: 1, bootstrap: 30, target, weighting: 'none' });
+    expect(c.fit?.lse).not.toEqual(a.fit?.lse);
+  });
+
+  it('a prediction target: unweighted fits, ranked by gain alone (cost exponent 0) by default', () => {
+    const target = replayTarget(p, 'prediction');
+    const o = { strategy: 'adaptive' as const, budget: 0.2, batch: 4, seed: 1, bootstrap: 30, target };
+    const a = runStrategy(p, o);
+    expect(a.chosen).toEqual(runStrategy(p, { ...o, weighting: 'none', costPower: 0 }).chosen);
+    expect(a.chosen).not.toEqual(runStrategy(p, { ...o, weighting: 'population', costPower: 0 }).chosen);
   });
 });
 
