@@ -3,6 +3,7 @@
  * launched and watched through the Kubernetes executor against kube-sim over HTTP.
  *
  *   npx tsx bench/cluster.ts [--jobs 500] [--gpus 32] [--time-scale 200] [--window 40] [--order lpt|grid] [--in-process]
+ *        [--sim-cpu-prof DIR]   (a V8 CPU profile of the kube-sim process, written to DIR when it stops)
  *
  * kube-sim runs as its own process (sim/kube-sim/main.ts), as a cluster would, so the
  * orchestrator's event loop is the executor's alone; --in-process shares one loop.
@@ -37,6 +38,7 @@ const WINDOW = Number(flag('window', String(GPUS + Math.max(8, Math.ceil(GPUS / 
 const ORDER = flag('order', 'lpt');
 const SEED = Number(flag('seed', '42'));
 const IN_PROCESS = process.argv.includes('--in-process');
+const SIM_CPU_PROF = flag('sim-cpu-prof', '');
 const GPUS_PER_NODE = 8;
 
 /** Log-normal durations (simulated seconds): median 10 min, sigma 1 (heavy right tail), 1 min .. 4 h. */
@@ -72,7 +74,7 @@ async function startSim(): Promise<SimHandle> {
     return { url: sim.url, kubeconfig: sim.kubeconfig, stop: () => sim.stop() };
   }
   const main = fileURLToPath(new URL('../sim/kube-sim/main.ts', import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, ...args, '--workload', 'axis-duration'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...(SIM_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', SIM_CPU_PROF] : []), '--import', 'tsx', main, ...args, '--workload', 'axis-duration'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`kube-sim exited with ${code} before it was ready`)));
     createInterface({ input: child.stdout! }).once('line', resolve);

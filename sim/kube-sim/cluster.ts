@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { checkpointRecord, clearCheckpoint, saveCheckpoint } from '../trainer/checkpoint';
 import { mulberry32 } from '../../spec/hash';
 import { SimClock } from './clock';
-import { ObjectStore } from './store';
+import { deepCopy, ObjectStore } from './store';
 import { containerStatus, GPU, GPU_PRODUCT_LABEL, gpuRequest, IMAGE_REF, isTerminal, KUEUE_QUEUE_LABEL, rand5, setCondition, toleratesAll } from './podSpec';
 import type { AttemptSummary, JobRecord, PodOutcome, PodRecord } from './records';
 import type { Job, Node, Pod, Service } from './types';
@@ -54,6 +54,11 @@ export interface ClusterOptions {
    */
   volumesDir: string;
 }
+
+/** Store index of pods by the uids of their owners (the job controller's lookup of a Job's pods). */
+const POD_OWNER_INDEX = 'pod-owner';
+/** Store index of the pods waiting for the scheduler (Pending, unbound, not being deleted). */
+const POD_UNBOUND_INDEX = 'pod-unbound';
 
 /** Grace period of a pod that names none, as on a real cluster. */
 const DEFAULT_GRACE_SECONDS = 30;
@@ -110,6 +115,8 @@ export class SimCluster extends EventEmitter {
   private readonly used = new Map<string, number>();
   private readonly lostNodes = new Map<string, Node>();
   private scheduleQueued = false;
+  /** readyNodes() as of the Node kind's last change. */
+  private readyCache?: { at: number; nodes: Readonly<Node>[]; key: string };
   private kueueJobsCreated = 0;
   /** Bumped whenever GPUs free or nodes come and go: pods found unschedulable before are looked at again. */
   private capacityEpoch = 0;
@@ -123,6 +130,13 @@ export class SimCluster extends EventEmitter {
     this.store = opts.store;
     this.clock = opts.clock;
     this.rnd = mulberry32(opts.seed);
+    // Lookups by owner and the scheduler's queue, without a scan of every pod (O(pods) per create
+    // and per completion was most of the sim's time at 4,000 Jobs).
+    this.store.addIndex('Pod', POD_OWNER_INDEX, (o) => (o.metadata.ownerReferences ?? []).map((r) => r.uid));
+    this.store.addIndex('Pod', POD_UNBOUND_INDEX, (o) => {
+      const p = o as Pod;
+      return p.status.phase === 'Pending' && !p.spec.nodeName && !p.metadata.deletionTimestamp ? ['unbound'] : [];
+    });
     for (const n of opts.nodes) this.addNode(n);
     this.store.subscribe(() => this.emit('change'));
     this.armNodeLoss();
@@ -170,9 +184,17 @@ export class SimCluster extends EventEmitter {
     this.scheduleSoon();
   }
 
-  /** Schedulable nodes, read in place (copying every node on every scheduler pass was the sim's bottleneck at 250 nodes). */
-  private readyNodes(): Readonly<Node>[] {
-    return this.store.scan<Node>('Node', (n) => !n.spec.unschedulable && n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+  /**
+   * Schedulable nodes, read in place (copying every node on every scheduler pass was the sim's
+   * bottleneck at 250 nodes), and recomputed only when a node changed; `key` names that set.
+   */
+  private readyNodes(): { nodes: Readonly<Node>[]; key: string } {
+    const at = this.store.lastChange('Node');
+    if (this.readyCache?.at !== at) {
+      const nodes = this.store.scan<Node>('Node', (n) => !n.spec.unschedulable && n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+      this.readyCache = { at, nodes, key: `${nodes.length}/${nodes.reduce((m, n) => Math.max(m, Number(n.metadata.resourceVersion)), 0)}` };
+    }
+    return this.readyCache;
   }
 
   totalGpus(): number {
@@ -252,8 +274,8 @@ export class SimCluster extends EventEmitter {
 
   // ---- jobs --------------------------------------------------------------------------------
 
-  /** Admit a validated job body: fill metadata and status, store it, start its controller. */
-  createJob(body: Job): Job {
+  /** Admit a validated job body: fill metadata and status, store it, start its controller. The result is read-only. */
+  createJob(body: Job): Readonly<Job> {
     const now = this.clock.iso();
     const job: Job = {
       apiVersion: 'batch/v1',
@@ -280,7 +302,8 @@ export class SimCluster extends EventEmitter {
     const stored = this.store.put(job);
     this.admitQueued();
     this.syncJob(job.metadata.namespace!, job.metadata.name);
-    return this.store.get<Job>('Job', stored.metadata.namespace, stored.metadata.name) ?? stored;
+    // Read-only (the API answers with it at once): a copy per create was GC work for nothing.
+    return this.store.peek<Job>('Job', stored.metadata.namespace, stored.metadata.name) ?? stored;
   }
 
   /** Store a validated Service (kube-sim only names pods by it: there is no DNS). */
@@ -337,8 +360,7 @@ export class SimCluster extends EventEmitter {
   }
 
   private ownedPods(job: Job): Pod[] {
-    const uid = job.metadata.uid;
-    return this.store.list<Pod>('Pod', job.metadata.namespace, (p) => p.metadata.ownerReferences?.some((o) => o.uid === uid) ?? false);
+    return this.store.listIndexed<Pod>(POD_OWNER_INDEX, job.metadata.uid);
   }
 
   private isFinished(job: Job): boolean {
@@ -350,7 +372,8 @@ export class SimCluster extends EventEmitter {
     const job = this.store.get<Job>('Job', namespace, name);
     const rt = this.jobs.get(ObjectStore.key(namespace, name));
     if (!job || !rt || rt.deleting || this.isFinished(job)) return;
-    const pods = this.ownedPods(job);
+    // Read in place (the reconcile only reads its pods; removePod reads the stored one afresh).
+    const pods = this.store.scanIndexed<Pod>(POD_OWNER_INDEX, job.metadata.uid) as Pod[];
     const active = pods.filter((p) => !isTerminal(p));
     const now = this.clock.iso();
     if (job.spec.suspend) {
@@ -464,7 +487,7 @@ export class SimCluster extends EventEmitter {
   // ---- pods --------------------------------------------------------------------------------
 
   private createPod(job: Job, rt: JobRuntime, index?: number): void {
-    const tpl = structuredClone(job.spec.template);
+    const tpl = deepCopy(job.spec.template);
     const name = index === undefined ? `${job.metadata.name}-${rand5(this.rnd)}` : `${job.metadata.name}-${index}-${rand5(this.rnd)}`;
     const c = tpl.spec.containers[0];
     if (index !== undefined) {
@@ -574,9 +597,9 @@ export class SimCluster extends EventEmitter {
     const counts = { selector: 0, taint: 0, gpu: 0 };
     let best: Node | undefined;
     let bestFree = Infinity;
+    const sel = Object.entries(pod.spec.nodeSelector ?? {});
     for (const n of nodes) {
-      const sel = pod.spec.nodeSelector ?? {};
-      if (!Object.entries(sel).every(([k, v]) => n.metadata.labels?.[k] === v)) {
+      if (!sel.every(([k, v]) => n.metadata.labels?.[k] === v)) {
         counts.selector++;
         continue;
       }
@@ -597,9 +620,11 @@ export class SimCluster extends EventEmitter {
     return best ? { node: best } : { counts };
   }
 
-  private markUnschedulable(pod: Pod, message: string): void {
-    const prev = pod.status.conditions?.find((c) => c.type === 'PodScheduled');
+  /** Mark a pod (read in place) unschedulable with `message`; copied and stored only when the message changes. */
+  private markUnschedulable(current: Readonly<Pod>, message: string): void {
+    const prev = current.status.conditions?.find((c) => c.type === 'PodScheduled');
     if (prev?.message === message) return;
+    const pod = deepCopy(current) as Pod;
     pod.status.conditions = setCondition(pod.status.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: this.clock.iso(), lastProbeTime: null });
     this.store.put(pod);
   }
@@ -613,15 +638,18 @@ export class SimCluster extends EventEmitter {
 
   /** One scheduler pass: bind pending pods, oldest first, best fit by free GPUs; a gang only when every pod of it fits. */
   private schedule(): void {
-    const nodes = this.readyNodes() as Node[];
+    const ready = this.readyNodes();
+    const nodes = ready.nodes as Node[];
     // Pods are read in place and copied only when bound or marked (copying every pending pod on
     // every pass, and re-fitting pods nothing has freed room for, dominated the sim at 2,000 GPUs).
     const pending = this.store
-      .scan<Pod>('Pod', (p) => p.status.phase === 'Pending' && !p.spec.nodeName && !p.metadata.deletionTimestamp)
-      .sort((a, b) => (this.runtime(a as Pod)?.seq ?? 0) - (this.runtime(b as Pod)?.seq ?? 0)) as Pod[];
+      .scanIndexed<Pod>(POD_UNBOUND_INDEX, 'unbound')
+      .map((p) => ({ p: p as Pod, seq: this.runtime(p as Pod)?.seq ?? 0 }))
+      .sort((a, b) => a.seq - b.seq)
+      .map((e) => e.p);
     // Capacity as of this pass: a pod found unschedulable under the same key still is (room only
     // shrank since), with the same message.
-    const capacityKey = `${this.capacityEpoch}/${nodes.length}/${nodes.reduce((m, n) => Math.max(m, Number(n.metadata.resourceVersion)), 0)}`;
+    const capacityKey = `${this.capacityEpoch}/${ready.key}`;
     const unschedulable = (counts: { selector: number; taint: number; gpu: number }, prefix = '') => {
       const parts = [
         counts.gpu && `${counts.gpu} Insufficient ${GPU}`,
@@ -631,6 +659,9 @@ export class SimCluster extends EventEmitter {
       return `${prefix}0/${nodes.length} nodes are available: ${parts.join(', ')}. preemption: 0/${nodes.length} nodes are available.`;
     };
     const gangsDone = new Set<string>();
+    // Room only shrinks within a pass: a pod that fits nowhere fails as every later pod with the
+    // same needs does, with the same counts (re-fitting each against every node was the pass's cost).
+    const missBySignature = new Map<string, { selector: number; taint: number; gpu: number }>();
     for (const pod of pending) {
       const rt = this.runtime(pod);
       if (!rt) continue;
@@ -659,24 +690,27 @@ export class SimCluster extends EventEmitter {
         }
         if (miss) {
           const message = unschedulable(miss, `${label}${placed.length}/${members.length} pending pods fit: `);
-          for (const m of members) this.markUnschedulable(structuredClone(m), message);
+          for (const m of members) this.markUnschedulable(m, message);
           continue;
         }
         for (const [m, n, mrt] of placed) {
           this.used.set(n.metadata.name, (this.used.get(n.metadata.name) ?? 0) + mrt.gpus);
-          this.bind(structuredClone(m), n, mrt);
+          this.bind(deepCopy(m), n, mrt);
         }
         continue;
       }
       if (rt.unschedulableAt === capacityKey) continue;
-      const fit = this.fitNode(pod, rt.gpus, nodes, this.used);
+      const signature = `${rt.gpus}|${JSON.stringify(pod.spec.nodeSelector ?? {})}|${JSON.stringify(pod.spec.tolerations ?? [])}`;
+      const known = missBySignature.get(signature);
+      const fit = known ? { counts: known } : this.fitNode(pod, rt.gpus, nodes, this.used);
       if (!('node' in fit)) {
+        missBySignature.set(signature, fit.counts);
         rt.unschedulableAt = capacityKey;
-        this.markUnschedulable(structuredClone(pod), unschedulable(fit.counts));
+        this.markUnschedulable(pod, unschedulable(fit.counts));
         continue;
       }
       this.used.set(fit.node.metadata.name, (this.used.get(fit.node.metadata.name) ?? 0) + rt.gpus);
-      this.bind(structuredClone(pod), fit.node, rt);
+      this.bind(deepCopy(pod), fit.node, rt);
     }
   }
 

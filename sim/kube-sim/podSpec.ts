@@ -38,8 +38,10 @@ export function containerStatus(name: string, image: string, state: ContainerSta
 
 /** Every NoSchedule / NoExecute taint of the node is tolerated by the pod. */
 export function toleratesAll(spec: PodSpec, node: Node): boolean {
+  // Most nodes have no taint: no arrays to build (the scheduler asks this for every node and pod).
+  if (!node.spec.taints || node.spec.taints.length === 0) return true;
   const tolerations = (spec.tolerations as { key?: string; operator?: string; value?: string; effect?: string }[] | undefined) ?? [];
-  return (node.spec.taints ?? [])
+  return node.spec.taints
     .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
     .every((t) =>
       tolerations.some(
