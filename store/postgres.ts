@@ -148,6 +148,10 @@ const MIGRATION_LOCK_KEY = 0x5ca1e5;
 type Queryable = Pick<PoolClient, 'query'>;
 
 /** The results store on Postgres, shared by every worker of a cluster deployment. */
+function fitRowOf(r: FitDb): FitRow {
+  return { sweep: r.sweep, name: r.name, version: r.version, nResults: r.n_results, stage: r.stage, fit: r.fit, createdAt: r.created_at.toISOString() };
+}
+
 export class PostgresStore implements ResultsStore {
   private constructor(
     private readonly pool: pg.Pool,
@@ -382,15 +386,7 @@ export class PostgresStore implements ResultsStore {
       `SELECT DISTINCT ON (name) * FROM fits WHERE sweep = $1 ORDER BY name, version DESC`,
       [sweep],
     );
-    return rows.map((r) => ({
-      sweep: r.sweep,
-      name: r.name,
-      version: r.version,
-      nResults: r.n_results,
-      stage: r.stage,
-      fit: r.fit,
-      createdAt: r.created_at.toISOString(),
-    }));
+    return rows.map(fitRowOf);
   }
 
   async fitHistory(sweep: string, name: string, opts: { stage: FitRow['stage']; max?: number }): Promise<FitRow[]> {
@@ -403,15 +399,7 @@ export class PostgresStore implements ResultsStore {
         ORDER BY f.version`,
       opts.max === undefined ? [sweep, name, opts.stage] : [sweep, name, opts.stage, opts.max],
     );
-    return rows.map((r) => ({
-      sweep: r.sweep,
-      name: r.name,
-      version: r.version,
-      nResults: r.n_results,
-      stage: r.stage,
-      fit: r.fit,
-      createdAt: r.created_at.toISOString(),
-    }));
+    return rows.map(fitRowOf);
   }
 
   async saveReport(row: Omit<ReportRow, 'version' | 'createdAt'>): Promise<number> {

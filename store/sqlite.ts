@@ -142,6 +142,21 @@ const toSweep = (r: SweepDb): SweepRow => ({
 const jobHashOf = (v: string | null): { jobHash?: string } => (v === null ? {} : { jobHash: v });
 
 /** The embedded results store: one SQLite file, shared safely by several worker processes (WAL). */
+/** A `fits` row as SQLite returns it. */
+interface FitDbRow {
+  sweep: string;
+  name: string;
+  version: number;
+  n_results: number;
+  stage: FitRow['stage'];
+  fit: string;
+  created_at: string;
+}
+
+function fitRowOf(r: FitDbRow): FitRow {
+  return { sweep: r.sweep, name: r.name, version: r.version, nResults: r.n_results, stage: r.stage, fit: JSON.parse(r.fit), createdAt: r.created_at };
+}
+
 export class SqliteStore implements ResultsStore {
   private readonly db: Database.Database;
   private readonly testHooks: StoreTestHooks;
@@ -562,24 +577,8 @@ export class SqliteStore implements ResultsStore {
     const rows = this.sql(
       `SELECT f.* FROM fits f JOIN (SELECT name, MAX(version) AS v FROM fits WHERE sweep = ? GROUP BY name) m
            ON f.name = m.name AND f.version = m.v WHERE f.sweep = ? ORDER BY f.name`,
-    ).all(sweep, sweep) as {
-      sweep: string;
-      name: string;
-      version: number;
-      n_results: number;
-      stage: FitRow['stage'];
-      fit: string;
-      created_at: string;
-    }[];
-    return rows.map((r) => ({
-      sweep: r.sweep,
-      name: r.name,
-      version: r.version,
-      nResults: r.n_results,
-      stage: r.stage,
-      fit: JSON.parse(r.fit),
-      createdAt: r.created_at,
-    }));
+    ).all(sweep, sweep) as FitDbRow[];
+    return rows.map(fitRowOf);
   }
 
   async fitHistory(sweep: string, name: string, opts: { stage: FitRow['stage']; max?: number }): Promise<FitRow[]> {
@@ -590,24 +589,8 @@ export class SqliteStore implements ResultsStore {
        SELECT f.* FROM fits f JOIN v ON f.version = v.version
         WHERE f.sweep = @sweep AND f.name = @name${opts.max === undefined ? '' : ` AND (${FIT_HISTORY_SPACING.replaceAll('$max', 'CAST(@max AS INTEGER)')})`}
         ORDER BY f.version`,
-    ).all({ sweep, name, stage: opts.stage, ...(opts.max === undefined ? {} : { max: opts.max }) }) as {
-      sweep: string;
-      name: string;
-      version: number;
-      n_results: number;
-      stage: FitRow['stage'];
-      fit: string;
-      created_at: string;
-    }[];
-    return rows.map((r) => ({
-      sweep: r.sweep,
-      name: r.name,
-      version: r.version,
-      nResults: r.n_results,
-      stage: r.stage,
-      fit: JSON.parse(r.fit),
-      createdAt: r.created_at,
-    }));
+    ).all({ sweep, name, stage: opts.stage, ...(opts.max === undefined ? {} : { max: opts.max }) }) as FitDbRow[];
+    return rows.map(fitRowOf);
   }
 
   async saveReport(row: Omit<ReportRow, 'version' | 'createdAt'>): Promise<number> {
