@@ -8,12 +8,13 @@ import https from 'node:https';
 import { ApiException } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildJob, KubernetesExecutor } from '../../activities/executors/kubernetes';
-import { KeepAliveAgents, requestJson } from '../../activities/executors/kubernetes/apiClient';
+import { KeepAliveAgents, MAX_ANSWER_BYTES, requestJson } from '../../activities/executors/kubernetes/apiClient';
 import { statusOf } from '../../activities/executors/kubernetes/apiRetry';
 import { startKubeSim, type KubeSim } from '../../sim/kube-sim';
 import { ObjectStore } from '../../sim/kube-sim/store';
 import type { Pod } from '../../sim/kube-sim/types';
 import { kubeConfigFrom, kubeSpec, launchRequest, testWatch } from './helpers';
+import { KubeConfig } from '@kubernetes/client-node';
 
 let sim: KubeSim | undefined;
 const executors: KubernetesExecutor[] = [];
@@ -90,6 +91,45 @@ describe('kept-alive API connections', () => {
       expect(sim.api.stats.connectionsOpened).toBe(1);
     } finally {
       pool.destroy();
+    }
+  });
+});
+
+describe('the raw JSON create against a hostile server', () => {
+  it('stops reading an answer past MAX_ANSWER_BYTES instead of buffering it', async () => {
+    // A server that answers a create with an endless body.
+    let sent = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(201, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => {
+        while (sent < 4 * MAX_ANSWER_BYTES && res.write(chunk)) sent += chunk.length;
+        if (sent < 4 * MAX_ANSWER_BYTES) res.once('drain', pump);
+        else res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const pool = new KeepAliveAgents(1);
+    try {
+      const err = await requestJson(kc, pool, 'POST', '/apis/batch/v1/namespaces/default/jobs', {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/answer passed \d+ bytes/);
+      // It stopped well before the server's 16 MiB.
+      expect(sent).toBeLessThan(4 * MAX_ANSWER_BYTES);
+    } finally {
+      pool.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });

@@ -76,6 +76,9 @@ export function makeKeepAliveClient<T>(kc: KubeConfig, Api: new (config: ReturnT
   return new Api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
 }
 
+/** Largest answer requestJson reads (a created Job is a few KB; the API server's own request limit is 3 MiB). */
+export const MAX_ANSWER_BYTES = 4 * 2 ** 20;
+
 /**
  * A JSON request to the API authenticated and pooled as the API clients' are, without the
  * generated client's ObjectSerializer: it walks the type map of every field of the body and of
@@ -101,7 +104,17 @@ export async function requestJson<T>(kc: KubeConfig, agents: KeepAliveAgents, me
   const res = await new Promise<{ status: number; headers: Record<string, string>; text: string }>((resolve, reject) => {
     const req = send(url, { method, headers, agent }, (r) => {
       const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
+      let bytes = 0;
+      r.on('data', (c: Buffer) => {
+        // An answer is a hostile input too: memory stays bounded whatever the server sends.
+        bytes += c.length;
+        if (bytes > MAX_ANSWER_BYTES) {
+          r.destroy();
+          reject(new Error(`${method} ${url.pathname}: the answer passed ${MAX_ANSWER_BYTES} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
       r.on('error', reject);
       r.on('end', () => {
         const h: Record<string, string> = {};
