@@ -201,14 +201,24 @@ async function runSweep(
 
   const handle = ctx.client.workflow.getHandle(workflowId);
   let settled: { summary?: SweepSummary; error?: string } | undefined;
-  // Follows continue-as-new to the last run's result.
-  handle.result().then(
-    (summary: SweepSummary) => (settled = { summary }),
-    (err: unknown) =>
-      (settled = {
-        error: err instanceof WorkflowFailedError ? `sweep failed: ${err.cause?.message ?? err.message}` : String(err),
-      }),
-  );
+  // Follows continue-as-new to the last run's result. The long poll behind result() can fail on
+  // its own (a loaded server once answered "Failed to get Workflow execution history" after 6,149 s
+  // of a healthy 100,000-run sweep): that is the client's error, not the sweep's, so poll again.
+  let resultRetries = 0;
+  const awaitResult = (): void => {
+    handle.result().then(
+      (summary: SweepSummary) => (settled = { summary }),
+      (err: unknown) => {
+        if (err instanceof WorkflowFailedError) settled = { error: `sweep failed: ${err.cause?.message ?? err.message}` };
+        else if (++resultRetries > 100) settled = { error: `result() failed ${resultRetries} times, the last: ${String(err)}` };
+        else {
+          console.log(`  ${name}: result() failed (${String(err)}); polling again (${resultRetries})`);
+          setTimeout(awaitResult, 2_000);
+        }
+      },
+    );
+  };
+  awaitResult();
   let lastFinished = -1;
   let lastChangeAt = performance.now();
   // A long sweep says how far it is once a minute, so a run cut short still has figures.
