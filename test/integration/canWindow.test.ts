@@ -81,10 +81,13 @@ describe('the continue-as-new window', () => {
     return { handle, progress: p };
   }
 
-  const executions = async (name: string) => {
-    const out: string[] = [];
-    for await (const wf of w.env.client.workflow.list({ query: `WorkflowId="sweep/${name}"` })) out.push(wf.status.name);
-    return out;
+  /** Each execution's status; `settled`: once none lists as RUNNING (visibility lags a result by a moment). */
+  const executions = async (name: string, { settled = false } = {}) => {
+    for (const deadline = Date.now() + 15_000; ; await new Promise((r) => setTimeout(r, 250))) {
+      const out: string[] = [];
+      for await (const wf of w.env.client.workflow.list({ query: `WorkflowId="sweep/${name}"` })) out.push(wf.status.name);
+      if (!settled || !out.includes('RUNNING') || Date.now() > deadline) return out;
+    }
   };
 
   it('a retryFailed sent in the window reruns the failed runs in the next execution', async () => {
@@ -119,7 +122,7 @@ describe('the continue-as-new window', () => {
     expect(ids.length).toBeGreaterThan(0);
     expect(ids.filter((id) => !allowed.has(id))).toEqual([]);
     // The execution that got the cancel is the last: it did not continue as new.
-    const after = await executions('canwin-cancel');
+    const after = await executions('canwin-cancel', { settled: true });
     expect(after.length).toBe(before);
     expect(after.filter((s) => s === 'COMPLETED')).toHaveLength(1);
     const desc = await handle.describe();
