@@ -27,27 +27,31 @@ function rawXOf(spec: SweepSpec, x: string | string[], axes: Record<string, Axis
 }
 
 /**
- * Width of the 95% interval of the study's target in the latest fit, the quantity `stopWhen.ciWidth`
- * bounds: the recipe's a (from the recipe's own bootstrap, not log A's), the exponent, or the
- * predicted y (the fitted target, 1 - score when inverted) at `at` from the resamples' laws.
- * Undefined when the fit has no bootstrap for it.
+ * The study's target in one fit, with its 95% interval: the recipe's a (from the recipe's own
+ * bootstrap, not log A's), the exponent, or the predicted y (the fitted target, 1 - score when
+ * inverted) at `at` from the resamples' laws. No interval when the fit has no bootstrap for it.
  */
-export function targetCiWidth(fit: FitResult | undefined, strategy: NonNullable<SweepSpec['strategy']>): number | undefined {
-  if (!fit) return undefined;
-  let p: { 'p2.5': number; 'p97.5': number } | undefined;
-  if (strategy.objective === 'recipe') p = fit.recipe?.bootstrap?.percentiles?.a;
-  else if (strategy.objective === 'exponent') p = fit.bootstrap?.percentiles?.[strategy.parameter];
-  else {
-    const samples = fit.bootstrap?.lse_samples;
-    const at = strategy.at;
-    if (!samples?.length || !at || at.length !== fit.scalers.length) return undefined;
-    const x = at.map((v, k) => v / fit.scalers[k]);
-    const ys = samples.map((s) => Math.exp(predictLog(fit.form, s, x))).filter(Number.isFinite);
-    if (ys.length < 2) return undefined;
-    p = percentiles(ys);
+export function targetEstimate(fit: FitResult, st: NonNullable<SweepSpec['strategy']>): { value?: number; ci?: [number, number] } {
+  const ciOf = (p?: { 'p2.5': number; 'p97.5': number }) => (p && Number.isFinite(p['p2.5']) && Number.isFinite(p['p97.5']) ? ([p['p2.5'], p['p97.5']] as [number, number]) : undefined);
+  if (st.objective === 'recipe') return { value: fit.recipe?.a, ci: ciOf(fit.recipe?.bootstrap?.percentiles?.a) };
+  if (st.objective === 'exponent') return { value: fit.params?.[st.parameter], ci: ciOf(fit.bootstrap?.percentiles?.[st.parameter]) };
+  const at = st.at;
+  if (!at || at.length !== fit.scalers.length) return {};
+  const x = at.map((v, k) => v / fit.scalers[k]);
+  let value: number | undefined;
+  try {
+    value = Math.exp(predictLog(fit.form, paramVector(LSE_PARAM_NAMES[fit.form], fit.lse_params), x));
+  } catch {
+    value = undefined; // a fit row without its point estimate: the interval alone
   }
-  const w = p ? p['p97.5'] - p['p2.5'] : NaN;
-  return Number.isFinite(w) ? w : undefined;
+  const ys = (fit.bootstrap?.lse_samples ?? []).map((s) => Math.exp(predictLog(fit.form, s, x))).filter(Number.isFinite);
+  return { value, ci: ys.length >= 2 ? ciOf(percentiles(ys)) : undefined };
+}
+
+/** Width of the target's 95% interval in the latest fit: the quantity `stopWhen.ciWidth` bounds. */
+export function targetCiWidth(fit: FitResult | undefined, strategy: NonNullable<SweepSpec['strategy']>): number | undefined {
+  const ci = fit ? targetEstimate(fit, strategy).ci : undefined;
+  return ci ? ci[1] - ci[0] : undefined;
 }
 
 /**

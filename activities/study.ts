@@ -21,8 +21,6 @@
  */
 import { createHash } from 'node:crypto';
 import { prepareFit } from '../scaling';
-import { percentiles } from '../scaling/bootstrap';
-import { LSE_PARAM_NAMES, paramVector, predictLog } from '../scaling/forms';
 import { minPointsToFit } from '../scaling/propose';
 import { replayProblem, replayStudy, type ReplayOutput, type ReplayProblem, type ReplayStrategy } from '../scaling/replay';
 import type { FitResult } from '../scaling/types';
@@ -31,7 +29,7 @@ import { expandGrid, type FitSpec, type SweepSpec } from '../spec';
 import { studyCellCost } from '../spec/adaptive';
 import { dataPointsToPaperRows } from '../store/export';
 import type { DataPoint, ResultsStore } from '../store/types';
-import { targetCiWidth } from './propose';
+import { targetCiWidth, targetEstimate } from './propose';
 import { fitRegions } from './refit';
 
 /** The replay's settings: `sweep replay`'s strategies, at a bounded cost (see the module comment). */
@@ -180,20 +178,6 @@ async function replays(spec: SweepSpec, points: DataPoint[], fits: readonly Repo
 /** The run a fit point came from: its model_id, without a checkpoint's "-ep<k>" suffix. */
 const runOfPoint = (modelId: string) => modelId.replace(/-ep\d+$/, '');
 
-/** The target's estimate and 95% interval in one stored fit, as stopWhen and proposeNext read it. */
-function targetOf(fit: FitResult, st: NonNullable<SweepSpec['strategy']>): Pick<StudyPathPoint, 'value' | 'ci'> {
-  const ciOf = (p?: { 'p2.5': number; 'p97.5': number }) => (p && Number.isFinite(p['p2.5']) && Number.isFinite(p['p97.5']) ? ([p['p2.5'], p['p97.5']] as [number, number]) : undefined);
-  if (st.objective === 'recipe') return { value: fit.recipe?.a, ci: ciOf(fit.recipe?.bootstrap?.percentiles?.a) };
-  if (st.objective === 'exponent') return { value: fit.params?.[st.parameter], ci: ciOf(fit.bootstrap?.percentiles?.[st.parameter]) };
-  const at = st.at;
-  if (!at || at.length !== fit.scalers.length) return {};
-  const x = at.map((v, k) => v / fit.scalers[k]);
-  const names = LSE_PARAM_NAMES[fit.form];
-  const value = Math.exp(predictLog(fit.form, paramVector(names, fit.lse_params), x));
-  const ys = (fit.bootstrap?.lse_samples ?? []).map((s) => Math.exp(predictLog(fit.form, s, x))).filter(Number.isFinite);
-  return { value, ci: ys.length >= 2 ? ciOf(percentiles(ys)) : undefined };
-}
-
 /** An adaptive study's path from its target fit's stored bootstrap refits. */
 async function livePath(store: ResultsStore, spec: SweepSpec, notes: string[]): Promise<StudyPath | undefined> {
   const st = spec.strategy!;
@@ -217,7 +201,7 @@ async function livePath(store: ResultsStore, spec: SweepSpec, notes: string[]): 
     let spent = 0;
     for (const r of runs) spent += costs.get(r) ?? NaN;
     const width = targetCiWidth(fit, st);
-    pts.push({ version: row.version, runs: runs.size, spentGpuHours: spent, budget_fraction: spent / st.budget.gpuHours, ...targetOf(fit, st), ...(width !== undefined ? { ci_width: width } : {}) });
+    pts.push({ version: row.version, runs: runs.size, spentGpuHours: spent, budget_fraction: spent / st.budget.gpuHours, ...targetEstimate(fit, st), ...(width !== undefined ? { ci_width: width } : {}) });
   }
   return { fit: fitSpec.name, target, budgetGpuHours: st.budget.gpuHours, ...(st.stopWhen ? { stopCiWidth: st.stopWhen.ciWidth } : {}), points: pts, sampled: history.length >= MAX_PATH_REFITS };
 }
