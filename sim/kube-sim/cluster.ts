@@ -299,7 +299,7 @@ export class SimCluster extends EventEmitter {
     this.jobRecords.push(record);
     if (job.metadata.labels?.[KUEUE_QUEUE_LABEL] !== undefined) this.kueueJobsCreated++;
     this.jobs.set(ObjectStore.key(job.metadata.namespace, job.metadata.name), { record, counted: new Set(), failed: 0, succeeded: 0 });
-    const stored = this.store.put(job);
+    const stored = this.store.put(job, true);
     this.admitQueued();
     this.syncJob(job.metadata.namespace!, job.metadata.name);
     // Read-only (the API answers with it at once): a copy per create was GC work for nothing.
@@ -432,7 +432,7 @@ export class SimCluster extends EventEmitter {
     const counts = { active: activeCount, failed: rt.failed || undefined, succeeded: rt.succeeded || undefined };
     if (changed || job.status.active !== counts.active || job.status.failed !== counts.failed) {
       job.status = { ...job.status, ...counts, ready: pods.filter((p) => p.status.phase === 'Running').length };
-      this.store.put(job);
+      this.store.put(job, true);
     }
   }
 
@@ -449,7 +449,7 @@ export class SimCluster extends EventEmitter {
     job.status.succeeded = rt.succeeded || undefined;
     if (type === 'Complete') job.status.completionTime = now;
     rt.record.finished = { type, reason, at: now };
-    this.store.put(job);
+    this.store.put(job, true);
     if (type === 'Failed')
       for (const p of this.ownedPods(job).filter((p) => !isTerminal(p))) this.removePod(p, { phase: 'Deleted', reason });
     if (job.spec.ttlSecondsAfterFinished !== undefined)
@@ -525,7 +525,7 @@ export class SimCluster extends EventEmitter {
     const record: PodRecord = { name, plan };
     rt.record.pods.push(record);
     this.pods.set(ObjectStore.key(pod.metadata.namespace, name), { seq: this.podSeq++, record, gpus: gpuRequest(pod.spec), timers: [], log: [], input });
-    this.store.put(pod);
+    this.store.put(pod, true);
     this.scheduleSoon();
   }
 
@@ -733,7 +733,7 @@ export class SimCluster extends EventEmitter {
           : { reason: 'ContainerCreating' },
       }),
     ];
-    this.store.put(pod);
+    this.store.put(pod, true);
     if (invalid) return;
     if (unpullable) {
       // ErrImagePull, then ImagePullBackOff, alternating forever as the kubelet retries.
@@ -794,7 +794,7 @@ export class SimCluster extends EventEmitter {
     // As the trainer: training from scratch drops a checkpoint an earlier run left on the claim.
     if (plan.checkpointing && !plan.checkpointing.readOnly && !plan.startEpoch && clearCheckpoint(plan.checkpointing.dir))
       rt.log.push('trainer: training from scratch: removed the checkpoint found in SWEEP_CHECKPOINT_DIR');
-    this.store.put(pod);
+    this.store.put(pod, true);
 
     // The workload's own fault, or the cluster's random ones, whichever strikes first.
     const end = plan.fault !== 'none' && plan.fault !== 'bad-output' && plan.faultAtSeconds !== undefined ? plan.faultAtSeconds : plan.durationSeconds;
@@ -989,7 +989,7 @@ export class SimCluster extends EventEmitter {
       rt.record.finishedAt = now;
       rt.record.outcome = { ...o, message: message ?? o.message };
     }
-    this.store.put(pod);
+    this.store.put(pod, true);
     this.syncOwner(pod);
     this.scheduleSoon();
   }

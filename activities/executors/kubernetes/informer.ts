@@ -32,6 +32,8 @@ export interface JobEntry {
   gone: Map<string, V1Pod>;
   /** Executor-clock ms of the last change to the entry. */
   changedAt: number;
+  /** Bumped on every change: a reader that saw this version has nothing new to read. */
+  version: number;
 }
 
 /** Counters of the informer's own traffic (tests and benches read them). */
@@ -220,15 +222,18 @@ export class NamespaceInformer {
 
   private ensure(jobName: string): JobEntry {
     let e = this.entries.get(jobName);
-    if (!e) this.entries.set(jobName, (e = { jobDeleted: false, pods: new Map(), gone: new Map(), changedAt: Date.now() }));
+    if (!e) this.entries.set(jobName, (e = { jobDeleted: false, pods: new Map(), gone: new Map(), changedAt: Date.now(), version: 0 }));
     return e;
   }
 
   private touch(jobName: string, e: JobEntry): void {
     e.changedAt = Date.now();
+    e.version++;
     const ws = this.waiters.get(jobName);
-    if (ws) for (const w of [...ws]) w();
-    else this.prune(jobName);
+    if (!ws) this.prune(jobName);
+    // A waiter may unsubscribe while woken: wake a copy of the set (but copy only when there are several).
+    else if (ws.size === 1) for (const w of ws) w();
+    else for (const w of [...ws]) w();
   }
 
   /** Nobody waits on it and nothing of it is left in the cluster: forget it (the cache stays O(live Jobs)). */

@@ -78,7 +78,7 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
   let settledListFor: string | undefined;
   let unschedulableSince: number | undefined;
   let containerErrorSince: number | undefined;
-  let lastPhaseKey = '';
+  let lastPhase: JobPhase | undefined;
   let wake: (() => void) | undefined;
   let dirty = true;
   const poke = () => {
@@ -88,9 +88,17 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
 
   const ours = (p: V1Pod) => !job?.metadata?.uid || (p.metadata?.ownerReferences ?? []).some((r) => r.uid === job?.metadata?.uid);
 
+  /** The entry (and its version) the last load() read: an unchanged one is not read again. */
+  let loadedEntry: ReturnType<typeof inf.entry>;
+  let loadedVersion = -1;
+  let loadedConfirmed = false;
   /** Our view from the informer's entry: the Job, and the pods owned by it. */
   const load = () => {
     const e = inf.entry(o.jobName);
+    if (e !== undefined && e === loadedEntry && e.version === loadedVersion && missingConfirmed === loadedConfirmed) return;
+    loadedEntry = e;
+    loadedVersion = e?.version ?? -1;
+    loadedConfirmed = missingConfirmed;
     job = e?.job;
     if (job) {
       jobSeen = true;
@@ -227,15 +235,13 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
       imagePullGraceMs: o.imagePullGraceMs,
       nonRetryableExitCodes: o.nonRetryableExitCodes,
     });
-    const phase: JobPhase = {
-      phase: verdict.state,
-      ...(pod?.metadata?.name ? { pod: pod.metadata.name } : {}),
-      ...(pod?.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
-      ...(verdict.message ? { message: verdict.message } : {}),
-    };
-    const key = JSON.stringify(phase);
-    if (key !== lastPhaseKey) {
-      lastPhaseKey = key;
+    // Compared field by field: serialising the phase on every event was a hot spot in a burst.
+    const podName = pod?.metadata?.name || undefined;
+    const node = pod?.spec?.nodeName || undefined;
+    const message = verdict.message || undefined;
+    if (!lastPhase || lastPhase.phase !== verdict.state || lastPhase.pod !== podName || lastPhase.node !== node || lastPhase.message !== message) {
+      const phase: JobPhase = { phase: verdict.state, ...(podName ? { pod: podName } : {}), ...(node ? { node } : {}), ...(message ? { message } : {}) };
+      lastPhase = phase;
       o.onPhase(phase);
     }
     if (verdict.state === 'succeeded' || verdict.state === 'failed') return verdict;
