@@ -41,13 +41,7 @@ function slugOf(axes: Record<string, AxisValue>): string {
   const slug = Object.keys(axes)
     .sort()
     .filter((k) => axes[k] !== undefined)
-    .map((k) => axes[k])
-    .map((v) =>
-      String(v)
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-+|-+$/g, ''),
-    )
+    .map((k) => slugPart(axes[k]))
     .filter(Boolean)
     .join('-')
     .slice(0, 40)
@@ -202,32 +196,68 @@ export function assertGridWithin(spec: Pick<SweepSpec, 'grid' | 'exclude' | 'inc
   return cells;
 }
 
-/** Cartesian product in spec order (last axis varies fastest), excludes applied, includes appended. */
+/** A value's part of a run id's slug (see slugOf). */
+function slugPart(v: AxisValue): string {
+  return String(v)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+const stringify = JSON.stringify;
+const assign = Object.assign;
+const TRAILING_DASHES = /-+$/;
+
+/**
+ * Cartesian product in spec order (last axis varies fastest), excludes applied, includes appended.
+ * A sweep expands its grid at every execution and every replay (100,000 cells in a workflow task),
+ * so each product cell's id is put together from per-value parts made once, with no global looked
+ * up per cell (workflow code runs in a vm context, where each is a C++ call): the same id as
+ * `runIdOf` gives, which the tests check cell by cell.
+ */
 function expandGridUnchecked(spec: SweepSpec): Cell[] {
   const names = Object.keys(spec.grid);
+  const n = names.length;
+  const values = names.map((k) => spec.grid[k]);
+  // Axes in the order the id takes them (sorted names: canonicalJson and slugOf sort keys so).
+  const idOrder = names.map((_, i) => i).sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+  const jsonParts = values.map((vs, i) => vs.map((v) => `${stringify(names[i])}:${stringify(v)}`));
+  const slugParts = values.map((vs) => vs.map(slugPart));
+  const job = spec.job ?? evaluateJob({ job: undefined, evaluate: spec.evaluate });
+  const plain = !job!.overrides.length;
   const cells: Cell[] = [];
   const seen = new Set<string>();
-  const add = (axes: Record<string, AxisValue>) => {
-    const runId = runIdOf(axes);
+  const add = (runId: string, axes: Record<string, AxisValue>) => {
     if (seen.has(runId)) return;
     seen.add(runId);
-    cells.push({ runId, axes, resources: resourcesFor(spec, axes) });
+    cells.push({ runId, axes, resources: plain ? assign({}, job!.resources) : resourcesFor(spec, axes) });
   };
-  const walk = (i: number, acc: Record<string, AxisValue>) => {
-    if (i === names.length) {
-      if (!spec.exclude.some((r) => matches(r, acc))) add({ ...acc });
-      return;
+  if (values.every((vs) => vs.length > 0)) {
+    const idx = new Array<number>(n).fill(0);
+    for (;;) {
+      const axes: Record<string, AxisValue> = {};
+      for (let i = 0; i < n; i++) axes[names[i]] = values[i][idx[i]];
+      if (!spec.exclude.length || !spec.exclude.some((r) => matches(r, axes))) {
+        let key = '{';
+        let slug = '';
+        for (let s = 0; s < n; s++) {
+          const i = idOrder[s];
+          key += s ? `,${jsonParts[i][idx[i]]}` : jsonParts[i][idx[i]];
+          const part = slugParts[i][idx[i]];
+          if (part) slug = slug ? `${slug}-${part}` : part;
+        }
+        add(`${slug.slice(0, 40).replace(TRAILING_DASHES, '') || 'run'}-${shortHash(`${key}}`)}`, axes);
+      }
+      // Next cell: the last axis fastest.
+      let i = n - 1;
+      while (i >= 0 && ++idx[i] === values[i].length) idx[i--] = 0;
+      if (i < 0) break;
     }
-    for (const v of spec.grid[names[i]]) {
-      acc[names[i]] = v;
-      walk(i + 1, acc);
-    }
-  };
-  walk(0, {});
+  }
   for (const cell of spec.include) {
     const axes: Record<string, AxisValue> = {};
-    for (const n of names) axes[n] = cell[n];
-    add(axes);
+    for (const name of names) axes[name] = cell[name];
+    add(runIdOf(axes), axes);
   }
   return cells;
 }

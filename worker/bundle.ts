@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import { join } from 'node:path';
 import { REPO_ROOT } from './settings';
 
-const SOURCES = ['workflows', 'spec'];
+// Everything the workflow code imports at run time (the contract's signal, query and search-attribute definitions too).
+const SOURCES = ['workflows', 'spec', 'contract'];
 
 function hashSources(): string {
   const h = createHash('sha256');

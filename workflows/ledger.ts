@@ -87,7 +87,7 @@ export class Ledger<C extends LedgerCell> {
     this.proposalsOnly = !!opts.proposalsOnly;
     this.ahead = new Set(state.ahead);
     this.inFlight = new Map(state.inFlight.map((r) => [r.id, r.g]));
-    this.indexOf = new Map(order.map((c, i) => [c.runId, i]));
+    this.indexOf = indexById(order);
     this.vettedMainUpTo = state.cursor;
   }
 
@@ -365,9 +365,16 @@ export class Ledger<C extends LedgerCell> {
   /** The grid grew (`extend`): the new order keeps every old cell's index; new cells come after. */
   extend(order: readonly C[], before: Record<string, number>): void {
     this.order = order;
-    this.indexOf = new Map(order.map((c, i) => [c.runId, i]));
+    this.indexOf = indexById(order);
     this.state.extensions.push(before);
   }
+}
+
+/** Run id -> index in the order (a loop: no pair array per cell). */
+function indexById(order: readonly LedgerCell[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let i = 0; i < order.length; i++) m.set(order[i].runId, i);
+  return m;
 }
 
 /** The axis lengths of a grid (what `extensions` records). */
