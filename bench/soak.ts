@@ -355,7 +355,7 @@ async function main(): Promise<number> {
     // The dev server as `sweep dev` runs it (its state in a SQLite file), as its own process whose
     // log we keep: the server warns there when a payload or a history passes its limits. With
     // --server-db memory its state lives in RAM: a 100,000-run soak grew it to 22 GB at 64,000 runs
-    // on a 24 GiB box, which then swapped and failed the server's store calls.
+    // on a 24 GiB box, which then ran out of memory and failed the server's store calls.
     const serverLog = join(dir, 'temporal.log');
     server = await spawnDevServer({ logFile: serverLog, port: await freePort(), ...(SERVER_DB === 'file' ? { dbFile: join(dir, 'temporal.db') } : {}) });
     connection = await Connection.connect({ address: server.address });
