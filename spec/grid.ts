@@ -29,6 +29,10 @@ export class GridTooLargeError extends Error {
   }
 }
 
+const stringify = JSON.stringify;
+const assign = Object.assign;
+const TRAILING_DASHES = /-+$/;
+
 const TEMPLATE_RE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 /** Template variables every job gets besides its axes. */
 export const BUILTIN_TEMPLATE_VARS = ['sweep', 'runId', 'attempt'] as const;
@@ -38,20 +42,29 @@ export const BUILTIN_TEMPLATE_VARS = ['sweep', 'runId', 'attempt'] as const;
  * same cell gives the same slug however its keys are ordered (as the hash does).
  */
 function slugOf(axes: Record<string, AxisValue>): string {
-  const slug = Object.keys(axes)
-    .sort()
-    .filter((k) => axes[k] !== undefined)
-    .map((k) => slugPart(axes[k]))
-    .filter(Boolean)
-    .join('-')
-    .slice(0, 40)
-    .replace(/-+$/, '');
-  return slug || 'run';
+  return slugOfParts(
+    Object.keys(axes)
+      .sort()
+      .filter((k) => axes[k] !== undefined)
+      .map((k) => slugPart(axes[k])),
+  );
+}
+
+/** The slug from its values' parts, in axis-name order: the non-empty ones, dashed, at most 40 characters. */
+function slugOfParts(parts: readonly string[]): string {
+  let slug = '';
+  for (const p of parts) if (p) slug = slug ? `${slug}-${p}` : p;
+  return slug.slice(0, 40).replace(TRAILING_DASHES, '') || 'run';
 }
 
 /** Run id = readable slug + short content hash of the axes: the same cell always gets the same id. */
 export function runIdOf(axes: Record<string, AxisValue>): string {
-  return `${slugOf(axes)}-${shortHash(canonicalJson(axes))}`;
+  return runIdFrom(slugOf(axes), canonicalJson(axes));
+}
+
+/** The run id of a cell from its slug and its axes' canonical JSON. */
+function runIdFrom(slug: string, canonical: string): string {
+  return `${slug}-${shortHash(canonical)}`;
 }
 
 export function matches(rule: MatchRule, axes: Record<string, AxisValue>): boolean {
@@ -63,8 +76,10 @@ export function matches(rule: MatchRule, axes: Record<string, AxisValue>): boole
 export function resourcesFor(spec: Pick<SweepSpec, 'job'> & Partial<Pick<SweepSpec, 'evaluate'>>, axes: Record<string, AxisValue>): Resources {
   // An evaluate-only sweep's runs take the evaluate stage's resources.
   const job = spec.job ?? evaluateJob({ job: undefined, evaluate: spec.evaluate });
-  let res: Resources = { ...job!.resources };
-  for (const o of job!.overrides) if (matches(o.when, axes)) res = { ...res, ...o.resources };
+  // Object.assign, not spreads: it runs for every cell of a grid, in workflow code too, where the
+  // bundle's spread helper costs microseconds.
+  const res: Resources = assign({}, job!.resources);
+  for (const o of job!.overrides) if (matches(o.when, axes)) assign(res, o.resources);
   return res;
 }
 
@@ -204,10 +219,6 @@ function slugPart(v: AxisValue): string {
     .replace(/^-+|-+$/g, '');
 }
 
-const stringify = JSON.stringify;
-const assign = Object.assign;
-const TRAILING_DASHES = /-+$/;
-
 /**
  * Cartesian product in spec order (last axis varies fastest), excludes applied, includes appended.
  * A sweep expands its grid at every execution and every replay (100,000 cells in a workflow task),
@@ -221,16 +232,15 @@ function expandGridUnchecked(spec: SweepSpec): Cell[] {
   const values = names.map((k) => spec.grid[k]);
   // Axes in the order the id takes them (sorted names: canonicalJson and slugOf sort keys so).
   const idOrder = names.map((_, i) => i).sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
-  const jsonParts = values.map((vs, i) => vs.map((v) => `${stringify(names[i])}:${stringify(v)}`));
+  // canonicalJson's "key":value fragment and the slug's part of each axis value, made once.
+  const jsonParts = values.map((vs, i) => vs.map((v) => `${stringify(names[i])}:${canonicalJson(v)}`));
   const slugParts = values.map((vs) => vs.map(slugPart));
-  const job = spec.job ?? evaluateJob({ job: undefined, evaluate: spec.evaluate });
-  const plain = !job!.overrides.length;
   const cells: Cell[] = [];
   const seen = new Set<string>();
   const add = (runId: string, axes: Record<string, AxisValue>) => {
     if (seen.has(runId)) return;
     seen.add(runId);
-    cells.push({ runId, axes, resources: plain ? assign({}, job!.resources) : resourcesFor(spec, axes) });
+    cells.push({ runId, axes, resources: resourcesFor(spec, axes) });
   };
   if (values.every((vs) => vs.length > 0)) {
     const idx = new Array<number>(n).fill(0);
@@ -239,14 +249,13 @@ function expandGridUnchecked(spec: SweepSpec): Cell[] {
       for (let i = 0; i < n; i++) axes[names[i]] = values[i][idx[i]];
       if (!spec.exclude.length || !spec.exclude.some((r) => matches(r, axes))) {
         let key = '{';
-        let slug = '';
+        const parts: string[] = [];
         for (let s = 0; s < n; s++) {
           const i = idOrder[s];
           key += s ? `,${jsonParts[i][idx[i]]}` : jsonParts[i][idx[i]];
-          const part = slugParts[i][idx[i]];
-          if (part) slug = slug ? `${slug}-${part}` : part;
+          parts.push(slugParts[i][idx[i]]);
         }
-        add(`${slug.slice(0, 40).replace(TRAILING_DASHES, '') || 'run'}-${shortHash(`${key}}`)}`, axes);
+        add(runIdFrom(slugOfParts(parts), `${key}}`), axes);
       }
       // Next cell: the last axis fastest.
       let i = n - 1;

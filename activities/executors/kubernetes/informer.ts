@@ -230,10 +230,9 @@ export class NamespaceInformer {
     e.changedAt = Date.now();
     e.version++;
     const ws = this.waiters.get(jobName);
-    if (!ws) this.prune(jobName);
-    // A waiter may unsubscribe while woken: wake a copy of the set (but copy only when there are several).
-    else if (ws.size === 1) for (const w of ws) w();
-    else for (const w of [...ws]) w();
+    // A waiter may unsubscribe while woken: wake a copy of the set.
+    if (ws) for (const w of [...ws]) w();
+    else this.prune(jobName);
   }
 
   /** Nobody waits on it and nothing of it is left in the cluster: forget it (the cache stays O(live Jobs)). */
