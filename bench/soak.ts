@@ -9,6 +9,7 @@
  *   npx tsx bench/soak.ts --sweeps 5 --runs 50 --big 0      # a quick one
  *   options: --slots 32 --max-runs 48 --deadline 600 (s, each small sweep) --big-deadline 1800 (s) --stall 180 (s) --fit
  *            --server-db file|memory (the dev server's state: a SQLite file, as `sweep dev` keeps it, or RAM)
+ *            --job sh|node (the zero-duration job: one sh writing its result, or node sim/sleepJob.mjs)
  *
  * A sweep not done by its deadline, or with no run finishing for --stall seconds, is HUNG: its
  * progress query, workflow stack and open runs are printed and the soak stops. Exit 0 only when
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     stall: { type: 'string', default: '180' },
     fit: { type: 'boolean', default: false },
     'server-db': { type: 'string', default: 'file' },
+    job: { type: 'string', default: 'sh' },
   },
 });
 
@@ -59,6 +61,19 @@ const DEADLINE_S = int('deadline', values.deadline, 1, 86_400);
 const BIG_DEADLINE_S = int('big-deadline', values['big-deadline'], 1, 86_400);
 const STALL_S = int('stall', values.stall, 1, 86_400);
 const SERVER_DB = values['server-db'];
+if (values.job !== 'sh' && values.job !== 'node') {
+  console.error(`--job must be sh or node (got "${values.job}")`);
+  process.exit(2);
+}
+/**
+ * The zero-duration job: by default one `sh` that writes its result (about 1 ms of CPU), since a
+ * `node` process per run (sim/sleepJob.mjs, --job node) costs 70-90 ms of CPU: at 10 runs/s that is
+ * most of one of the box's two cores, measuring node's start-up instead of the orchestrator.
+ */
+const JOB_COMMAND =
+  values.job === 'node'
+    ? ['node', join(REPO_ROOT, 'sim/sleepJob.mjs'), '--seconds=0']
+    : ['sh', '-c', `printf '%s' '{"metrics":{"score":0.5},"n_params":1000000,"n_samples_seen":1000000,"total_flops":6000000000000}' > "$SWEEP_RESULT_FILE"`];
 if (SERVER_DB !== 'file' && SERVER_DB !== 'memory') {
   console.error(`--server-db must be file or memory (got "${SERVER_DB}")`);
   process.exit(2);
@@ -82,7 +97,7 @@ function rawSpec(name: string, n: number) {
     // (a 100,000-value list alone would pass the server's 512 KB payload warning).
     grid: gridOf(n),
     ...(n > 10_000 ? { maxGridSize: n } : {}),
-    job: { command: ['node', join(REPO_ROOT, 'sim/sleepJob.mjs'), '--seconds=0'] },
+    job: { command: JOB_COMMAND },
     metrics: ['score'],
     concurrency: { maxRuns: MAX_RUNS },
     executor: { kind: 'local', slots: SLOTS },
@@ -330,7 +345,7 @@ async function main(): Promise<number> {
   );
   console.log(
     `soak: ${SWEEPS} sweeps x ${RUNS} zero-duration runs in a row${BIG ? `, then one of ${BIG}` : ''}; maxRuns ${MAX_RUNS}, ${SLOTS} slots` +
-      `${values.fit ? ', one point fit' : ', no fits'}; deadline ${DEADLINE_S} s (big ${BIG_DEADLINE_S} s), stall ${STALL_S} s; server state in ${SERVER_DB === 'file' ? 'a SQLite file' : 'memory'}; work dir ${dir}`,
+      `${values.fit ? ', one point fit' : ', no fits'}; deadline ${DEADLINE_S} s (big ${BIG_DEADLINE_S} s), stall ${STALL_S} s; server state in ${SERVER_DB === 'file' ? 'a SQLite file' : 'memory'}; job ${values.job}; work dir ${dir}`,
   );
   let server: PersistentDevServer | undefined;
   let connection: Connection | undefined;
