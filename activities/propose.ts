@@ -2,8 +2,8 @@ import { propose, studyCostPower, type ProposeTarget } from '../scaling';
 import { percentiles } from '../scaling/bootstrap';
 import { LSE_PARAM_NAMES, paramVector, predictLog } from '../scaling/forms';
 import type { FitResult } from '../scaling/types';
-import { estimateCell, expandGrid, shortHash, SweepSpecSchema, type AxisValue, type SweepSpec } from '../spec';
-import { studyCellCost } from '../spec/adaptive';
+import { expandGrid, shortHash, SweepSpecSchema, type SweepSpec } from '../spec';
+import { studyCellCost, studyCellX } from '../spec/adaptive';
 import type { ResultsStore } from '../store/types';
 
 export interface NextBatch {
@@ -14,16 +14,6 @@ export interface NextBatch {
   /** The target's current 95% interval width, when the fit has one (for the sweep's details). */
   ciWidth?: number;
   mode?: string;
-}
-
-/** The fit's x for a cell, from the planner's estimate (N, D for chinchilla). */
-function rawXOf(spec: SweepSpec, x: string | string[], axes: Record<string, AxisValue>): number[] | undefined {
-  const e = estimateCell(spec, axes);
-  if (!e) return undefined;
-  const col: Record<string, number> = { total_flops: e.totalFlops, n_params: e.nParams, n_samples_seen: e.nSamplesSeen };
-  const cols = Array.isArray(x) ? x : [x];
-  const v = cols.map((c) => col[c]);
-  return v.every((n) => Number.isFinite(n) && n > 0) ? v : undefined;
 }
 
 /**
@@ -77,7 +67,7 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
   const candidates = expandGrid(spec)
     .filter((c) => !known.has(c.runId))
     .flatMap((c) => {
-      const rawX = rawXOf(spec, fitSpec.x, c.axes);
+      const rawX = studyCellX(spec, fitSpec.x, c.axes);
       const cost = studyCellCost(spec, c);
       return rawX && cost !== undefined ? [{ id: c.runId, rawX, cost }] : [];
     });
@@ -100,8 +90,8 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
     batch,
     budget: left,
     // As in the replay (scaling/propose.ts costExponent): cost cooling over the study's budget, or
-    // gain alone for a prediction. (The replay also population-weights a recipe / exponent study's
-    // fits; live, the ensemble is the sweep's own unweighted refit bootstrap.)
+    // gain alone for a prediction. The ensemble is the sweep's refit bootstrap, population-weighted
+    // over the grid for a recipe / exponent study as the replay's fits are (activities/refit.ts).
     budgetTotal: strategy.budget.gpuHours,
     costPower: studyCostPower(target),
     // Deterministic: the same sweep, with the same runs done, proposes the same batch.

@@ -1,7 +1,8 @@
 import { countExclusions, describeExclusions, fitDataset, normalizeFitConfig, selectPoints, type Selection } from '../scaling';
 import { fitDatasetParallel } from '../fitting';
 import type { FitResult } from '../scaling/types';
-import type { FitSpec, SweepSpec } from '../spec';
+import { expandGrid, type FitSpec, type SweepSpec } from '../spec';
+import { studyPopulation } from '../spec/adaptive';
 import { dataPointsToPaperRows, type PaperRow } from '../store/export';
 import type { ResultsStore } from '../store/types';
 import type { FitSummary } from '../contract';
@@ -58,7 +59,7 @@ export async function refitSweep(
     heartbeat();
     const bootstrap = stage === 'point' ? 0 : stage === 'bootstrap' ? Math.min(spec.refit.bootstrap, fitSpec.bootstrap) : fitSpec.bootstrap;
     const fitStage: FitSummary['stage'] = bootstrap > 0 ? 'bootstrap' : 'point';
-    const outcome = await fitOne(rows, fitSpec, stage, bootstrap, previous.get(fitSpec.name), heartbeat);
+    const outcome = await fitOne(rows, fitSpec, stage, bootstrap, previous.get(fitSpec.name), heartbeat, populationOf(spec, fitSpec));
     if ('error' in outcome) {
       log.warn({ sweep: spec.name, fit: fitSpec.name, stage, nExcluded: outcome.nExcluded, err: outcome.error }, 'fit could not run');
       out.push({
@@ -104,10 +105,19 @@ export async function fitSweepLive(store: ResultsStore, spec: SweepSpec): Promis
   const { rows, previous } = await fitInputs(store, spec);
   const out: LiveFit[] = [];
   for (const fitSpec of spec.fits) {
-    const outcome = await fitOne(rows, fitSpec, 'point', 0, previous.get(fitSpec.name), () => undefined);
+    const outcome = await fitOne(rows, fitSpec, 'point', 0, previous.get(fitSpec.name), () => undefined, populationOf(spec, fitSpec));
     out.push('error' in outcome ? { name: fitSpec.name, form: fitSpec.form, ...outcome } : { name: fitSpec.name, form: fitSpec.form, fit: outcome.result });
   }
   return out;
+}
+
+/**
+ * An adaptive recipe / exponent study's target is the law of the whole grid, but its design
+ * chases information (the ends of the range): its target fit weights each point by the share of
+ * the grid's cells it stands for, as the replay's validated recipe does (scaling/population.ts).
+ */
+function populationOf(spec: SweepSpec, fitSpec: FitSpec): number[][] | undefined {
+  return spec.strategy ? studyPopulation(spec, fitSpec.name, expandGrid(spec)) : undefined;
 }
 
 type FitOutcome = { result: FitResult } | { error: string; nPoints: number; nExcluded: number };
@@ -120,6 +130,7 @@ async function fitOne(
   bootstrap: number,
   warm: FitResult | undefined,
   heartbeat: () => void,
+  population?: number[][],
 ): Promise<FitOutcome> {
   if (!rows.length) return { error: 'no results yet', nPoints: 0, nExcluded: 0 };
   let sel: Selection;
@@ -144,6 +155,7 @@ async function fitOne(
       // Live refits start from the last fit (milliseconds); the final one searches the whole grid.
       warmStart: stage === 'final' ? undefined : warm,
       excludeUnusable: true,
+      population,
       onProgress: () => heartbeat(),
     };
     // Bootstraps run on worker threads, so the activity keeps heartbeating while they fit.

@@ -9,6 +9,7 @@ import { HuberLseObjective, type FitData } from './objective';
 import { distinctBasins, gridStarts, polishBest, runStarts, type BestFit, type SearchOptions, type StartsOutcome } from './multistart';
 import { percentiles, resampleCounts, resampleIndices } from './bootstrap';
 import { computeFlopsFit, computeRecipe, RECIPE_KEYS } from './recipe';
+import { POPULATION_WEIGHT_CAP, populationWeightsOf } from './population';
 import { countExclusions, selectPoints, type LongRow, type Selection } from './select';
 import type { FitPoint, FitResult, Percentiles, RecipeResult } from './types';
 
@@ -37,6 +38,11 @@ export interface FitOptions {
    * (SelectOptions.excludeUnusable): the sweep's refits.
    */
   excludeUnusable?: boolean;
+  /**
+   * Raw x of the pool the fit stands for (a live adaptive study's grid cells): each selected
+   * point is weighted by the share of it that it represents (scaling/population.ts).
+   */
+  population?: readonly (readonly number[])[];
   /** Column names (CSV header) and row labels for error messages. */
   columns?: readonly string[];
   rowLabel?: (i: number) => string;
@@ -60,6 +66,8 @@ export interface PreparedFit {
   pointMode: 'exhaustive' | 'warm';
   /** Prior minima carried over from a warm start (added to the resample starts). */
   warmBasins: number[][];
+  /** Size of the pool the points were weighted against (FitOptions.population), if any. */
+  population?: number;
 }
 
 export interface Verification {
@@ -109,6 +117,7 @@ export function prepareFit(rows: readonly LongRow[], config: FitConfig, opts: Fi
     x2: cfg.form === 'chinchilla' ? Float64Array.from(pts, (p) => p.rawX[1] / cfg.scalers[1]) : undefined,
     y: Float64Array.from(pts, (p) => (cfg.y.invert ? 1 - p.score : p.score)),
     delta: cfg.delta,
+    ...(opts.population?.length ? { weights: populationWeightsOf(opts.population, pts.map((p) => p.rawX)) } : {}),
   };
   const exhaustive = opts.exhaustive ?? cfg.starts === 'exhaustive';
   const names = LSE_PARAM_NAMES[cfg.form];
@@ -142,6 +151,7 @@ export function prepareFit(rows: readonly LongRow[], config: FitConfig, opts: Fi
     pointStarts,
     pointMode,
     warmBasins,
+    ...(data.weights ? { population: opts.population!.length } : {}),
   };
 }
 
@@ -292,6 +302,7 @@ export function assembleResult(
       return fp;
     });
   }
+  if (prep.data.weights && prep.population) result.weighting = { kind: 'population', pool: prep.population, cap: POPULATION_WEIGHT_CAP };
   if (warnings.length) result.warnings = warnings;
   return result;
 }

@@ -16,6 +16,8 @@ export interface FitData {
   y: Float64Array;
   /** Huber delta. */
   delta: number;
+  /** Weight of each point (default 1): a population-weighted fit (scaling/population.ts). Resample counts multiply it. */
+  weights?: Float64Array;
 }
 
 /** An objective over parameter vectors: returns the loss and writes the gradient into `grad`. */
@@ -49,7 +51,8 @@ export class HuberLseObjective implements Objective {
     const form = data.form;
     this.dim = form === 'power_law' ? 3 : form === 'power_law_shift' ? 4 : 5;
     const keep: number[] = [];
-    for (let i = 0; i < data.y.length; i++) if (!counts || counts[i] > 0) keep.push(i);
+    const weightOf = (i: number) => (counts ? counts[i] : 1) * (data.weights ? data.weights[i] : 1);
+    for (let i = 0; i < data.y.length; i++) if (weightOf(i) > 0) keep.push(i);
     const n = keep.length;
     this.n = n;
     this.lx1 = new Float64Array(n);
@@ -62,7 +65,7 @@ export class HuberLseObjective implements Objective {
       this.lx1[k] = Math.log(data.x1[i]);
       this.lx2[k] = data.x2 ? Math.log(data.x2[i]) : 0;
       this.ly[k] = Math.log(data.y[i]);
-      this.w[k] = counts ? counts[i] : 1;
+      this.w[k] = weightOf(i);
     });
   }
 

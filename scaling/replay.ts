@@ -24,6 +24,7 @@ import { distinctBasins, gridStarts, polishBest, runStarts, type SearchOptions }
 import { HuberLseObjective, type FitData } from './objective';
 import { mulberry32 } from './bootstrap';
 import { minPointsToFit, propose, studyCostPower, type ProposeTarget } from './propose';
+import { populationWeightsOf } from './population';
 import { FitInputError } from './select';
 import type { FitResult } from './types';
 
@@ -330,53 +331,13 @@ export function strategyOrder(problem: ReplayProblem, strategy: Exclude<ReplaySt
   }
 }
 
-/** Trim of the population weights, in multiples of the mean (chosen on the validation split). */
-export const POPULATION_WEIGHT_CAP = 4;
-
-/**
- * Population (post-stratification) weights of the observed points `idx`: each candidate of the
- * pool, observed or not, is represented by its nearest observed point in normalised log x, and a
- * point's weight is how many it represents (scaled to mean 1). An adaptive design is not a
- * sample of the pool (it chases information: the ends of the range, few points in the middle),
- * and under a misspecified law a fit of such a design estimates a different law than the fit of
- * the whole pool, which is what the targets (the full-data exponents, the all-candidates
- * extrapolation) are. Weighting each observation by the share of the pool it stands for makes the
- * subset's loss estimate the pool's loss (the design-based correction of survey sampling); a
- * random sample is self-weighting, so it needs none.
- * The weights are trimmed at POPULATION_WEIGHT_CAP times the mean (weight trimming, as in survey
- * estimation: a bounded bias for a bounded variance): untrimmed, one observed point standing for
- * a hundred can carry a whole fit, and in two dimensions (chinchilla's N x D) it did: validation
- * recipe a -0.011 against the pool's 0.283 untrimmed, 0.283 trimmed at 4 (bench/adaptive/README.md).
- */
+/** Population weights of the observed points `idx` against the candidate pool (scaling/population.ts says why). */
 export function populationWeights(problem: ReplayProblem, idx: readonly number[]): Float64Array {
-  const arity = formArity(problem.form);
   const pts = problem.points;
-  const pool = problem.candidates;
-  const lx = (i: number) => pts[i].rawX.map(Math.log);
-  const all = pool.map(lx);
-  const min = Array.from({ length: arity }, (_, k) => Math.min(...all.map((v) => v[k])));
-  const max = Array.from({ length: arity }, (_, k) => Math.max(...all.map((v) => v[k])));
-  const norm = (v: number[]) => v.map((x, k) => (max[k] > min[k] ? (x - min[k]) / (max[k] - min[k]) : 0));
-  const obs = idx.map((i) => norm(lx(i)));
-  const w = new Float64Array(idx.length);
-  for (const u of all.map(norm)) {
-    let best = 0;
-    let bd = Infinity;
-    for (let j = 0; j < obs.length; j++) {
-      let d = 0;
-      for (let k = 0; k < arity; k++) d += (u[k] - obs[j][k]) ** 2;
-      // Ties (duplicated x) go to the earliest observation: deterministic.
-      if (d < bd) {
-        bd = d;
-        best = j;
-      }
-    }
-    w[best] += 1;
-  }
-  const scale = idx.length / pool.length;
-  // Every observed point keeps a floor weight (duplicates of one x would otherwise get 0 and drop out of the fit).
-  for (let j = 0; j < w.length; j++) w[j] = Math.min(POPULATION_WEIGHT_CAP, Math.max(w[j] * scale, 1e-3));
-  return w;
+  return populationWeightsOf(
+    problem.candidates.map((i) => pts[i].rawX),
+    idx.map((i) => pts[i].rawX),
+  );
 }
 
 /** Simulate one strategy with one seed. */

@@ -21,6 +21,32 @@ export function studyCellCost(spec: Pick<SweepSpec, 'estimate'>, cell: CellLike)
   return e ? Math.max(e.gpuHours * Math.max(1, (cell.resources.nodes ?? 1) * cell.resources.gpus), 1e-9) : undefined;
 }
 
+/** A cell's x for fit columns `x`, from the planner's estimate (N, D for chinchilla); undefined without one. */
+export function studyCellX(spec: Pick<SweepSpec, 'estimate'>, x: string | string[], axes: Record<string, AxisValue>): number[] | undefined {
+  const e = estimateCell(spec, axes);
+  if (!e) return undefined;
+  const col: Record<string, number> = { total_flops: e.totalFlops, n_params: e.nParams, n_samples_seen: e.nSamplesSeen };
+  const v = (Array.isArray(x) ? x : [x]).map((c) => col[c]);
+  return v.every((n) => Number.isFinite(n) && n > 0) ? v : undefined;
+}
+
+/**
+ * The pool a live adaptive study's target fit is weighted against (scaling/population.ts): every
+ * grid cell's estimated x, for a recipe or exponent objective; none for a prediction, whose fits
+ * stay unweighted (the design's pull toward the dear end is the point), nor for other fits.
+ */
+export function studyPopulation(spec: SweepSpec, fitName: string, cells: readonly { axes: Record<string, AxisValue> }[]): number[][] | undefined {
+  const st = spec.strategy;
+  const fit = spec.fits.find((f) => f.name === fitName);
+  if (!st || st.target !== fitName || st.objective === 'prediction' || !fit) return undefined;
+  const pool: number[][] = [];
+  for (const c of cells) {
+    const x = studyCellX(spec, fit.x, c.axes);
+    if (x) pool.push(x);
+  }
+  return pool.length ? pool : undefined;
+}
+
 export function adaptiveIssues(spec: SweepSpec, cells: readonly CellLike[]): { path: string; message: string }[] {
   const st = spec.strategy;
   if (!st) return [];

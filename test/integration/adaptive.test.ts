@@ -1,3 +1,5 @@
+import type { FitResult } from '../../scaling/types';
+import { POPULATION_WEIGHT_CAP } from '../../scaling/population';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estimateCell, expandGrid, SweepSpecSchema } from '../../spec';
 import type { SweepSummary } from '../../contract';
@@ -74,6 +76,9 @@ describe('an adaptive study', () => {
     expect(await first.staticDetails()).toMatch(/\*\*Chosen:\*\* /);
     const p = await handle.query(progressQuery);
     expect(p.study?.budgetGpuHours).toBe(0.5);
+    // The target's fits weight each point by the share of the grid it stands for (as the replay's).
+    const neuro = (await h.store.latestFits('adapt')).find((f) => f.name === 'neuro')?.fit as FitResult | undefined;
+    expect(neuro?.weighting).toEqual({ kind: 'population', pool: cells.length, cap: POPULATION_WEIGHT_CAP });
   }, 240_000);
 
   it('stops when the target\'s 95% interval is narrower than stopWhen.ciWidth, before the budget is spent', async () => {

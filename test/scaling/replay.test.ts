@@ -15,7 +15,8 @@ import {
   type FitConfig,
   type StrategyRun,
 } from '../../scaling';
-import { POPULATION_WEIGHT_CAP, populationWeights, targetsOf, validationProblem } from '../../scaling/replay';
+import { populationWeights, targetsOf, validationProblem } from '../../scaling/replay';
+import { POPULATION_WEIGHT_CAP } from '../../scaling/population';
 
 // A known law: y = exp(-0.7) + exp(0.4) (C / 1e13)^-0.3, 1% noise, 60 models.
 const TRUE_ALPHA = 0.3;
