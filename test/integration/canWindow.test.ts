@@ -70,13 +70,17 @@ describe('the continue-as-new window', () => {
     await w?.stop();
   });
 
-  /** Starts a sweep with refits held, and waits until it waits to continue as new. */
+  /**
+   * Starts a sweep with refits held, and waits until it waits to continue as new with no run in
+   * flight: runs started before the window still end in it, so until then the counts can move
+   * between a query and an update (a run failing in between made the update name one more).
+   */
   async function startHeld(name: string) {
     gate.armed = true;
     const handle = await w.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: `sweep/${name}`, args: [spec(name)] });
-    const p = await waitFor('the sweep to wait in the continue-as-new window', async () => {
+    const p = await waitFor('the sweep to wait in the continue-as-new window, its runs ended', async () => {
       const q = await handle.query(progressQuery);
-      return q.continuing ? q : undefined;
+      return q.continuing && q.byState.running === 0 ? q : undefined;
     }, { timeoutMs: 120_000, intervalMs: 200 });
     return { handle, progress: p };
   }
