@@ -103,7 +103,7 @@ ${rows}
 function fitFacts(fit: ReportFit): string {
   const xs = fit.x.map((c, i) => `${c} / ${pow10Text(fit.scalers[i] ?? 1)}`).join(', ');
   const y = `${fit.y.invert ? '1 − ' : ''}mean(${fit.y.metrics.join(', ')})`;
-  return `<dl class="facts"><dt>Form</dt><dd>${h(fit.form)}</dd><dt>x</dt><dd>${h(xs)}</dd><dt>y (fitted)</dt><dd>${h(y)}</dd><dt>Points</dt><dd>${fit.n_points}${fit.weighting ? ` (population-weighted over ${fit.weighting.pool} grid cells, trimmed at ${fit.weighting.cap}x the mean)` : ''}</dd>${fit.n_excluded !== undefined ? `<dt>Left out</dt><dd class="left-out">${h(leftOut(fit))}</dd>` : ''}<dt>Huber loss (sum)</dt><dd>${fmt(fit.loss, 5)}</dd></dl>`;
+  return `<dl class="facts"><dt>Form</dt><dd>${h(fit.form)}</dd><dt>x</dt><dd>${h(xs)}</dd><dt>y (fitted)</dt><dd>${h(y)}</dd><dt>Points</dt><dd>${fit.n_points}${fit.weighting ? ` (population-weighted over ${fit.weighting.pool} grid cells${fit.weighting.cap ? `, trimmed at ${fit.weighting.cap}x the mean` : ''})` : ''}</dd>${fit.n_excluded !== undefined ? `<dt>Left out</dt><dd class="left-out">${h(leftOut(fit))}</dd>` : ''}<dt>Huber loss (sum)</dt><dd>${fmt(fit.loss, 5)}</dd></dl>`;
 }
 
 function figureHtml(f: RenderedFigure): string {

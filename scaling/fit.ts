@@ -9,7 +9,7 @@ import { HuberLseObjective, type FitData } from './objective';
 import { distinctBasins, gridStarts, polishBest, runStarts, type BestFit, type SearchOptions, type StartsOutcome } from './multistart';
 import { percentiles, resampleCounts, resampleIndices } from './bootstrap';
 import { computeFlopsFit, computeRecipe, RECIPE_KEYS } from './recipe';
-import { POPULATION_WEIGHT_CAP, populationWeightsOf } from './population';
+import { populationWeightCap, populationWeightsOf } from './population';
 import { countExclusions, selectPoints, type LongRow, type Selection } from './select';
 import type { FitPoint, FitResult, Percentiles, RecipeResult } from './types';
 
@@ -302,7 +302,10 @@ export function assembleResult(
       return fp;
     });
   }
-  if (prep.data.weights && prep.population) result.weighting = { kind: 'population', pool: prep.population, cap: POPULATION_WEIGHT_CAP };
+  if (prep.data.weights && prep.population) {
+    const cap = populationWeightCap(prep.cfg.form === 'chinchilla' ? 2 : 1);
+    result.weighting = { kind: 'population', pool: prep.population, ...(Number.isFinite(cap) ? { cap } : {}) };
+  }
   if (warnings.length) result.warnings = warnings;
   return result;
 }

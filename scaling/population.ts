@@ -9,20 +9,32 @@
  * adaptive fits and by a live adaptive sweep's refits of its target (activities/refit.ts).
  */
 
-/** Trim of the weights, in multiples of the mean (chosen on the validation split, bench/adaptive/README.md). */
-export const POPULATION_WEIGHT_CAP = 4;
+/**
+ * Trim of the weights, in multiples of the mean, by the number of x dimensions (chosen on the
+ * validation splits, bench/adaptive/README.md): in two (chinchilla's N x D) a sparse design's
+ * nearest-point cells can be huge and untrimmed weights wrecked the fit (validation recipe a
+ * -0.011 against the pool's 0.283; 0.283 trimmed at 4); in one, each cell is an interval of the
+ * range and untrimmed weights came nearest the pool's exponent on both power-law splits
+ * (compute_neuro 0.0397 vs the pool's 0.0401, 0.0417 trimmed; compute_behavior 0.0477 vs
+ * 0.0418, 0.0327 trimmed). Infinity: untrimmed.
+ */
+export function populationWeightCap(arity: number): number {
+  return arity >= 2 ? 4 : Infinity;
+}
 
 /**
  * Each pool member (raw x, all > 0) is represented by its nearest observed point in log x,
  * normalised to the pool's range per dimension; a point's weight is how many it represents,
- * scaled to mean 1 (pool share x observed count). Trimmed at POPULATION_WEIGHT_CAP (a bounded
- * bias for a bounded variance): untrimmed, one observed point standing for a hundred can carry a
- * whole fit, and in two dimensions (chinchilla's N x D) it did: validation recipe a -0.011
- * against the pool's 0.283 untrimmed, 0.283 trimmed at 4. Every observed point keeps a floor
- * weight of 1e-3 (duplicates of one x would otherwise get 0 and drop out of the fit).
+ * scaled to mean 1 (pool share x observed count), trimmed at `cap` (weight trimming, as in survey
+ * estimation: a bounded bias for a bounded variance; see populationWeightCap). Every observed
+ * point keeps a floor weight of 1e-3 (duplicates of one x would otherwise get 0 and drop out).
  * Cost: pool x observed distance evaluations.
  */
-export function populationWeightsOf(pool: readonly (readonly number[])[], observed: readonly (readonly number[])[]): Float64Array {
+export function populationWeightsOf(
+  pool: readonly (readonly number[])[],
+  observed: readonly (readonly number[])[],
+  cap = populationWeightCap(observed[0]?.length ?? 1),
+): Float64Array {
   const w = new Float64Array(observed.length);
   if (!observed.length || !pool.length) return w.fill(1);
   const arity = observed[0].length;
@@ -52,6 +64,6 @@ export function populationWeightsOf(pool: readonly (readonly number[])[], observ
     w[best] += 1;
   }
   const scale = observed.length / pool.length;
-  for (let j = 0; j < w.length; j++) w[j] = Math.min(POPULATION_WEIGHT_CAP, Math.max(w[j] * scale, 1e-3));
+  for (let j = 0; j < w.length; j++) w[j] = Math.min(cap, Math.max(w[j] * scale, 1e-3));
   return w;
 }

@@ -34,7 +34,7 @@
  *     three validation splits;
  *   - a recipe / exponent target keeps cost cooling, and its fits (hence the ensemble handed to
  *     this criterion) weight each point by the share of the pool nearest it in log x
- *     (post-stratification, trimmed: scaling/replay.ts populationWeights), so the criterion ranks
+ *     (post-stratification: scaling/population.ts), so the criterion ranks
  *     by the uncertainty of the pool-level target it is asked about.
  * A space-filling seed design over the whole log-x range changed nothing measurable.
  *

@@ -69,8 +69,8 @@ export interface FitResult {
     basins: number[][];
     evaluations?: number;
   };
-  /** Set when the points were population-weighted (FitOptions.population): the pool's size and the weights' trim. */
-  weighting?: { kind: 'population'; pool: number; cap: number };
+  /** Set when the points were population-weighted (FitOptions.population): the pool's size and the weights' trim (none: untrimmed). */
+  weighting?: { kind: 'population'; pool: number; cap?: number };
   /** The fitted points, so a report can plot them. */
   points?: FitPoint[];
   warnings?: string[];

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitDataset, synthesizeRows, type FitConfig } from '../../scaling';
 import type { LongRow } from '../../scaling/select';
-import { POPULATION_WEIGHT_CAP, populationWeightsOf } from '../../scaling/population';
+import { populationWeightCap, populationWeightsOf } from '../../scaling/population';
 
 describe('populationWeightsOf', () => {
   it('gives each observed point the pool share nearest it in normalised log x (ties to the earliest)', () => {
@@ -19,15 +19,24 @@ describe('populationWeightsOf', () => {
     expect(Array.from(populationWeightsOf(pool, pool))).toEqual([1, 1, 1, 1, 1]);
   });
 
-  it(`trims at ${POPULATION_WEIGHT_CAP}x the mean and keeps a floor for duplicates`, () => {
+  it('trims at the cap it is given and keeps a floor for duplicates', () => {
     const pool = Array.from({ length: 100 }, (_, i) => [10 ** (i / 10)]);
     const w = populationWeightsOf(pool, [[1], [1], [10 ** 9.9]]);
-    // The dearest stands for 50 of 100 -> 1.5 (under the cap); the duplicate of the first gets the floor.
+    // The dearest stands for 50 of 100 -> 1.5; the duplicate of the first gets the floor.
     expect(w[0]).toBeCloseTo((50 * 3) / 100, 12);
     expect(w[1]).toBe(1e-3);
     expect(w[2]).toBeCloseTo((50 * 3) / 100, 12);
-    const lone = populationWeightsOf(pool, [...pool.slice(0, 9), [10 ** 9.9]]);
-    expect(lone[9]).toBe(POPULATION_WEIGHT_CAP);
+    // Nine cheapest (log x 0..0.8) and the dearest (9.9): it stands for the 46 from 5.4 up -> 4.6 untrimmed, 4 with cap 4.
+    const design = [...pool.slice(0, 9), [10 ** 9.9]];
+    expect(populationWeightsOf(pool, design)[9]).toBeCloseTo((46 * 10) / 100, 12);
+    expect(populationWeightsOf(pool, design, 4)[9]).toBe(4);
+  });
+
+  it('the default trim: none for one x, 4x the mean for two (chinchilla)', () => {
+    expect(populationWeightCap(1)).toBe(Infinity);
+    expect(populationWeightCap(2)).toBe(4);
+    const pool = Array.from({ length: 100 }, (_, i) => [10 ** (i / 10), 10 ** (i / 20)]);
+    expect(populationWeightsOf(pool, [...pool.slice(0, 9), pool[99]])[9]).toBe(4);
   });
 
   it('works in two dimensions (chinchilla N x D)', () => {
@@ -56,7 +65,7 @@ describe('a population-weighted fit (FitOptions.population)', () => {
     const plain = fitDataset(subset, config);
     const weighted = fitDataset(subset, config, { population: pool });
     expect(plain.weighting).toBeUndefined();
-    expect(weighted.weighting).toEqual({ kind: 'population', pool: 120, cap: POPULATION_WEIGHT_CAP });
+    expect(weighted.weighting).toEqual({ kind: 'population', pool: 120 });
     expect(Math.abs(plain.params.alpha - whole)).toBeGreaterThan(0.01);
     expect(Math.abs(weighted.params.alpha - whole)).toBeLessThan(0.5 * Math.abs(plain.params.alpha - whole));
   });

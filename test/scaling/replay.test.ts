@@ -16,7 +16,7 @@ import {
   type StrategyRun,
 } from '../../scaling';
 import { populationWeights, targetsOf, validationProblem } from '../../scaling/replay';
-import { POPULATION_WEIGHT_CAP } from '../../scaling/population';
+import { populationWeightCap } from '../../scaling/population';
 
 // A known law: y = exp(-0.7) + exp(0.4) (C / 1e13)^-0.3, 1% noise, 60 models.
 const TRUE_ALPHA = 0.3;
@@ -130,11 +130,13 @@ describe('replay: population weights (adaptive fits)', () => {
     expect(w[1]).toBeGreaterThan(0);
   });
 
-  it(`are trimmed at ${POPULATION_WEIGHT_CAP}x the mean, and no observed point drops out`, () => {
+  it('are untrimmed for one x (a power law), and no observed point drops out', () => {
+    expect(populationWeightCap(1)).toBe(Infinity);
     // Nine cheapest and the dearest: the dearest stands for most of the pool.
     const idx = [...byCost.slice(0, 9), byCost.at(-1) as number];
     const w = populationWeights(p, idx);
-    expect(w[9]).toBe(POPULATION_WEIGHT_CAP);
+    expect(w[9]).toBeGreaterThan(populationWeightCap(2));
+    expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(idx.length, 1);
     for (const v of w) expect(v).toBeGreaterThan(0);
   });
 
