@@ -231,7 +231,12 @@ describe('acceptance: a 10-epoch run preempted after epoch 6 resumes on its retr
     const log2 = readFileSync(join(ex.attemptDir(second), 'stderr.log'), 'utf8');
     expect(log2).toContain(`attempt 2 resumed at epoch ${saved} of 10`);
     const done = (log: string) => [...log.matchAll(/epoch (\d+)\/10 done/g)].map((m) => Number(m[1]));
-    expect(done(log1)).toEqual(Array.from({ length: saved }, (_, i) => i + 1));
+    // Attempt 1 logged every epoch it checkpointed, in order; the trainer logs an epoch just after
+    // saving its checkpoint, so a SIGTERM landing between the two (seen under load) leaves the
+    // last saved epoch unlogged, never a logged one unsaved.
+    const logged1 = done(log1);
+    expect([saved - 1, saved]).toContain(logged1.length);
+    expect(logged1).toEqual(Array.from({ length: logged1.length }, (_, i) => i + 1));
     expect(done(log2)).toEqual(Array.from({ length: 10 - saved }, (_, i) => saved + 1 + i));
     // Epochs executed: the completed ones, plus the one attempt 1 was in when preempted.
     expect(done(log1).length + 1 + done(log2).length).toBeLessThanOrEqual(11);
