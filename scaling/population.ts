@@ -23,12 +23,19 @@ export function populationWeightCap(arity: number): number {
 }
 
 /**
+ * At most this many (pool member, observed point) distances per call (about a second here): a
+ * live study's grid (up to `maxGridSize` cells) against its data points (checkpoints included)
+ * must not stall a refit. A larger pool is thinned to every k-th member, which keeps its spread.
+ */
+export const MAX_POPULATION_PAIRS = 50_000_000;
+
+/**
  * Each pool member (raw x, all > 0) is represented by its nearest observed point in log x,
  * normalised to the pool's range per dimension; a point's weight is how many it represents,
  * scaled to mean 1 (pool share x observed count), trimmed at `cap` (weight trimming, as in survey
  * estimation: a bounded bias for a bounded variance; see populationWeightCap). Every observed
  * point keeps a floor weight of 1e-3 (duplicates of one x would otherwise get 0 and drop out).
- * Cost: pool x observed distance evaluations.
+ * Cost: pool x observed distance evaluations, at most MAX_POPULATION_PAIRS.
  */
 export function populationWeightsOf(
   pool: readonly (readonly number[])[],
@@ -38,7 +45,9 @@ export function populationWeightsOf(
   const w = new Float64Array(observed.length);
   if (!observed.length || !pool.length) return w.fill(1);
   const arity = observed[0].length;
-  const lpool = pool.map((v) => v.map(Math.log));
+  const stride = Math.max(1, Math.ceil((pool.length * observed.length) / MAX_POPULATION_PAIRS));
+  const lpool: number[][] = [];
+  for (let i = 0; i < pool.length; i += stride) lpool.push(pool[i].map(Math.log));
   const min = new Array<number>(arity).fill(Infinity);
   const max = new Array<number>(arity).fill(-Infinity);
   for (const v of lpool)
@@ -63,7 +72,7 @@ export function populationWeightsOf(
     }
     w[best] += 1;
   }
-  const scale = observed.length / pool.length;
+  const scale = observed.length / lpool.length;
   for (let j = 0; j < w.length; j++) w[j] = Math.min(cap, Math.max(w[j] * scale, 1e-3));
   return w;
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitDataset, synthesizeRows, type FitConfig } from '../../scaling';
 import type { LongRow } from '../../scaling/select';
-import { populationWeightCap, populationWeightsOf } from '../../scaling/population';
+import { MAX_POPULATION_PAIRS, populationWeightCap, populationWeightsOf } from '../../scaling/population';
 
 describe('populationWeightsOf', () => {
   it('gives each observed point the pool share nearest it in normalised log x (ties to the earliest)', () => {
@@ -37,6 +37,18 @@ describe('populationWeightsOf', () => {
     expect(populationWeightCap(2)).toBe(4);
     const pool = Array.from({ length: 100 }, (_, i) => [10 ** (i / 10), 10 ** (i / 20)]);
     expect(populationWeightsOf(pool, [...pool.slice(0, 9), pool[99]])[9]).toBe(4);
+  });
+
+  it(`a pool too large for ${MAX_POPULATION_PAIRS} distances is thinned to every k-th member, not walked whole`, () => {
+    // 2,000,000 cells x 100 points = 2e8 pairs: every 4th cell.
+    const pool = Array.from({ length: 2_000_000 }, (_, i) => [1 + (i % 1000)]);
+    const observed = Array.from({ length: 100 }, (_, j) => [1 + 10 * j]);
+    const t0 = performance.now();
+    const w = populationWeightsOf(pool, observed);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    const thinned = pool.filter((_, i) => i % 4 === 0);
+    expect(Array.from(w)).toEqual(Array.from(populationWeightsOf(thinned, observed)));
+    expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 6);
   });
 
   it('works in two dimensions (chinchilla N x D)', () => {
