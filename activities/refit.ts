@@ -117,7 +117,7 @@ export async function fitSweepLive(store: ResultsStore, spec: SweepSpec): Promis
  * the grid's cells it stands for, as the replay's validated recipe does (scaling/population.ts).
  */
 function populationOf(spec: SweepSpec, fitSpec: FitSpec): number[][] | undefined {
-  return spec.strategy?.target === fitSpec.name ? studyPopulation(spec, fitSpec.name, expandGrid(spec)) : undefined;
+  return studyPopulation(spec, fitSpec.name, () => expandGrid(spec));
 }
 
 type FitOutcome = { result: FitResult } | { error: string; nPoints: number; nExcluded: number };

@@ -66,8 +66,8 @@ export interface PreparedFit {
   pointMode: 'exhaustive' | 'warm';
   /** Prior minima carried over from a warm start (added to the resample starts). */
   warmBasins: number[][];
-  /** Size of the pool the points were weighted against (FitOptions.population), if any. */
-  population?: number;
+  /** How the points were weighted (FitOptions.population), if they were: FitResult.weighting. */
+  weighting?: FitResult['weighting'];
 }
 
 export interface Verification {
@@ -117,8 +117,13 @@ export function prepareFit(rows: readonly LongRow[], config: FitConfig, opts: Fi
     x2: cfg.form === 'chinchilla' ? Float64Array.from(pts, (p) => p.rawX[1] / cfg.scalers[1]) : undefined,
     y: Float64Array.from(pts, (p) => (cfg.y.invert ? 1 - p.score : p.score)),
     delta: cfg.delta,
-    ...(opts.population?.length ? { weights: populationWeightsOf(opts.population, pts.map((p) => p.rawX)) } : {}),
   };
+  // The trim is the pool's x dimension's (populationWeightCap): the same arity as the points'.
+  const cap = populationWeightCap(cfg.form === 'chinchilla' ? 2 : 1);
+  const weighting: FitResult['weighting'] = opts.population?.length
+    ? { kind: 'population', pool: opts.population.length, ...(Number.isFinite(cap) ? { cap } : {}) }
+    : undefined;
+  if (weighting) data.weights = populationWeightsOf(opts.population!, pts.map((p) => p.rawX), cap);
   const exhaustive = opts.exhaustive ?? cfg.starts === 'exhaustive';
   const names = LSE_PARAM_NAMES[cfg.form];
   let warmBasins: number[][] = [];
@@ -151,7 +156,7 @@ export function prepareFit(rows: readonly LongRow[], config: FitConfig, opts: Fi
     pointStarts,
     pointMode,
     warmBasins,
-    ...(data.weights ? { population: opts.population!.length } : {}),
+    ...(weighting ? { weighting } : {}),
   };
 }
 
@@ -302,10 +307,7 @@ export function assembleResult(
       return fp;
     });
   }
-  if (prep.data.weights && prep.population) {
-    const cap = populationWeightCap(prep.cfg.form === 'chinchilla' ? 2 : 1);
-    result.weighting = { kind: 'population', pool: prep.population, ...(Number.isFinite(cap) ? { cap } : {}) };
-  }
+  if (prep.weighting) result.weighting = prep.weighting;
   if (warnings.length) result.warnings = warnings;
   return result;
 }

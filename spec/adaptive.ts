@@ -34,13 +34,14 @@ export function studyCellX(spec: Pick<SweepSpec, 'estimate'>, x: string | string
  * The pool a live adaptive study's target fit is weighted against (scaling/population.ts): every
  * grid cell's estimated x, for a recipe or exponent objective; none for a prediction, whose fits
  * stay unweighted (the design's pull toward the dear end is the point), nor for other fits.
+ * `cellsOf` is called only when there is a pool to build (expanding a grid is not free).
  */
-export function studyPopulation(spec: SweepSpec, fitName: string, cells: readonly { axes: Record<string, AxisValue> }[]): number[][] | undefined {
+export function studyPopulation(spec: SweepSpec, fitName: string, cellsOf: () => readonly { axes: Record<string, AxisValue> }[]): number[][] | undefined {
   const st = spec.strategy;
   const fit = spec.fits.find((f) => f.name === fitName);
   if (!st || st.target !== fitName || st.objective === 'prediction' || !fit) return undefined;
   const pool: number[][] = [];
-  for (const c of cells) {
+  for (const c of cellsOf()) {
     const x = studyCellX(spec, fit.x, c.axes);
     if (x) pool.push(x);
   }
