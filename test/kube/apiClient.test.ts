@@ -8,13 +8,14 @@ import https from 'node:https';
 import { ApiException } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildJob, KubernetesExecutor } from '../../activities/executors/kubernetes';
-import { KeepAliveAgents, MAX_ANSWER_BYTES, requestJson } from '../../activities/executors/kubernetes/apiClient';
+import { ApiConnections, MAX_ANSWER_BYTES, requestJson, watchStream, type WatchEvent } from '../../activities/executors/kubernetes/apiClient';
 import { statusOf } from '../../activities/executors/kubernetes/apiRetry';
 import { startKubeSim, type KubeSim } from '../../sim/kube-sim';
 import { ObjectStore } from '../../sim/kube-sim/store';
 import type { Pod } from '../../sim/kube-sim/types';
 import { kubeConfigFrom, kubeSpec, launchRequest, testWatch } from './helpers';
 import { KubeConfig } from '@kubernetes/client-node';
+import { Pool, ProxyAgent } from 'undici';
 
 let sim: KubeSim | undefined;
 const executors: KubernetesExecutor[] = [];
@@ -47,50 +48,168 @@ describe('kept-alive API connections', () => {
     expect(sim.cluster.jobHistory()).toHaveLength(60);
   });
 
-  it('one pooled agent per TLS identity; proxy agents are left alone', () => {
-    const pool = new KeepAliveAgents(4);
-    const a = pool.reuse(new https.Agent({ ca: 'CA-1', servername: 'api' }));
-    const b = pool.reuse(new https.Agent({ ca: 'CA-1', servername: 'api' }));
-    const c = pool.reuse(new https.Agent({ ca: 'CA-2', servername: 'api' }));
-    const d = pool.reuse(new http.Agent({}));
+  it('one pool per use, origin and TLS identity; an http(s) proxy gets a proxy agent, a SOCKS one is refused by name', () => {
+    const conns = new ApiConnections(4);
+    const origin = 'https://api.example:6443';
+    const a = conns.dispatcher('requests', origin, new https.Agent({ ca: 'CA-1', servername: 'api' }), undefined);
+    const b = conns.dispatcher('requests', origin, new https.Agent({ ca: 'CA-1', servername: 'api' }), undefined);
+    const c = conns.dispatcher('requests', origin, new https.Agent({ ca: 'CA-2', servername: 'api' }), undefined);
+    const d = conns.dispatcher('watches', origin, new https.Agent({ ca: 'CA-1', servername: 'api' }), undefined);
+    const e = conns.dispatcher('requests', 'https://other.example:6443', new https.Agent({ ca: 'CA-1', servername: 'api' }), undefined);
     expect(a).toBe(b);
-    expect(c).not.toBe(a);
-    expect(d).not.toBe(a);
-    expect(pool.size).toBe(3);
-    for (const agent of [a, c, d]) {
-      expect((agent as http.Agent & { keepAlive: boolean }).keepAlive).toBe(true);
-      expect((agent as http.Agent).maxSockets).toBe(4);
-    }
-    expect(a).toBeInstanceOf(https.Agent);
-    expect(d).not.toBeInstanceOf(https.Agent);
-    class ProxyAgent extends http.Agent {}
-    const proxy = new ProxyAgent();
-    expect(pool.reuse(proxy)).toBe(proxy);
-    expect(pool.reuse(undefined)).toBeUndefined();
-    pool.destroy();
-    expect(pool.size).toBe(0);
+    expect(new Set([a, c, d, e]).size).toBe(4);
+    for (const p of [a, c, d, e]) expect(p).toBeInstanceOf(Pool);
+    const viaProxy = conns.dispatcher('requests', origin, new https.Agent({ ca: 'CA-1' }), 'http://proxy.example:3128');
+    expect(viaProxy).toBeInstanceOf(ProxyAgent);
+    expect(conns.size).toBe(5);
+    expect(() => conns.dispatcher('requests', origin, undefined, 'socks5://proxy.example:1080')).toThrow(/proxy-url socks5:\/\/proxy\.example:1080/);
+    conns.destroy();
+    expect(conns.size).toBe(0);
   });
 
   it('the raw JSON create answers with the API\'s object, and fails with ApiExceptions the retry logic reads', async () => {
     sim = await startKubeSim({ gpus: 8 });
     const kc = kubeConfigFrom(sim.kubeconfig);
-    const pool = new KeepAliveAgents(2);
+    const pool = new ApiConnections(2);
     try {
       const body = buildJob(requests('raw', 1)[0]);
       const path = '/apis/batch/v1/namespaces/default/jobs';
-      const created = await requestJson<{ metadata: { name: string; uid?: string; resourceVersion?: string } }>(kc, pool, 'POST', path, body);
+      const created = await requestJson<{ metadata: { name: string; uid?: string; resourceVersion?: string } }>(kc, pool, 'POST', path, () => JSON.stringify(body));
       expect(created.metadata.name).toBe(body.metadata!.name);
       expect(created.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
       expect(Number(created.metadata.resourceVersion)).toBeGreaterThan(0);
-      const again = await requestJson(kc, pool, 'POST', path, body).catch((e: unknown) => e);
+      const again = await requestJson(kc, pool, 'POST', path, () => JSON.stringify(body)).catch((e: unknown) => e);
       expect(again).toBeInstanceOf(ApiException);
       expect(statusOf(again)).toMatchObject({ code: 409, reason: 'AlreadyExists' });
-      const invalid = await requestJson(kc, pool, 'POST', path, { ...body, metadata: { ...body.metadata, name: 'Not_A_DNS_Name' } }).catch((e: unknown) => e);
+      const invalid = await requestJson(kc, pool, 'POST', path, () => JSON.stringify({ ...body, metadata: { ...body.metadata, name: 'Not_A_DNS_Name' } })).catch((e: unknown) => e);
       expect(statusOf(invalid)).toMatchObject({ code: 422, reason: 'Invalid' });
-      // Both requests went over the one kept-alive connection.
-      expect(sim.api.stats.connectionsOpened).toBe(1);
+      // Ten more, one after another: still the pool's two connections (one per request would be 13).
+      for (let i = 0; i < 10; i++) await requestJson(kc, pool, 'POST', path, () => JSON.stringify(body)).catch(() => undefined);
+      expect(sim.api.stats.connectionsOpened).toBeLessThanOrEqual(2);
     } finally {
       pool.destroy();
+    }
+  });
+});
+
+/** A plain-HTTP server on a free port, and a KubeConfig pointing at it. */
+async function hostile(handler: http.RequestListener): Promise<{ kc: KubeConfig; close(): Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return {
+    kc,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe('the informer\'s watch stream', () => {
+  const watchOf = async (kc: KubeConfig) => {
+    const conns = new ApiConnections(1);
+    const events: WatchEvent[] = [];
+    const ctl = new AbortController();
+    try {
+      const err = await watchStream(kc, conns, '/api/v1/namespaces/default/pods', { labelSelector: 'a=b', resourceVersion: '7' }, (e) => events.push(e), ctl.signal).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return { events, err };
+    } finally {
+      conns.destroy();
+    }
+  };
+
+  it('hands over events split anywhere across chunks, in order, with the query and the credentials sent', async () => {
+    let url = '';
+    let auth = '';
+    const lines = [1, 2, 3].map((i) => `${JSON.stringify({ type: 'MODIFIED', object: { metadata: { name: `p${i}`, resourceVersion: String(i) } } })}\n`).join('');
+    const srv = await hostile((req, res) => {
+      url = req.url ?? '';
+      auth = req.headers.authorization ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Cut mid-line, at a line's end and mid-number, with pauses: the stream arrives in pieces.
+      const cuts = [5, lines.indexOf('\n') + 1, lines.length - 9, lines.length];
+      let at = 0;
+      const next = () => {
+        const to = cuts.shift();
+        if (to === undefined) return res.end();
+        res.write(lines.slice(at, to));
+        at = to;
+        setTimeout(next, 10);
+      };
+      next();
+    });
+    try {
+      const { events, err } = await watchOf(srv.kc);
+      expect(err).toBeUndefined();
+      expect(events.map((e) => (e.object as { metadata: { name: string } }).metadata.name)).toEqual(['p1', 'p2', 'p3']);
+      expect(url).toMatch(/^\/api\/v1\/namespaces\/default\/pods\?/);
+      const q = new URLSearchParams(url.split('?')[1]);
+      expect([q.get('watch'), q.get('labelSelector'), q.get('resourceVersion')]).toEqual(['true', 'a=b', '7']);
+      expect(auth).toBe('Bearer t');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('fails the stream on a line that is not an event (client-node\'s Watch skipped it: an event lost)', async () => {
+    const srv = await hostile((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'p1' } } })}\n{"type": "MODIFIED", "obj\n`);
+      setTimeout(() => res.end(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'p2' } } })}\n`), 50);
+    });
+    try {
+      const { events, err } = await watchOf(srv.kc);
+      expect(events).toHaveLength(1);
+      expect((err as Error).message).toMatch(/an event is not JSON/);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('stops reading an endless line past MAX_ANSWER_BYTES instead of buffering it', async () => {
+    let sent = 0;
+    const srv = await hostile((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const pump = () => {
+        while (sent < 4 * MAX_ANSWER_BYTES && res.write(chunk)) sent += chunk.length;
+        if (sent < 4 * MAX_ANSWER_BYTES) res.once('drain', pump);
+        else res.end();
+      };
+      pump();
+    });
+    try {
+      const { events, err } = await watchOf(srv.kc);
+      expect(events).toHaveLength(0);
+      expect((err as Error).message).toMatch(/an event passed \d+ bytes/);
+      expect(sent).toBeLessThan(4 * MAX_ANSWER_BYTES);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a refused watch is an ApiException with the status the informer reads (410: relist)', async () => {
+    const srv = await hostile((_req, res) => {
+      res.writeHead(410, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' }));
+    });
+    try {
+      const { err } = await watchOf(srv.kc);
+      expect(err).toBeInstanceOf(ApiException);
+      expect(statusOf(err)).toMatchObject({ code: 410, reason: 'Expired' });
+    } finally {
+      await srv.close();
     }
   });
 });
@@ -119,9 +238,9 @@ describe('the raw JSON create against a hostile server', () => {
       contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
       currentContext: 'x',
     });
-    const pool = new KeepAliveAgents(1);
+    const pool = new ApiConnections(1);
     try {
-      const err = await requestJson(kc, pool, 'POST', '/apis/batch/v1/namespaces/default/jobs', {}).catch((e: unknown) => e);
+      const err = await requestJson(kc, pool, 'POST', '/apis/batch/v1/namespaces/default/jobs', () => '{}').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toMatch(/answer passed \d+ bytes/);
       // It stopped well before the server's 16 MiB.

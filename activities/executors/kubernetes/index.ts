@@ -1,7 +1,7 @@
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { durationMs, MAX_RESULT_BYTES, nodesOf, type FailureClass } from '../../../spec';
 import { JobGoneError, JobNameConflictError, type Executor, type JobOutcome, type JobPhase, type LaunchRequest } from '../types';
-import { KeepAliveAgents, makeKeepAliveClient, requestJson } from './apiClient';
+import { ApiConnections, makeApiClient, requestJson } from './apiClient';
 import { apiCode, concurrencyLimit, statusOf, withApiRetry, type RetryOptions } from './apiRetry';
 import { attemptLabels, buildJob, buildService, CONTAINER_NAME, JOB_HASH_ANNOTATION, jobNameOf, kubeConfigOf, RUN_ANNOTATION } from './jobBuilder';
 import { NamespaceInformer, type InformerOptions } from './informer';
@@ -69,15 +69,15 @@ export class KubernetesExecutor implements Executor {
   /** Retry options of every call, with the shared in-flight limit. */
   private readonly retry: RetryOptions;
   /** The API clients' kept-alive connections. */
-  private readonly agents: KeepAliveAgents;
+  private readonly conns: ApiConnections;
 
   constructor(config?: KubeConfig | KubernetesExecutorOptions) {
     this.opts = config instanceof KubeConfig ? { kubeConfig: config } : (config ?? {});
     this.kc = this.opts.kubeConfig ?? KubernetesExecutor.defaultConfig();
     const maxInFlight = this.opts.maxConcurrentRequests ?? 64;
-    this.agents = new KeepAliveAgents(maxInFlight);
-    this.batch = makeKeepAliveClient(this.kc, BatchV1Api, this.agents);
-    this.core = makeKeepAliveClient(this.kc, CoreV1Api, this.agents);
+    this.conns = new ApiConnections(maxInFlight);
+    this.batch = makeApiClient(this.kc, BatchV1Api, this.conns);
+    this.core = makeApiClient(this.kc, CoreV1Api, this.conns);
     this.retry = { ...this.opts.retry, limit: concurrencyLimit(maxInFlight) };
   }
 
@@ -94,6 +94,7 @@ export class KubernetesExecutor implements Executor {
       const w = this.opts.watch ?? {};
       const created: NamespaceInformer = new NamespaceInformer(
         this.kc,
+        this.conns,
         this.batch,
         this.core,
         namespace,
@@ -120,13 +121,12 @@ export class KubernetesExecutor implements Executor {
   close(): void {
     for (const inf of [...this.informers.values()]) inf.stop();
     this.informers.clear();
-    this.agents.destroy();
+    this.conns.destroy();
   }
 
   async launch(req: LaunchRequest, opts: { adoptOnly?: boolean } = {}): Promise<{ jobName: string; adopted: boolean }> {
-    const body = buildJob(req);
-    const namespace = body.metadata!.namespace!;
-    const jobName = body.metadata!.name!;
+    const namespace = kubeConfigOf(req).namespace;
+    const jobName = jobNameOf(req);
     // Start the namespace's informer now: it syncs while the Job is created.
     const inf = this.informer(namespace);
     if (opts.adoptOnly) {
@@ -147,7 +147,9 @@ export class KubernetesExecutor implements Executor {
     try {
       // The hot call of a burst: straight JSON, without the generated client's serializer.
       const path = `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`;
-      created = await withApiRetry(`create job ${jobName}`, () => requestJson<V1Job>(this.kc, this.agents, 'POST', path, body), this.retry);
+      let text: string | undefined;
+      const body = () => (text ??= JSON.stringify(buildJob(req)));
+      created = await withApiRetry(`create job ${jobName}`, () => requestJson<V1Job>(this.kc, this.conns, 'POST', path, body), this.retry);
     } catch (e) {
       const code = apiCode(e);
       if (code === 409) {

@@ -1,5 +1,6 @@
-import { Watch, type BatchV1Api, type CoreV1Api, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import type { BatchV1Api, CoreV1Api, KubeConfig, V1Job, V1Pod } from '@kubernetes/client-node';
 import { log } from '../../logger';
+import { watchStream, type ApiConnections } from './apiClient';
 import { apiCode, withApiRetry, type RetryOptions } from './apiRetry';
 import { LABELS, MANAGED_BY } from './jobBuilder';
 
@@ -100,22 +101,20 @@ export class NamespaceInformer {
   private readonly listed: Record<Kind, boolean> = { Job: false, Pod: false };
   private syncedResolve!: () => void;
   private readonly syncedPromise = new Promise<void>((r) => (this.syncedResolve = r));
-  private readonly watch: Watch;
   private refs = 0;
   private lingerTimer?: NodeJS.Timeout;
   private started = false;
 
   constructor(
     private readonly kc: KubeConfig,
+    private readonly conns: ApiConnections,
     private readonly batch: BatchV1Api,
     private readonly core: CoreV1Api,
     readonly namespace: string,
     private readonly opts: InformerOptions = {},
     /** Called once the informer stopped (idle past its linger): the executor forgets it. */
     private readonly onStop: () => void = () => undefined,
-  ) {
-    this.watch = new Watch(kc);
-  }
+  ) {}
 
   get stopped(): boolean {
     return this.ctl.signal.aborted;
@@ -377,7 +376,7 @@ export class NamespaceInformer {
     let gone = false;
     const openedAt = Date.now();
     let lastHeard = openedAt;
-    let req: AbortController | undefined;
+    const req = new AbortController();
     let halfOpen: NodeJS.Timeout | undefined;
     return await new Promise((resolve) => {
       let finished = false;
@@ -386,7 +385,7 @@ export class NamespaceInformer {
         finished = true;
         clearInterval(halfOpen);
         signal.removeEventListener('abort', onAbort);
-        req?.abort();
+        req.abort();
         resolve({ ...r, events });
       };
       const onAbort = () => finish({});
@@ -399,8 +398,9 @@ export class NamespaceInformer {
         Math.min(5_000, grace),
       );
       halfOpen.unref();
-      const onEvent = (type: string, obj: WatchObject) => {
+      const onEvent = ({ type, object }: { type: string; object: unknown }) => {
         if (finished) return;
+        const obj = (object ?? {}) as WatchObject;
         lastHeard = Date.now();
         events++;
         if (type === 'ERROR') {
@@ -419,13 +419,10 @@ export class NamespaceInformer {
         finish(err ? { error: err } : {});
       };
       this.stats.watchesOpened++;
-      this.watch
-        .watch(path, { labelSelector: MANAGED_SELECTOR, resourceVersion: this.rv[kind], allowWatchBookmarks: true, timeoutSeconds }, onEvent, onDone)
-        .then((c) => {
-          req = c;
-          if (finished) c.abort();
-        })
-        .catch((e: unknown) => onDone(e));
+      watchStream(this.kc, this.conns, path, { labelSelector: MANAGED_SELECTOR, resourceVersion: this.rv[kind], allowWatchBookmarks: true, timeoutSeconds }, onEvent, req.signal).then(
+        () => onDone(null),
+        (e: unknown) => onDone(e),
+      );
     });
   }
 }
