@@ -199,6 +199,26 @@ describe('the informer\'s watch stream', () => {
     }
   });
 
+  it('refuses a whole event past MAX_ANSWER_BYTES whose end arrives in a later chunk', async () => {
+    // Valid JSON, one byte over the limit once its end (and newline) arrive: the bound is the line's, not the pieces'.
+    const event = JSON.stringify({ type: 'ADDED', object: { pad: '' } });
+    const pad = 'a'.repeat(MAX_ANSWER_BYTES + 1 - event.length);
+    const line = JSON.stringify({ type: 'ADDED', object: { pad } });
+    expect(Buffer.byteLength(line)).toBe(MAX_ANSWER_BYTES + 1);
+    const srv = await hostile((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(line.slice(0, line.length - 100));
+      setTimeout(() => res.end(`${line.slice(line.length - 100)}\n`), 50);
+    });
+    try {
+      const { events, err } = await watchOf(srv.kc);
+      expect(events).toHaveLength(0);
+      expect((err as Error).message).toMatch(/an event passed \d+ bytes/);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('a refused watch is an ApiException with the status the informer reads (410: relist)', async () => {
     const srv = await hostile((_req, res) => {
       res.writeHead(410, { 'content-type': 'application/json' });

@@ -225,6 +225,7 @@ export async function watchStream(
         const part = chunk.subarray(start, nl);
         start = nl + 1;
         if (headBytes > 0) {
+          if (headBytes + part.length > MAX_ANSWER_BYTES) throw new Error(`${what}: an event passed ${MAX_ANSWER_BYTES} bytes`);
           head.push(part);
           const whole = Buffer.concat(head);
           head = [];
