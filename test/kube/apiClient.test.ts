@@ -113,6 +113,19 @@ async function hostile(handler: http.RequestListener): Promise<{ kc: KubeConfig;
   };
 }
 
+/** Writes `byte` to `res` in 64 KiB chunks, honouring back-pressure, until 4 x MAX_ANSWER_BYTES; returns how much was written so far. */
+function endlessBody(res: http.ServerResponse, byte: number): () => number {
+  let sent = 0;
+  const chunk = Buffer.alloc(64 * 1024, byte);
+  const pump = () => {
+    while (sent < 4 * MAX_ANSWER_BYTES && res.write(chunk)) sent += chunk.length;
+    if (sent < 4 * MAX_ANSWER_BYTES) res.once('drain', pump);
+    else res.end();
+  };
+  pump();
+  return () => sent;
+}
+
 describe('the informer\'s watch stream', () => {
   const watchOf = async (kc: KubeConfig) => {
     const conns = new ApiConnections(1);
@@ -178,22 +191,16 @@ describe('the informer\'s watch stream', () => {
   });
 
   it('stops reading an endless line past MAX_ANSWER_BYTES instead of buffering it', async () => {
-    let sent = 0;
+    let sent = () => 0;
     const srv = await hostile((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      const chunk = Buffer.alloc(64 * 1024, 0x61);
-      const pump = () => {
-        while (sent < 4 * MAX_ANSWER_BYTES && res.write(chunk)) sent += chunk.length;
-        if (sent < 4 * MAX_ANSWER_BYTES) res.once('drain', pump);
-        else res.end();
-      };
-      pump();
+      sent = endlessBody(res, 0x61);
     });
     try {
       const { events, err } = await watchOf(srv.kc);
       expect(events).toHaveLength(0);
       expect((err as Error).message).toMatch(/an event passed \d+ bytes/);
-      expect(sent).toBeLessThan(4 * MAX_ANSWER_BYTES);
+      expect(sent()).toBeLessThan(4 * MAX_ANSWER_BYTES);
     } finally {
       await srv.close();
     }
@@ -237,38 +244,22 @@ describe('the informer\'s watch stream', () => {
 describe('the raw JSON create against a hostile server', () => {
   it('stops reading an answer past MAX_ANSWER_BYTES instead of buffering it', async () => {
     // A server that answers a create with an endless body.
-    let sent = 0;
-    const server = http.createServer((req, res) => {
+    let sent = () => 0;
+    const srv = await hostile((req, res) => {
       req.resume();
       res.writeHead(201, { 'content-type': 'application/json' });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      const pump = () => {
-        while (sent < 4 * MAX_ANSWER_BYTES && res.write(chunk)) sent += chunk.length;
-        if (sent < 4 * MAX_ANSWER_BYTES) res.once('drain', pump);
-        else res.end();
-      };
-      pump();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as { port: number };
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
+      sent = endlessBody(res, 0x20);
     });
     const pool = new ApiConnections(1);
     try {
-      const err = await requestJson(kc, pool, 'POST', '/apis/batch/v1/namespaces/default/jobs', () => '{}').catch((e: unknown) => e);
+      const err = await requestJson(srv.kc, pool, 'POST', '/apis/batch/v1/namespaces/default/jobs', () => '{}').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toMatch(/answer passed \d+ bytes/);
       // It stopped well before the server's 16 MiB.
-      expect(sent).toBeLessThan(4 * MAX_ANSWER_BYTES);
+      expect(sent()).toBeLessThan(4 * MAX_ANSWER_BYTES);
     } finally {
       pool.destroy();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await srv.close();
     }
   });
 });
