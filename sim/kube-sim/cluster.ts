@@ -62,6 +62,8 @@ const POD_UNBOUND_INDEX = 'pod-unbound';
 
 /** Grace period of a pod that names none, as on a real cluster. */
 const DEFAULT_GRACE_SECONDS = 30;
+/** The job controller's share of an event-loop turn while its queue is long (see syncJobSoon). */
+const JOB_QUEUE_SLICE_MS = 1;
 /** The job controller's annotation and label for an Indexed Job pod's index. */
 export const COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index';
 
@@ -115,6 +117,9 @@ export class SimCluster extends EventEmitter {
   private readonly used = new Map<string, number>();
   private readonly lostNodes = new Map<string, Node>();
   private scheduleQueued = false;
+  /** The job controller's workqueue: Jobs created whose first reconcile (their pods) is still to run. */
+  private readonly jobQueue = new Map<string, { namespace: string; name: string }>();
+  private jobQueueArmed = false;
   /** readyNodes() as of the Node kind's last change. */
   private readyCache?: { at: number; nodes: Readonly<Node>[]; key: string };
   private kueueJobsCreated = 0;
@@ -301,7 +306,7 @@ export class SimCluster extends EventEmitter {
     this.jobs.set(ObjectStore.key(job.metadata.namespace, job.metadata.name), { record, counted: new Set(), failed: 0, succeeded: 0 });
     const stored = this.store.put(job, true);
     this.admitQueued();
-    this.syncJob(job.metadata.namespace!, job.metadata.name);
+    this.syncJobSoon(job.metadata.namespace!, job.metadata.name);
     // Read-only (the API answers with it at once): a copy per create was GC work for nothing.
     return this.store.peek<Job>('Job', stored.metadata.namespace, stored.metadata.name) ?? stored;
   }
@@ -581,6 +586,35 @@ export class SimCluster extends EventEmitter {
 
   private runtime(p: Pod): PodRuntime | undefined {
     return this.pods.get(ObjectStore.key(p.metadata.namespace, p.metadata.name));
+  }
+
+  /**
+   * The job controller reconciles a created Job behind the API, as kube-controller-manager does
+   * from its watch: the create is answered before its pods exist. The queue drains at most
+   * JOB_QUEUE_SLICE_MS per event-loop turn, so the requests that arrived meanwhile are answered
+   * first: a real API server answers a burst of creates without waiting for the controller (which
+   * has its own cores, and a client rate limit of its own), and here both share one thread.
+   */
+  private syncJobSoon(namespace: string, name: string): void {
+    this.jobQueue.set(ObjectStore.key(namespace, name), { namespace, name });
+    if (this.jobQueueArmed || this.stopped) return;
+    this.jobQueueArmed = true;
+    setImmediate(() => this.drainJobQueue());
+  }
+
+  private drainJobQueue(): void {
+    this.jobQueueArmed = false;
+    if (this.stopped) return;
+    const until = performance.now() + JOB_QUEUE_SLICE_MS;
+    for (const [key, job] of this.jobQueue) {
+      this.jobQueue.delete(key);
+      this.syncJob(job.namespace, job.name);
+      if (performance.now() >= until) break;
+    }
+    if (this.jobQueue.size > 0) {
+      this.jobQueueArmed = true;
+      setImmediate(() => this.drainJobQueue());
+    }
   }
 
   scheduleSoon(): void {
