@@ -597,24 +597,24 @@ export class SimCluster extends EventEmitter {
    */
   private syncJobSoon(namespace: string, name: string): void {
     this.jobQueue.set(ObjectStore.key(namespace, name), { namespace, name });
-    if (this.jobQueueArmed || this.stopped) return;
-    this.jobQueueArmed = true;
-    setImmediate(() => this.drainJobQueue());
+    this.armJobQueue();
   }
 
-  private drainJobQueue(): void {
-    this.jobQueueArmed = false;
-    if (this.stopped) return;
-    const until = performance.now() + JOB_QUEUE_SLICE_MS;
-    for (const [key, job] of this.jobQueue) {
-      this.jobQueue.delete(key);
-      this.syncJob(job.namespace, job.name);
-      if (performance.now() >= until) break;
-    }
-    if (this.jobQueue.size > 0) {
-      this.jobQueueArmed = true;
-      setImmediate(() => this.drainJobQueue());
-    }
+  /** One drain of the queue in a later turn, if it holds Jobs and none is armed yet. */
+  private armJobQueue(): void {
+    if (this.jobQueueArmed || this.stopped || this.jobQueue.size === 0) return;
+    this.jobQueueArmed = true;
+    setImmediate(() => {
+      this.jobQueueArmed = false;
+      if (this.stopped) return;
+      const until = performance.now() + JOB_QUEUE_SLICE_MS;
+      for (const [key, job] of this.jobQueue) {
+        this.jobQueue.delete(key);
+        this.syncJob(job.namespace, job.name);
+        if (performance.now() >= until) break;
+      }
+      this.armJobQueue();
+    });
   }
 
   scheduleSoon(): void {
