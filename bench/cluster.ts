@@ -140,14 +140,17 @@ async function main(): Promise<void> {
   // The opening burst (every slot's first create at once): its wall time and each process's CPU per create.
   const simCpu = async () => ((await (await fetch(`${sim.url}/_sim/stats`)).json()) as { processCpuMicros: number }).processCpuMicros;
   const burstSize = Math.min(WINDOW, order.length);
-  const burst = { wallMs: 0, execCpuMicros: 0, simCpuMicros: 0 };
+  const burst = { wallMs: 0, execCpuMicros: 0, simCpuMicros: 0, loopBusy: 0 };
   const execCpu0 = process.cpuUsage();
+  // The executor's event loop: busy all through the burst means its one thread sets the pace.
+  const elu0 = performance.eventLoopUtilization();
   const simCpu0 = await simCpu();
   const burstT0 = performance.now();
   let burstDone = false;
   const burstLine = () =>
     `  opening burst           ${burstSize} creates in ${(burst.wallMs / 1000).toFixed(2)} s wall (${(burstSize / (burst.wallMs / 1000)).toFixed(0)}/s); ` +
-    `CPU per create: executor ${(burst.execCpuMicros / 1000 / burstSize).toFixed(3)} ms, kube-sim ${(burst.simCpuMicros / 1000 / burstSize).toFixed(3)} ms (their watch events included)`;
+    `CPU per create: executor ${(burst.execCpuMicros / 1000 / burstSize).toFixed(3)} ms, kube-sim ${(burst.simCpuMicros / 1000 / burstSize).toFixed(3)} ms (their watch events included); ` +
+    `executor event loop busy ${(100 * burst.loopBusy).toFixed(0)} %`;
   const watchReturnedAt = new Map<string, number>();
   let failures = 0;
   let next = 0;
@@ -168,6 +171,7 @@ async function main(): Promise<void> {
         burst.wallMs = performance.now() - burstT0;
         const c = process.cpuUsage(execCpu0);
         burst.execCpuMicros = c.user + c.system;
+        burst.loopBusy = performance.eventLoopUtilization(elu0).utilization;
         burst.simCpuMicros = (await simCpu()) - simCpu0;
         if (BURST_ONLY) {
           console.log(`bench/cluster --burst-only: ${GPUS} simulated GPUs, time scale ${TIME_SCALE}x`);
