@@ -12,9 +12,9 @@
  *  (2) Targets (recipe a of compute_chinchilla; alpha of compute_neuro / compute_behavior), no
  *      holdout: the compute adaptive (objective recipe / exponent) needs until its median estimate
  *      is inside the full-data 95% interval (goal <= 20%), and the compute random needs to reach
- *      adaptive's final median error (goal >= 2x): for each strategy, the step from which its median
- *      error stays at or below it. Printed beside it: the first step each touches it, and the
- *      strictest read (adaptive's whole budget against random's first touch).
+ *      adaptive's final median error (goal >= 2x): adaptive's whole budget against the first step
+ *      random's median error touches it. Printed beside it: the first touch for both, and the step
+ *      from which each holds it (random to 100%, adaptive to its budget's end).
  *  (3) Wall time of one adaptive replay of compute_chinchilla (444 points) at a 10% budget with
  *      1,000 resamples per refit step (goal < 2 minutes), and same seed -> same choices.
  *
@@ -117,10 +117,10 @@ interface TargetsPart {
   ratio_first_reach: number | null;
   ratio_stay: number | null;
   goal_within_20pct: boolean;
-  /** ratio_stay >= 2 (the goal's read: both strategies' error measured the same way). */
+  /** ratio_budget_end >= 2: adaptive's whole budget against random's first touch (the goal's read). */
   goal_random_2x: boolean;
-  /** ratio_budget_end >= 2 (adaptive's whole budget against random's first touch: the strictest read). */
-  goal_random_2x_strict?: boolean;
+  /** ratio_stay >= 2 (informative only: random must hold the level to 100%, adaptive only to its budget's end). */
+  goal_random_2x_stay?: boolean;
 }
 
 /**
@@ -244,11 +244,12 @@ async function benchFit(name: string, csv: ReturnType<typeof readCsvFile>, pool:
     ratio_first_reach: orNull(rnd / adFirst),
     ratio_stay: orNull(rndStay / adStay),
     goal_within_20pct: reach <= 0.2,
-    // "Needs the compute to reach the error" read the same way for both: the step from which the
-    // median error stays at or below it (a noisy median touches it earlier, for a step or two).
+    // The goal's read: adaptive's whole budget against the first step random touches the level.
+    // (Reach-and-stay is printed beside it, but it is lopsided: the level is adaptive's last
+    // step, so adaptive holds it from its budget's end, while random must hold it to 100%.)
     // Random never getting there counts as meeting the goal (it needs more than all the compute).
-    goal_random_2x: !(rndStay < 2 * adStay),
-    goal_random_2x_strict: !(rnd < 2 * adFrac),
+    goal_random_2x: !(rnd < 2 * adFrac),
+    goal_random_2x_stay: !(rndStay < 2 * adStay),
   };
   console.log(`(2) target ${key} (adaptive objective ${objective}); full ${f4(fullV)} [${f4(ci[0])}, ${f4(ci[1])}]; median estimate:`);
   console.log(`    adaptive (20% budget): ${targets.adaptive_curve.map((c) => `${pct(c.compute_fraction)}: ${f4(c.value)}`).join('   ')}`);
@@ -290,9 +291,10 @@ function ratioLine(t: TargetsPart): string {
   const at = (v: number | null) => (v === null ? 'never' : pct(v));
   const x = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}x`);
   return (
-    `random / adaptive compute for median error <= ${f4(t.adaptive_error)}: reach and stay ${at(t.random_stays_within_error_from)} / ${at(t.adaptive_stays_within_error_from)} = ` +
-    `${x(t.ratio_stay)} (goal >= 2x: ${t.goal_random_2x ? 'met' : 'missed'}); first reach vs first reach ${at(t.random_reaches_adaptive_error_at)} / ` +
-    `${at(t.adaptive_first_reaches_error_at)} = ${x(t.ratio_first_reach)}; adaptive's budget end vs random's first reach (strictest) ${x(t.ratio_budget_end)}`
+    `random / adaptive compute for median error <= ${f4(t.adaptive_error)}: adaptive's budget end vs random's first touch ${x(t.ratio_budget_end)} ` +
+    `(goal >= 2x: ${t.goal_random_2x ? 'met' : 'missed'}); beside it, first touch for both ${at(t.random_reaches_adaptive_error_at)} / ` +
+    `${at(t.adaptive_first_reaches_error_at)} = ${x(t.ratio_first_reach)}, and reach and stay ${at(t.random_stays_within_error_from)} / ` +
+    `${at(t.adaptive_stays_within_error_from)} = ${x(t.ratio_stay)} (random held to 100%, adaptive to its budget's end)`
   );
 }
 
