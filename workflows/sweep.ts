@@ -19,7 +19,7 @@ import {
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair, type UpdateDefinition } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { VetRule } from '../contract';
 // Zod-free modules only: workflow code is re-initialised for every run, and schema construction is costly.
@@ -79,6 +79,9 @@ const fitActs = proxyActivities<Activities>({
   retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 5 },
   summary: 'refit scaling laws',
 });
+
+/** Patch: the sweep ends only once its handlers are done and nothing they queued is left. */
+const FINISH_AFTER_HANDLERS = 'finish-after-handlers';
 
 /** How long a cancelled sweep waits for its runs to stop their jobs. */
 const CANCEL_GRACE_MS = 5 * 60_000;
@@ -155,8 +158,32 @@ function gridOrder(spec: SweepSpec, extensions: readonly Record<string, number>[
  * O(window) state (workflows/ledger.ts). Results and per-run states live in the store.
  */
 export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = {}): Promise<SweepSummary> {
-  // Until the spec is validated the sweep still answers `progress` (signals and updates wait in
-  // Temporal's buffer for their handlers; a query would fail instead).
+  /** The update handlers, once the spec is validated (an update that came earlier waits for them). */
+  const updates = new Map<string, { handler: (...args: never[]) => unknown; validator?: (...args: never[]) => void }>();
+  const onUpdate = <Ret, Args extends unknown[]>(
+    def: UpdateDefinition<Ret, Args>,
+    handler: (...args: Args) => Ret | Promise<Ret>,
+    options?: { validator: (...args: Args) => void },
+  ) => {
+    updates.set(def.name, { handler: handler as (...args: never[]) => unknown, validator: options?.validator as ((...args: never[]) => void) | undefined });
+    setHandler(def, handler, options);
+  };
+  // Until the spec is validated the sweep still answers `progress`, and updates wait for their
+  // handlers: Temporal buffers signals until a handler is set, but rejects an update that finds
+  // none at the end of the activation ("No registered handler").
+  if (!carried.state)
+    for (const def of [setConcurrencyUpdate, retryFailedUpdate, rescoreUpdate, extendUpdate] as UpdateDefinition<unknown, unknown[]>[])
+      setHandler(def, async (...args: unknown[]) => {
+        await condition(() => updates.has(def.name));
+        const real = updates.get(def.name)!;
+        try {
+          (real.validator as ((...a: unknown[]) => void) | undefined)?.(...args);
+        } catch (e) {
+          // Thrown from a handler, only a Temporal failure fails the update (anything else fails the task).
+          throw ApplicationFailure.nonRetryable((e as Error).message, 'InvalidUpdate');
+        }
+        return (real.handler as (...a: unknown[]) => unknown)(...args);
+      });
   if (!carried.state)
     setHandler(progressQuery, () => ({
       sweep: String((rawSpec as { name?: unknown }).name ?? ''),
@@ -309,7 +336,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   setHandler(cancelSignal, () => {
     cancelling = true;
   });
-  setHandler(
+  onUpdate(
     setConcurrencyUpdate,
     (c) => {
       if (c.maxRuns !== undefined) st.maxRuns = c.maxRuns;
@@ -328,7 +355,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       },
     },
   );
-  setHandler(
+  onUpdate(
     retryFailedUpdate,
     (opts = {}) =>
       counting(async () => {
@@ -350,7 +377,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       },
     },
   );
-  setHandler(
+  onUpdate(
     rescoreUpdate,
     (req) =>
       counting(async () => {
@@ -377,7 +404,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       },
     },
   );
-  setHandler(
+  onUpdate(
     extendUpdate,
     ({ axes }) => {
       const before = axisLengths(spec.grid);
@@ -604,58 +631,66 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       { key: RunState, value: 'running' },
     ]);
 
+    // The outer loop: a retryFailed or extend accepted while the last refit ran, after the runs
+    // had ended, queued more; it runs before the final refit, never dropped by it.
+    const finishAfterHandlers = patched(FINISH_AFTER_HANDLERS);
     for (;;) {
-      if (cancelling) {
-        await cancelRuns();
-        break;
+      for (;;) {
+        if (cancelling) {
+          await cancelRuns();
+          break;
+        }
+        const page = ledger.pageNeeded();
+        if (page) {
+          await vetPage(page);
+          continue;
+        }
+        const starts: Promise<void>[] = [];
+        for (let s = ledger.nextStart(limits()); s && !continueDue(); s = ledger.nextStart(limits())) {
+          starts.push(launch(s));
+          ledger.started(s);
+          startsThisExecution++;
+        }
+        await Promise.all(starts);
+        setCurrentDetails(sweepCurrentDetails(progress()));
+        if (allDone()) break;
+        if (needBatch()) {
+          await nextBatch();
+          continue;
+        }
+        maybeRefit();
+        if (reconcileDue()) {
+          await reconcile();
+          continue;
+        }
+        if (continueDue()) {
+          continuing = true;
+          await condition(() => !refitting && allHandlersFinished());
+          continuing = false;
+          // A cancel that arrived while we waited is handled here, not lost in the next execution.
+          if (cancelling) continue;
+          st.continuedAsNew++;
+          await continueOnCurrentVersion(spec, { state: ledger.snapshot() as CarriedState });
+        }
+        // Wait on the state itself, never on a flag reset after the fact: runs that finished while
+        // children were being started (all of them, with fast or failing jobs) are seen here, so no
+        // wake-up can be lost. The timeout re-checks a refit interval or a reconcile that has come due.
+        const wake = () =>
+          needBatch() ||
+          cancelling ||
+          allDone() ||
+          ledger.pageNeeded() !== undefined ||
+          ledger.nextStart(limits()) !== undefined ||
+          refitDue() ||
+          continueDue();
+        const untilReconcile = ledger.inFlightCount ? Math.max(1, reconcileMs - (Date.now() - lastReconcileAt)) : undefined;
+        const timeout = Math.min(spec.refit.interval ? durationMs(spec.refit.interval) : Infinity, untilReconcile ?? Infinity);
+        if (Number.isFinite(timeout)) await condition(wake, timeout);
+        else await condition(wake);
       }
-      const page = ledger.pageNeeded();
-      if (page) {
-        await vetPage(page);
-        continue;
-      }
-      const starts: Promise<void>[] = [];
-      for (let s = ledger.nextStart(limits()); s && !continueDue(); s = ledger.nextStart(limits())) {
-        starts.push(launch(s));
-        ledger.started(s);
-        startsThisExecution++;
-      }
-      await Promise.all(starts);
-      setCurrentDetails(sweepCurrentDetails(progress()));
-      if (allDone()) break;
-      if (needBatch()) {
-        await nextBatch();
-        continue;
-      }
-      maybeRefit();
-      if (reconcileDue()) {
-        await reconcile();
-        continue;
-      }
-      if (continueDue()) {
-        continuing = true;
-        await condition(() => !refitting && allHandlersFinished());
-        continuing = false;
-        // A cancel that arrived while we waited is handled here, not lost in the next execution.
-        if (cancelling) continue;
-        st.continuedAsNew++;
-        await continueOnCurrentVersion(spec, { state: ledger.snapshot() as CarriedState });
-      }
-      // Wait on the state itself, never on a flag reset after the fact: runs that finished while
-      // children were being started (all of them, with fast or failing jobs) are seen here, so no
-      // wake-up can be lost. The timeout re-checks a refit interval or a reconcile that has come due.
-      const wake = () =>
-        needBatch() ||
-        cancelling ||
-        allDone() ||
-        ledger.pageNeeded() !== undefined ||
-        ledger.nextStart(limits()) !== undefined ||
-        refitDue() ||
-        continueDue();
-      const untilReconcile = ledger.inFlightCount ? Math.max(1, reconcileMs - (Date.now() - lastReconcileAt)) : undefined;
-      const timeout = Math.min(spec.refit.interval ? durationMs(spec.refit.interval) : Infinity, untilReconcile ?? Infinity);
-      if (Number.isFinite(timeout)) await condition(wake, timeout);
-      else await condition(wake);
+      if (!finishAfterHandlers) break;
+      await condition(() => !refitting && allHandlersFinished());
+      if (cancelling || allDone()) break;
     }
     await condition(() => !refitting);
     finalizing = true;

@@ -1,0 +1,119 @@
+/**
+ * Issue 11: updates in the sweep's two edge windows take effect. (1) Before its spec is
+ * validated: Temporal rejects an update that finds no handler at the end of an activation, so
+ * the sweep's handlers wait for the spec instead. (2) After its runs have ended, while the last
+ * live refit runs: a retryFailed accepted then reruns its runs before the final refit, instead of
+ * being dropped by it. Each window is forced: an activity interceptor holds `validateSpec` or
+ * `refit` until the test lets it go.
+ */
+import type { ActivityInboundCallsInterceptor, ActivityExecuteInput, Next } from '@temporalio/worker';
+import type { Context } from '@temporalio/activity';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobOutcome, LaunchRequest } from '../../activities/executors/types';
+import { SweepSpecSchema } from '../../spec';
+import { extendUpdate, progressQuery, retryFailedUpdate, setConcurrencyUpdate, type SweepSummary } from '../../contract';
+import { waitFor } from './helpers/harness';
+import { startInstantWorker, type InstantWorker } from './helpers/instantWorker';
+
+const spec = (name: string, cells: number) =>
+  SweepSpecSchema.parse({
+    name,
+    grid: { x: Array.from({ length: cells }, (_, i) => i + 1) },
+    job: { image: 'instant:test', command: ['true'], resources: { gpus: 0 } },
+    concurrency: { maxRuns: 2 },
+    retry: { maxAttempts: 1 },
+    metrics: ['score'],
+    fits: [{ name: 'law', form: 'power_law', x: 'total_flops', y: { metrics: ['score'] } }],
+    refit: { every: 1, bootstrap: 0 },
+  });
+
+/** Attempt 1 of every 4th cell fails (user error, not retried); everything else succeeds at once. */
+function outcome(req: LaunchRequest): JobOutcome {
+  const x = Number(req.axes.x);
+  if (x % 4 === 0 && req.attempt === 1) return { status: 'failed', failureClass: 'user-error', message: 'exit 2', exitCode: 2, gpuSeconds: 0 };
+  return { status: 'succeeded', resultText: JSON.stringify({ metrics: { score: 1 - 0.5 * x ** -0.3 }, n_params: 1e6 * x, n_samples_seen: 1e6, total_flops: 6e12 * x }), gpuSeconds: 0 };
+}
+
+/** Holds every call of one activity type while armed, and says how many are held. */
+class Gate {
+  armed = false;
+  private waiters: (() => void)[] = [];
+  get held(): number {
+    return this.waiters.length;
+  }
+  async pass(): Promise<void> {
+    if (this.armed) await new Promise<void>((r) => this.waiters.push(r));
+  }
+  release(): void {
+    this.armed = false;
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+describe("the sweep's handler windows", () => {
+  let w: InstantWorker;
+  const gates: Record<string, Gate> = { validateSpec: new Gate(), refit: new Gate() };
+
+  beforeAll(async () => {
+    const hold = (ctx: Context): { inbound: ActivityInboundCallsInterceptor } => ({
+      inbound: {
+        async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) {
+          await gates[ctx.info.activityType]?.pass();
+          return next(input);
+        },
+      },
+    });
+    w = await startInstantWorker({ outcome, workerOptions: { interceptors: { activity: [hold] } } });
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const g of Object.values(gates)) g.release();
+    await w?.stop();
+  });
+
+  it('updates sent while the spec is being validated wait for it, then take effect (an invalid one is refused, naming why)', async () => {
+    const gate = gates.validateSpec;
+    gate.armed = true;
+    const handle = await w.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/early-updates', args: [spec('early-updates', 6)] });
+    await waitFor('validateSpec to be held', () => gate.held > 0, { timeoutMs: 30_000 });
+    const concurrency = handle.executeUpdate(setConcurrencyUpdate, { args: [{ maxRuns: 3 }] });
+    const extended = handle.executeUpdate(extendUpdate, { args: [{ axes: { x: [7, 8] } }] });
+    const refused = handle.executeUpdate(setConcurrencyUpdate, { args: [{ maxRuns: 0 }] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The updates are in before the spec is validated: the query still says the sweep is starting.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await handle.query(progressQuery)).starting).toBe(true);
+    gate.release();
+    expect(await concurrency).toEqual({ maxRuns: 3, maxGpus: undefined });
+    expect((await extended).count).toBe(2);
+    const err = await refused;
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(String((err as WorkflowUpdateFailedError).cause?.message)).toMatch(/maxRuns must be an integer >= 1/);
+    const summary = (await handle.result()) as SweepSummary;
+    // The extension's cells ran too: x = 4 and 8 fail their only attempt.
+    expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: 6, failed: 2, cancelled: 0 });
+    expect((await w.store.listAttempts('early-updates')).length).toBe(8);
+  }, 120_000);
+
+  it('a retryFailed accepted after the runs ended, while the last refit runs, reruns them before the sweep ends', async () => {
+    const gate = gates.refit;
+    gate.armed = true;
+    const handle = await w.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/late-retry', args: [spec('late-retry', 8)] });
+    // Every run has ended; the refit the last result started is held, so the sweep cannot finish.
+    const p = await waitFor('every run of the sweep to end', async () => {
+      const q = await handle.query(progressQuery);
+      return q.byState.pending === 0 && q.byState.running === 0 && q.byState.succeeded + q.byState.failed === 8 ? q : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    expect(p.byState.failed).toBe(2);
+    expect(gate.held).toBeGreaterThan(0);
+    const answer = await handle.executeUpdate(retryFailedUpdate, { args: [{}] });
+    expect(answer.count).toBe(2);
+    gate.release();
+    const summary = (await handle.result()) as SweepSummary;
+    expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: 8, failed: 0, cancelled: 0 });
+    for (const id of answer.rerun) expect(w.executor.launches.get(`late-retry/${id}#2`)).toBe(1);
+  }, 120_000);
+});
