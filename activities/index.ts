@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context, heartbeat, cancellationSignal } from '@temporalio/activity';
 import type { Connection } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { canonicalJson, EvaluateSchema, parseJobResult, shortHash, SweepSpecSchema, type EvaluateTemplate, type FailureClass, type JobResult, type SweepSpec } from '../spec';
+import { canonicalJson, EvaluateSchema, parseJobResult, shortHash, SweepSpecSchema, type AxisValue, type EvaluateTemplate, type FailureClass, type JobResult, type SweepSpec } from '../spec';
 import { SpecError, validateSweepSpec } from '../spec/load';
 import type { AttemptRow, ResultRow, ResultsStore, RunState } from '../store/types';
 import type { Executor, JobOutcome, JobPhase, LaunchRequest } from './executors/types';
@@ -411,6 +411,15 @@ export function createActivities(deps: ActivityDeps) {
       const row = await deps.store.getSweep(sweep);
       if (row) await deps.store.upsertSweep({ ...row, spec: { ...(row.spec as object), evaluate: parsed.data } });
       return parsed.data;
+    },
+
+    /**
+     * An `extend` update's grid, into the stored spec: what reads the spec (an adaptive study's
+     * proposals, a refit's population weights, `sweep status` and `runs`, a later retry) sees the new cells.
+     */
+    async recordGrid(sweep: string, grid: Record<string, AxisValue[]>): Promise<void> {
+      const row = await deps.store.getSweep(sweep);
+      if (row) await deps.store.upsertSweep({ ...row, spec: { ...(row.spec as object), grid } });
     },
 
     /** The next batch of an adaptive study, or why it is done (DESIGN data flow step 3). */

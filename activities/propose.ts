@@ -56,10 +56,11 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
   const fitSpec = spec.fits.find((f) => f.name === strategy.target);
   if (!fitSpec) return { picks: [], stop: `no fit named ${strategy.target}` };
   const left = strategy.budget.gpuHours - spentGpuHours;
-  if (left <= 0) return { picks: [], stop: `budget of ${strategy.budget.gpuHours} GPU-hours spent` };
   const fit = (await store.latestFits(sweep)).find((f) => f.name === fitSpec.name)?.fit as FitResult | undefined;
   const what = strategy.objective === 'recipe' ? 'recipe a' : strategy.objective === 'exponent' ? strategy.parameter : `prediction at ${strategy.at?.join(', ')}`;
+  // The interval first: a study that stops on its budget still reports the latest fit's.
   const ciWidth = fit && fit.form === fitSpec.form ? targetCiWidth(fit, strategy) : undefined;
+  if (left <= 0) return { picks: [], stop: `budget of ${strategy.budget.gpuHours} GPU-hours spent`, ciWidth };
   if (strategy.stopWhen && ciWidth !== undefined && ciWidth <= strategy.stopWhen.ciWidth)
     return { picks: [], stop: `the ${what} 95% interval (${ciWidth.toPrecision(3)}) is narrower than ${strategy.stopWhen.ciWidth}`, ciWidth };
   const known = new Set((await store.listRuns(sweep)).map((r) => r.runId));

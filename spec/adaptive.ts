@@ -12,13 +12,20 @@ interface CellLike {
   resources: Pick<Resources, 'nodes' | 'gpus'>;
 }
 
+/** Fewest bootstrap resamples the selection uses (scaling/propose.ts MIN_ENSEMBLE; a test keeps the two equal). */
+export const STUDY_MIN_RESAMPLES = 20;
+
 /** The exponents each form has (what `objective: exponent` can name in `parameter`). */
 const EXPONENTS: Record<string, string[]> = { power_law: ['alpha'], power_law_shift: ['alpha'], chinchilla: ['alpha', 'beta'] };
 
-/** A cell's cost as the study counts it (activities/propose.ts): estimated GPU-hours x GPUs. */
+/**
+ * A cell's cost as the study counts it (activities/propose.ts): the planner's estimated GPU-hours.
+ * That is the run's total FLOPs over one GPU's throughput, whatever the number of GPUs it runs on
+ * (more GPUs shorten the run, not its GPU-hours): not multiplied by them again.
+ */
 export function studyCellCost(spec: Pick<SweepSpec, 'estimate'>, cell: CellLike): number | undefined {
   const e = estimateCell(spec, cell.axes);
-  return e ? Math.max(e.gpuHours * Math.max(1, (cell.resources.nodes ?? 1) * cell.resources.gpus), 1e-9) : undefined;
+  return e ? Math.max(e.gpuHours, 1e-9) : undefined;
 }
 
 /** A cell's x for fit columns `x`, from the planner's estimate (N, D for chinchilla); undefined without one. */
@@ -64,6 +71,16 @@ export function adaptiveIssues(spec: SweepSpec, cells: readonly CellLike[]): { p
       const arity = Array.isArray(fit.x) ? fit.x.length : 1;
       if (st.at.length !== arity) issues.push({ path: 'strategy.at', message: `fit "${fit.name}" has ${arity} x (${[fit.x].flat().join(', ')}); at gives ${st.at.length}` });
     }
+  }
+  // The selection reads the live refit's bootstrap ensemble; with fewer resamples it can only ever
+  // run the seed design, and without an interval stopWhen never fires.
+  if (fit) {
+    const resamples = Math.min(spec.refit.bootstrap, fit.bootstrap);
+    if (resamples < STUDY_MIN_RESAMPLES)
+      issues.push({
+        path: spec.refit.bootstrap <= fit.bootstrap ? 'refit.bootstrap' : `fits.${spec.fits.indexOf(fit)}.bootstrap`,
+        message: `an adaptive study chooses from the live refit's bootstrap: it needs at least ${STUDY_MIN_RESAMPLES} resamples (refit.bootstrap ${spec.refit.bootstrap}, fit "${fit.name}" bootstrap ${fit.bootstrap})`,
+      });
   }
   // Every cell needs a cost and x before it runs: the planner's estimate.
   let cheapest = Infinity;

@@ -26,6 +26,8 @@ export interface Start {
   firstAttempt: number;
   mode?: 'rescore';
   reason?: string;
+  /** An adaptive study's proposal: its estimated GPU-hours, charged to the budget when it starts. */
+  cost?: number;
 }
 
 /** A page of run ids the store must vet before they can start. */
@@ -288,12 +290,18 @@ export class Ledger<C extends LedgerCell> {
   }
 
   /** An adaptive study's batch: cells the proposer chose, with why. Returns those queued. */
-  propose(picks: { runId: string; reason?: string }[]): string[] {
+  propose(picks: { runId: string; reason?: string; costGpuHours?: number }[]): string[] {
     const queued: string[] = [];
     for (const p of picks) {
       const i = this.indexOf.get(p.runId);
       if (i === undefined || this.inFlight.has(p.runId) || this.proposals.some((x) => x.index === i)) continue;
-      this.proposals.push({ index: i, firstAttempt: 1, gpus: this.order[i].gpus, ...(p.reason ? { reason: p.reason } : {}) });
+      this.proposals.push({
+        index: i,
+        firstAttempt: 1,
+        gpus: this.order[i].gpus,
+        ...(p.reason ? { reason: p.reason } : {}),
+        ...(p.costGpuHours !== undefined ? { cost: p.costGpuHours } : {}),
+      });
       queued.push(p.runId);
     }
     return queued;

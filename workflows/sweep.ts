@@ -80,6 +80,15 @@ const fitActs = proxyActivities<Activities>({
   summary: 'refit scaling laws',
 });
 
+/**
+ * Patch: an adaptive study charges a proposal's cost when the run starts, not when it is queued
+ * (queued proposals are not carried through continue-as-new: charged early, they were paid twice).
+ */
+const STUDY_CHARGED_AT_START = 'study-charged-at-start';
+
+/** Patch: an `extend` writes the grown grid into the stored spec. */
+const STORED_EXTENSIONS = 'stored-extensions';
+
 /** Patch: the sweep ends only once its handlers are done and nothing they queued is left. */
 const FINISH_AFTER_HANDLERS = 'finish-after-handlers';
 
@@ -202,6 +211,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   let spec: SweepSpec = carried.state ? (rawSpec as SweepSpec) : await validated(rawSpec);
   const sweepId = workflowInfo().workflowId;
   const adaptive = spec.strategy?.kind === 'adaptive';
+  // Decided once per execution (a marker in new histories; replayed ones keep what they did).
+  const chargeAtStart = adaptive && patched(STUDY_CHARGED_AT_START);
   const prior = carried.state;
   let order: RunCell[];
   try {
@@ -416,7 +427,15 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       ledger.extend(order, before);
       maxCellGpus = order.reduce((m, c) => Math.max(m, c.gpus), 0);
       const added = order.slice(oldLength);
-      return { added: added.slice(0, MAX_IDS_IN_ANSWER).map((c) => c.runId), count: added.length };
+      const answer = { added: added.slice(0, MAX_IDS_IN_ANSWER).map((c) => c.runId), count: added.length };
+      if (!patched(STORED_EXTENSIONS)) return answer;
+      // Into the store too: an adaptive study proposes from the stored spec (it waits for this).
+      return counting(async () => {
+        // After the sweep's registration (which stores the spec it has then), never racing it.
+        await condition(() => !!st.registered);
+        await specActs.recordGrid(spec.name, grid);
+        return answer;
+      });
     },
     {
       validator: ({ axes }) => {
@@ -566,8 +585,11 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     const nb = await acts.proposeNext(spec.name, ledger.inFlightIds(), st.studySpent ?? 0, spec.strategy?.batch ?? st.maxRuns);
     if (nb.ciWidth !== undefined) st.studyCi = nb.ciWidth;
     if (nb.stop !== undefined || !nb.picks.length) st.studyStop = nb.stop ?? 'nothing left to propose';
-    const queued = new Set(ledger.propose(nb.picks));
-    for (const p of nb.picks) if (queued.has(p.runId)) st.studySpent = (st.studySpent ?? 0) + p.costGpuHours;
+    if (chargeAtStart) ledger.propose(nb.picks);
+    else {
+      const queued = new Set(ledger.propose(nb.picks.map(({ costGpuHours: _, ...p }) => p)));
+      for (const p of nb.picks) if (queued.has(p.runId)) st.studySpent = (st.studySpent ?? 0) + p.costGpuHours;
+    }
   };
   // A run closed behind the sweep's back (Terminate in the Web UI, a run timeout) sends no signal:
   // while runs are in flight, ask Temporal how they stand every reconcile interval (one query).
@@ -649,6 +671,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         for (let s = ledger.nextStart(limits()); s && !continueDue(); s = ledger.nextStart(limits())) {
           starts.push(launch(s));
           ledger.started(s);
+          if (s.cost !== undefined) st.studySpent = (st.studySpent ?? 0) + s.cost;
           startsThisExecution++;
         }
         await Promise.all(starts);

@@ -34,7 +34,8 @@ export function registerSpecCommands(program: Command): void {
       const spec = loadSweepSpec(file, { maxGridSize: o.maxGridSize });
       const cells = expandGrid(spec);
       const rows = cells.map((c) => ({ ...c, estimate: estimateCell(spec, c.axes) }));
-      const gpuHours = rows.reduce((s, r) => s + (r.estimate?.gpuHours ?? 0) * totalGpus(r.resources), 0);
+      // The estimate is already GPU-hours (total FLOPs over one GPU's throughput), however many GPUs the run has.
+      const gpuHours = rows.reduce((s, r) => s + (r.estimate?.gpuHours ?? 0), 0);
       const flops = rows.reduce((s, r) => s + (r.estimate?.totalFlops ?? 0), 0);
       if (o.json) {
         console.log(JSON.stringify({ sweep: spec.name, runs: rows, totals: { runs: rows.length, gpuHours, flops } }, null, 2));
@@ -43,7 +44,7 @@ export function registerSpecCommands(program: Command): void {
       const axes = Object.keys(spec.grid);
       const table = makeTable({ head: ['#', 'run id', ...axes, 'GPUs', 'est. GPU-h', 'FLOPs'] });
       rows.forEach((r, i) =>
-        table.push([i + 1, r.runId, ...axes.map((a) => String(r.axes[a])), totalGpus(r.resources), fmt(r.estimate && r.estimate.gpuHours * totalGpus(r.resources)), fmt(r.estimate?.totalFlops)]),
+        table.push([i + 1, r.runId, ...axes.map((a) => String(r.axes[a])), totalGpus(r.resources), fmt(r.estimate?.gpuHours), fmt(r.estimate?.totalFlops)]),
       );
       console.log(table.toString());
       console.log(

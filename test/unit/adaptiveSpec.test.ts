@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { expandGrid, SweepSpecSchema } from '../../spec';
-import { adaptiveIssues, studyCellCost } from '../../spec/adaptive';
+import { adaptiveIssues, STUDY_MIN_RESAMPLES, studyCellCost } from '../../spec/adaptive';
+import { MIN_ENSEMBLE } from '../../scaling';
 import { SpecError, validateSweepSpec } from '../../spec/load';
 
 // A small adaptive study over planner-estimated cells (the synthetic trainer's grid).
@@ -65,5 +66,26 @@ describe('adaptive strategy validation', () => {
     expect(issuesOf(withStrategy({ budget: { gpuHours: cheapest } }))).toEqual([]);
     const spec2 = SweepSpecSchema.parse(withStrategy({ budget: { gpuHours: cheapest * 0.5 } }));
     expect(adaptiveIssues(spec2, expandGrid(spec2))[0].message).toMatch(/^the budget of [\d.e-]+ GPU-hours is below the cheapest run's estimated [\d.e-]+ GPU-hours/);
+  });
+
+  it('refuses too few bootstrap resamples to choose from, naming the field that has fewer', () => {
+    // Below the selection's ensemble floor the study could only ever run its seed design.
+    expect(STUDY_MIN_RESAMPLES).toBe(MIN_ENSEMBLE);
+    expect(issuesOf({ ...RAW, refit: { every: 5, bootstrap: 19 } })).toEqual(['refit.bootstrap']);
+    expect(refused({ ...RAW, refit: { every: 5, bootstrap: 0 } })).toContain('refit.bootstrap');
+    const fits = [{ ...RAW.fits[0], bootstrap: 10 }, RAW.fits[1]];
+    expect(issuesOf({ ...RAW, fits })).toEqual(['fits.0.bootstrap']);
+    expect(issuesOf({ ...RAW, refit: { every: 5, bootstrap: 20 } })).toEqual([]);
+    // The other fit's resamples do not matter: the study reads its target's.
+    expect(issuesOf({ ...RAW, fits: [RAW.fits[0], { ...RAW.fits[1], bootstrap: 0 }] })).toEqual([]);
+  });
+
+  it("counts a run's GPU-hours once, however many GPUs it runs on", () => {
+    const one = SweepSpecSchema.parse(RAW);
+    const four = SweepSpecSchema.parse({ ...RAW, job: { ...RAW.job, resources: { gpus: 4 } } });
+    const [a] = expandGrid(one);
+    const [b] = expandGrid(four);
+    expect(b.runId).toBe(a.runId);
+    expect(studyCellCost(four, b)).toBe(studyCellCost(one, a));
   });
 });
