@@ -493,7 +493,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       parentClosePolicy: ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: sa,
-      staticSummary: runSummary(cell.axes, cell.resources),
+      staticSummary: runSummary(cell.axes, cell.resources, s.reason),
       staticDetails: s.reason ? `**Chosen:** ${s.reason}\n\n${runDetails(input)}` : runDetails(input),
     }).then(
       () => undefined,

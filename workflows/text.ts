@@ -5,8 +5,14 @@ import type { FitSummary, Progress, RunInput } from '../contract';
 const MAX_SUMMARY_BYTES = 200;
 
 /** `resnet18 - imagenet - 100/class - seed 0 - 1 GPU`: the one line the Web UI lists. */
-export function runSummary(axes: Record<string, AxisValue>, resources: Resources): string {
+/**
+ * A run's one line in the Web UI: an adaptive study's pick first says why it was chosen (the head
+ * of its reason, "rank 1 of 40" or "seed design 3 of 8"; the whole reason is in its details),
+ * then its axes and GPUs.
+ */
+export function runSummary(axes: Record<string, AxisValue>, resources: Resources, reason?: string): string {
   const parts: string[] = [];
+  if (reason) parts.push(`chosen: ${reason.split(':')[0]}`);
   const known = new Set(['arch', 'dataset', 'samples_per_class', 'epochs', 'seed']);
   if (axes.arch !== undefined) parts.push(String(axes.arch));
   if (axes.dataset !== undefined) parts.push(String(axes.dataset));

@@ -72,6 +72,11 @@ describe('an adaptive study across continue-as-new and extend', () => {
     expect(summary.study?.spentGpuHours).toBeCloseTo(spent, 9);
     expect(spent).toBeLessThanOrEqual(SPEC.strategy!.budget.gpuHours + 1e-9);
     expect(summary.study?.skipped).toBe(cost.size - ran.length);
+    // Each run's summary (its line in the Web UI) says why the study chose it.
+    for (const id of ran) {
+      const d = await w.env.client.workflow.getHandle(`sweep/adapt-windows/${id}`).describe();
+      expect(await d.staticSummary()).toMatch(/^chosen: (rank \d+ of \d+|seed design \d+ of \d+) - \w+/);
+    }
     const statuses: string[] = [];
     for await (const wf of w.env.client.workflow.list({ query: 'WorkflowId="sweep/adapt-windows"' })) statuses.push(wf.status.name);
     expect(statuses.filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThan(0);
