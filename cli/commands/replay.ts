@@ -31,6 +31,8 @@ export interface ReplayCommandOptions {
   fullBootstrap?: string;
   objective?: string;
   costPower?: string;
+  /** Sustained FLOP/s of one GPU, to read a budget given in GPU-hours (default: the planner's 1e14). */
+  gpuFlops?: string;
   json?: boolean;
   workers?: string;
   /** Write an HTML report with the study-efficiency figure here. */
@@ -50,15 +52,37 @@ function intOption(value: string | undefined, flag: string, dflt: number): numbe
   return Number(value);
 }
 
-/** "0.1", "10%", or a comma list of them. */
-export function parseBudgets(value: string): number[] {
+/** A budget in GPU-hours (`40h`), read against the candidates' compute once the data is loaded. */
+export interface GpuHoursBudget {
+  gpuHours: number;
+}
+
+/** "0.1", "10%", "40h" (GPU-hours), or a comma list of them. */
+export function parseBudgets(value: string): (number | GpuHoursBudget)[] {
+  if (value.length > 1_000) throw new UsageError('--budget: at most 1,000 characters');
   return value.split(',').map((part) => {
     const t = part.trim();
+    const hours = /^(.+?)\s*(h|gpuh|gpu-hours?)$/i.exec(t);
+    if (hours) {
+      const h = Number(hours[1]);
+      if (!(Number.isFinite(h) && h > 0)) throw new UsageError(`--budget: "${part}" is not a positive number of GPU-hours`);
+      return { gpuHours: h };
+    }
     const pct = t.endsWith('%');
     const v = Number(pct ? t.slice(0, -1) : t);
-    if (!t || !Number.isFinite(v)) throw new UsageError(`--budget: "${part}" is not a fraction (0.1) or a percentage (10%) of the candidates' compute`);
+    if (!t || !Number.isFinite(v)) throw new UsageError(`--budget: "${part}" is not a fraction (0.1), a percentage (10%) of the candidates' compute, or GPU-hours (40h)`);
     return pct ? v / 100 : v;
   });
+}
+
+/** GPU-hours as a fraction of the candidates' compute (FLOPs) at `gpuFlops` FLOP/s per GPU. */
+export function gpuHoursFraction(b: GpuHoursBudget, candidateFlops: number, gpuFlops: number): number {
+  const fraction = (b.gpuHours * 3600 * gpuFlops) / candidateFlops;
+  if (!(fraction <= 1))
+    throw new UsageError(
+      `--budget: ${b.gpuHours} GPU-hours is more than all the candidates' compute (${Number((candidateFlops / gpuFlops / 3600).toPrecision(3))} GPU-hours at ${gpuFlops} FLOP/s per GPU)`,
+    );
+  return fraction;
 }
 
 function fmt(v: number): string {
@@ -102,9 +126,13 @@ export async function runReplayCommand(o: ReplayCommandOptions, io: ReplayComman
   if (!OBJECTIVES.includes(objective)) throw new UsageError(`--objective: "${o.objective}" is not one of ${OBJECTIVES.join(', ')}`);
   const holdoutTop = o.holdoutTop === undefined ? 0.1 : Number(o.holdoutTop);
   if (!(holdoutTop >= 0 && holdoutTop < 1)) throw new UsageError(`--holdout-top must be a fraction in [0, 1), got "${o.holdoutTop}"`);
+  const budgets = parseBudgets(o.budget ?? '0.1');
+  const gpuFlops = o.gpuFlops === undefined ? 1e14 : Number(o.gpuFlops);
+  if (!(Number.isFinite(gpuFlops) && gpuFlops > 0)) throw new UsageError(`--gpu-flops must be a positive number of FLOP/s, got "${o.gpuFlops}"`);
   const options: ReplayOptions = {
     strategies,
-    budgets: parseBudgets(o.budget ?? '0.1'),
+    // GPU-hour budgets are read once the candidates' compute is known (below); the rest is checked now.
+    budgets: budgets.filter((b): b is number => typeof b === 'number'),
     batch: intOption(o.batch, '--batch', 8),
     seeds: intOption(o.seeds, '--seeds', 5),
     seed0: intOption(o.seed, '--seed', 0),
@@ -115,7 +143,7 @@ export async function runReplayCommand(o: ReplayCommandOptions, io: ReplayComman
       io.stderr(`  ${r.strategy} budget ${r.budget} seed ${r.seed}: ${r.chosen.length} runs, ${(r.compute_fraction * 100).toFixed(1)}% compute\n`),
   };
   try {
-    checkReplayOptions(options);
+    checkReplayOptions({ ...options, budgets: options.budgets.length ? options.budgets : [1] });
   } catch (e) {
     if (e instanceof FitInputError) throw new UsageError(e.message);
     throw e;
@@ -131,6 +159,7 @@ export async function runReplayCommand(o: ReplayCommandOptions, io: ReplayComman
   const pool = new FitPool(workers);
   try {
     const problem = replayProblem(prepareFit(csv.rows, spec, { columns: csv.columns, rowLabel }), { holdoutTop });
+    options.budgets = budgets.map((b) => (typeof b === 'number' ? b : gpuHoursFraction(b, problem.candidateCompute, gpuFlops)));
     io.stderr(`full-data fit of ${spec.name} (${problem.points.length} points)...\n`);
     const full = await fitDatasetParallel(csv.rows, spec, { pool, bootstrap: fullBootstrap, columns: csv.columns, rowLabel, keepPoints: false });
     const out = replayStudy(problem, full, options);
@@ -157,7 +186,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--data <csv>', `benchmark scores CSV (default: ${DEFAULT_PAPER_CSV})`)
     .requiredOption('--spec <fit.yaml>', 'the fit spec whose selected points are the candidates')
     .option('--strategy <list>', `comma list of ${REPLAY_STRATEGIES.join(' | ')}`, 'adaptive,random,compute-ascending')
-    .option('--budget <fractions>', "fraction(s) of the candidates' compute, e.g. 0.1 or 5%,10%,20%", '0.1')
+    .option('--budget <list>', "fraction(s) of the candidates' compute (0.1, 5%,10%,20%) or GPU-hours (40h, read at --gpu-flops)", '0.1')
+    .option('--gpu-flops <f>', 'sustained FLOP/s of one GPU, for a budget in GPU-hours (the planner\'s default)', '1e14')
     .option('--holdout-top <f>', 'hold out the most expensive fraction f as the target region', '0.1')
     .option('--batch <k>', 'runs per step (proposed together)', '8')
     .option('--seeds <n>', 'repeat each strategy with seeds 0..n-1 (medians reported)', '5')

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parseBudgets, runReplayCommand } from '../../cli/commands/replay';
+import { gpuHoursFraction, parseBudgets, runReplayCommand } from '../../cli/commands/replay';
 import { REPO_ROOT } from '../../fitting';
 import { synthesizeRows } from '../../scaling';
 
@@ -85,10 +85,34 @@ describe('sweep replay', () => {
     expect(existsSync(path.join(path.dirname(csv), 'x.txt'))).toBe(false);
   }, 120_000);
 
-  it('parses budgets as fractions or percentages', () => {
+  it('parses budgets as fractions, percentages or GPU-hours', () => {
     expect(parseBudgets('0.1,5%, 20%')).toEqual([0.1, 0.05, 0.2]);
     expect(() => parseBudgets('ten')).toThrow(/--budget: "ten" is not a fraction/);
+    expect(parseBudgets('40h, 2.5gpuh,1 GPU-hours')).toEqual([{ gpuHours: 40 }, { gpuHours: 2.5 }, { gpuHours: 1 }]);
+    expect(() => parseBudgets('0h')).toThrow(/--budget: "0h" is not a positive number of GPU-hours/);
+    expect(() => parseBudgets('-3h')).toThrow(/not a positive number of GPU-hours/);
+    // One GPU-hour at 1e14 FLOP/s is 3.6e17 FLOPs: a tenth of 3.6e18.
+    expect(gpuHoursFraction({ gpuHours: 1 }, 3.6e18, 1e14)).toBeCloseTo(0.1, 12);
+    expect(gpuHoursFraction({ gpuHours: 5 }, 3.6e18, 2e14)).toBeCloseTo(1, 12);
+    expect(() => gpuHoursFraction({ gpuHours: 11 }, 3.6e18, 1e14)).toThrow(/11 GPU-hours is more than all the candidates' compute \(10 GPU-hours at 100000000000000 FLOP\/s per GPU\)/);
   });
+
+  it('a budget in GPU-hours runs as the fraction of the candidates\' compute it is', async () => {
+    const { csv, spec } = fixture();
+    const quiet = { stdout: () => undefined, stderr: () => undefined };
+    const base = { data: csv, spec, strategy: 'compute-ascending', seeds: '1', bootstrap: '20', workers: '1' };
+    const byFraction = await runReplayCommand({ ...base, budget: '0.3' }, quiet);
+    const fraction = byFraction.strategies[0];
+    // Too many GPU-hours is refused, saying what all the candidates' compute is in GPU-hours; 0.3 of that, as hours, is the 0.3 run.
+    const bad = runReplayCommand({ ...base, budget: '1e12h', gpuFlops: '1e15' }, quiet);
+    await expect(bad).rejects.toThrow(/--budget: 1000000000000 GPU-hours is more than all the candidates' compute \([\d.e+]+ GPU-hours at 1000000000000000 FLOP\/s per GPU\)/);
+    const total = Number(String(await bad.catch((e: Error) => e.message)).match(/compute \(([\d.e+]+) GPU-hours/)![1]);
+    const byHours = await runReplayCommand({ ...base, budget: `${0.3 * total}h`, gpuFlops: '1e15' }, quiet);
+    expect(byHours.strategies[0].budget).toBeCloseTo(0.3, 2);
+    expect(byHours.strategies[0].compute_fraction).toBeCloseTo(fraction.compute_fraction, 2);
+    const flag = await runReplayCommand({ ...base, budget: '1h', gpuFlops: 'fast' }, quiet).catch((e: Error) => e.message);
+    expect(flag).toMatch(/--gpu-flops must be a positive number of FLOP\/s, got "fast"/);
+  }, 60_000);
 
   it('bad flags exit 2 naming the flag (through cli/main.ts)', async () => {
     const { csv, spec } = fixture();
