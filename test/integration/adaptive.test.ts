@@ -4,18 +4,14 @@ import { estimateCell, expandGrid, SweepSpecSchema } from '../../spec';
 import type { SweepSummary } from '../../contract';
 import { progressQuery } from '../../contract';
 import { startHarness, type Harness } from './helpers/harness';
+import { STUDY_GRID } from './helpers/studyGrid';
 import { readLaunches } from './helpers/launchLog';
 
 // An adaptive study over the synthetic trainer's grid (its costs come from the planner's
 // estimates): it runs batches the propose activity picks, within the budget, never a cell twice.
 const SPEC = SweepSpecSchema.parse({
   name: 'adapt',
-  grid: {
-    arch: ['alexnet', 'resnet18', 'resnet50', 'efficientnet_b0', 'convnext_tiny'],
-    dataset: ['imagenet'],
-    samples_per_class: [10, 30, 100, 300],
-    epochs: [10],
-  },
+  grid: STUDY_GRID,
   job: {
     command: ['node', '--import', 'tsx', 'sim/trainer/main.ts', '--seconds-per-eflop=0.01', '--max-seconds=0.3'],
     resources: { gpus: 1 },

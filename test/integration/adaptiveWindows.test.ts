@@ -10,16 +10,12 @@ import type { JobOutcome, LaunchRequest } from '../../activities/executors/types
 import { estimateCell, expandGrid, SweepSpecSchema, type SweepSpec } from '../../spec';
 import { extendUpdate, progressQuery, type SweepSummary } from '../../contract';
 import { waitFor } from './helpers/harness';
+import { STUDY_GRID } from './helpers/studyGrid';
 import { startInstantWorker, type InstantWorker } from './helpers/instantWorker';
 
 const SPEC = SweepSpecSchema.parse({
   name: 'adapt-windows',
-  grid: {
-    arch: ['alexnet', 'resnet18', 'resnet50', 'efficientnet_b0', 'convnext_tiny'],
-    dataset: ['imagenet'],
-    samples_per_class: [10, 30, 100, 300],
-    epochs: [10],
-  },
+  grid: STUDY_GRID,
   job: { image: 'instant:test', command: ['true'], resources: { gpus: 0 } },
   concurrency: { maxRuns: 2 },
   metrics: ['V1', 'IT'],

@@ -3,65 +3,24 @@
  * running refit to end) take effect. The window is forced: an activity interceptor holds the
  * refit until the test lets it go, and the sweep says when it is waiting (`progress.continuing`).
  */
-import type { ActivityInboundCallsInterceptor, ActivityExecuteInput, Next } from '@temporalio/worker';
-import type { Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobOutcome, LaunchRequest } from '../../activities/executors/types';
-import { SweepSpecSchema } from '../../spec';
 import { cancelSignal, progressQuery, retryFailedUpdate, runsQuery, type SweepSummary } from '../../contract';
+import { ActivityGate, failEveryNth, holdAt, instantSweepSpec } from './helpers/gates';
 import { waitFor } from './helpers/harness';
 import { startInstantWorker, type InstantWorker } from './helpers/instantWorker';
 
-const spec = (name: string) =>
-  SweepSpecSchema.parse({
-    name,
-    grid: { x: Array.from({ length: 30 }, (_, i) => i + 1) },
-    job: { image: 'instant:test', command: ['true'], resources: { gpus: 0 } },
-    concurrency: { maxRuns: 3 },
-    retry: { maxAttempts: 1 },
-    metrics: ['score'],
-    fits: [{ name: 'law', form: 'power_law', x: 'total_flops', y: { metrics: ['score'] } }],
-    refit: { every: 1, bootstrap: 0 },
-  });
-
-/** Attempt 1 of every 5th cell fails (user error, not retried); everything else succeeds at once. */
-function outcome(req: LaunchRequest): JobOutcome {
-  const x = Number(req.axes.x);
-  if (x % 5 === 0 && req.attempt === 1) return { status: 'failed', failureClass: 'user-error', message: 'exit 2', exitCode: 2, gpuSeconds: 0 };
-  return { status: 'succeeded', resultText: JSON.stringify({ metrics: { score: 1 - 0.5 * x ** -0.3 }, n_params: 1e6 * x, n_samples_seen: 1e6, total_flops: 6e12 * x }), gpuSeconds: 0 };
-}
-
-/** Holds every `refit` activity while armed. */
-class RefitGate {
-  armed = false;
-  private waiters: (() => void)[] = [];
-  async pass(): Promise<void> {
-    if (this.armed) await new Promise<void>((r) => this.waiters.push(r));
-  }
-  release(): void {
-    this.armed = false;
-    for (const w of this.waiters.splice(0)) w();
-  }
-}
+const spec = (name: string) => instantSweepSpec(name, 30, 3);
 
 describe('the continue-as-new window', () => {
   let w: InstantWorker;
-  const gate = new RefitGate();
+  const gate = new ActivityGate();
   const launched = (sweep: string) => [...w.executor.launches.keys()].filter((k) => k.startsWith(`${sweep}/`));
 
   beforeAll(async () => {
-    const holdRefits = (ctx: Context): { inbound: ActivityInboundCallsInterceptor } => ({
-      inbound: {
-        async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) {
-          if (ctx.info.activityType === 'refit') await gate.pass();
-          return next(input);
-        },
-      },
-    });
     w = await startInstantWorker({
-      outcome,
+      outcome: failEveryNth(5),
       extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=80'],
-      workerOptions: { interceptors: { activity: [holdRefits] } },
+      workerOptions: { interceptors: { activity: [holdAt({ refit: gate })] } },
     });
   }, 120_000);
 

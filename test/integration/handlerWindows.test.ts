@@ -6,65 +6,21 @@
  * being dropped by it. Each window is forced: an activity interceptor holds `validateSpec` or
  * `refit` until the test lets it go.
  */
-import type { ActivityInboundCallsInterceptor, ActivityExecuteInput, Next } from '@temporalio/worker';
-import type { Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobOutcome, LaunchRequest } from '../../activities/executors/types';
-import { SweepSpecSchema } from '../../spec';
 import { extendUpdate, progressQuery, retryFailedUpdate, setConcurrencyUpdate, type SweepSummary } from '../../contract';
+import { ActivityGate, failEveryNth, holdAt, instantSweepSpec } from './helpers/gates';
 import { waitFor } from './helpers/harness';
 import { startInstantWorker, type InstantWorker } from './helpers/instantWorker';
 
-const spec = (name: string, cells: number) =>
-  SweepSpecSchema.parse({
-    name,
-    grid: { x: Array.from({ length: cells }, (_, i) => i + 1) },
-    job: { image: 'instant:test', command: ['true'], resources: { gpus: 0 } },
-    concurrency: { maxRuns: 2 },
-    retry: { maxAttempts: 1 },
-    metrics: ['score'],
-    fits: [{ name: 'law', form: 'power_law', x: 'total_flops', y: { metrics: ['score'] } }],
-    refit: { every: 1, bootstrap: 0 },
-  });
-
-/** Attempt 1 of every 4th cell fails (user error, not retried); everything else succeeds at once. */
-function outcome(req: LaunchRequest): JobOutcome {
-  const x = Number(req.axes.x);
-  if (x % 4 === 0 && req.attempt === 1) return { status: 'failed', failureClass: 'user-error', message: 'exit 2', exitCode: 2, gpuSeconds: 0 };
-  return { status: 'succeeded', resultText: JSON.stringify({ metrics: { score: 1 - 0.5 * x ** -0.3 }, n_params: 1e6 * x, n_samples_seen: 1e6, total_flops: 6e12 * x }), gpuSeconds: 0 };
-}
-
-/** Holds every call of one activity type while armed, and says how many are held. */
-class Gate {
-  armed = false;
-  private waiters: (() => void)[] = [];
-  get held(): number {
-    return this.waiters.length;
-  }
-  async pass(): Promise<void> {
-    if (this.armed) await new Promise<void>((r) => this.waiters.push(r));
-  }
-  release(): void {
-    this.armed = false;
-    for (const w of this.waiters.splice(0)) w();
-  }
-}
+const spec = (name: string, cells: number) => instantSweepSpec(name, cells, 2);
 
 describe("the sweep's handler windows", () => {
   let w: InstantWorker;
-  const gates: Record<string, Gate> = { validateSpec: new Gate(), refit: new Gate() };
+  const gates = { validateSpec: new ActivityGate(), refit: new ActivityGate() };
 
   beforeAll(async () => {
-    const hold = (ctx: Context): { inbound: ActivityInboundCallsInterceptor } => ({
-      inbound: {
-        async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) {
-          await gates[ctx.info.activityType]?.pass();
-          return next(input);
-        },
-      },
-    });
-    w = await startInstantWorker({ outcome, workerOptions: { interceptors: { activity: [hold] } } });
+    w = await startInstantWorker({ outcome: failEveryNth(4), workerOptions: { interceptors: { activity: [holdAt(gates)] } } });
   }, 120_000);
 
   afterAll(async () => {
