@@ -13,6 +13,8 @@ export interface NextBatch {
   stop?: string;
   /** The target's current 95% interval width, when the fit has one (for the sweep's details). */
   ciWidth?: number;
+  /** The target's current estimate and 95% interval. */
+  target?: { value?: number; ci?: [number, number] };
   mode?: string;
 }
 
@@ -59,10 +61,14 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
   const fit = (await store.latestFits(sweep)).find((f) => f.name === fitSpec.name)?.fit as FitResult | undefined;
   const what = strategy.objective === 'recipe' ? 'recipe a' : strategy.objective === 'exponent' ? strategy.parameter : `prediction at ${strategy.at?.join(', ')}`;
   // The interval first: a study that stops on its budget still reports the latest fit's.
-  const ciWidth = fit && fit.form === fitSpec.form ? targetCiWidth(fit, strategy) : undefined;
-  if (left <= 0) return { picks: [], stop: `budget of ${strategy.budget.gpuHours} GPU-hours spent`, ciWidth };
+  const estimate = fit && fit.form === fitSpec.form ? targetEstimate(fit, strategy) : undefined;
+  const ciWidth = estimate?.ci ? estimate.ci[1] - estimate.ci[0] : undefined;
+  const value = estimate?.value !== undefined && Number.isFinite(estimate.value) ? estimate.value : undefined;
+  const current: NextBatch['target'] =
+    value !== undefined || estimate?.ci ? { ...(value !== undefined ? { value } : {}), ...(estimate?.ci ? { ci: estimate.ci } : {}) } : undefined;
+  if (left <= 0) return { picks: [], stop: `budget of ${strategy.budget.gpuHours} GPU-hours spent`, ciWidth, target: current };
   if (strategy.stopWhen && ciWidth !== undefined && ciWidth <= strategy.stopWhen.ciWidth)
-    return { picks: [], stop: `the ${what} 95% interval (${ciWidth.toPrecision(3)}) is narrower than ${strategy.stopWhen.ciWidth}`, ciWidth };
+    return { picks: [], stop: `the ${what} 95% interval (${ciWidth.toPrecision(3)}) is narrower than ${strategy.stopWhen.ciWidth}`, ciWidth, target: current };
   const known = new Set((await store.listRuns(sweep)).map((r) => r.runId));
   for (const id of inFlight) known.add(id);
   const candidates = expandGrid(spec)
@@ -72,7 +78,7 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
       const cost = studyCellCost(spec, c);
       return rawX && cost !== undefined ? [{ id: c.runId, rawX, cost }] : [];
     });
-  if (!candidates.length) return { picks: [], stop: 'every cell has run', ciWidth };
+  if (!candidates.length) return { picks: [], stop: 'every cell has run', ciWidth, target: current };
   const target: ProposeTarget =
     strategy.objective === 'recipe'
       ? { kind: 'recipe' }
@@ -98,6 +104,6 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
     // Deterministic: the same sweep, with the same runs done, proposes the same batch.
     seed: parseInt(shortHash(`${sweep}\u0000${known.size}`), 16),
   });
-  if (!result.proposals.length) return { picks: [], stop: `no cell fits the ${left.toPrecision(3)} GPU-hours left`, ciWidth, mode: result.mode };
-  return { picks: result.proposals.map((p) => ({ runId: p.id, reason: p.reason, costGpuHours: p.cost })), ciWidth, mode: result.mode };
+  if (!result.proposals.length) return { picks: [], stop: `no cell fits the ${left.toPrecision(3)} GPU-hours left`, ciWidth, target: current, mode: result.mode };
+  return { picks: result.proposals.map((p) => ({ runId: p.id, reason: p.reason, costGpuHours: p.cost })), ciWidth, target: current, mode: result.mode };
 }

@@ -71,6 +71,12 @@ export interface FitSummary {
   final?: boolean;
 }
 
+/** An adaptive study's target in its latest fit: the estimate and its 95% interval, when the fit has them. */
+export interface StudyTarget {
+  value?: number;
+  ci?: [number, number];
+}
+
 export interface Progress {
   sweep: string;
   total: number;
@@ -91,8 +97,8 @@ export interface Progress {
   continuing?: boolean;
   /** The sweep is still checking its spec (no grid yet). */
   starting?: boolean;
-  /** An adaptive study: GPU-hours spent of its budget, its target's interval, why it stopped, cells skipped. */
-  study?: { spentGpuHours: number; budgetGpuHours: number; skipped: number; stop?: string; ciWidth?: number };
+  /** An adaptive study: GPU-hours spent of its budget, its target's estimate and 95% interval (and its width), why it stopped, cells skipped. */
+  study?: { spentGpuHours: number; budgetGpuHours: number; skipped: number; stop?: string; ciWidth?: number; target?: StudyTarget };
 }
 
 /**
@@ -140,6 +146,8 @@ export interface CarriedState extends LedgerState {
   /** Adaptive study: why it stopped (set once it has), and its target's last interval width. */
   studyStop?: string;
   studyCi?: number;
+  /** Adaptive study: its target's latest estimate and 95% interval (two numbers and a pair: O(1)). */
+  studyTarget?: StudyTarget;
   /** Estimated GPU-hours of the runs the study has started (what its budget counts). */
   studySpent?: number;
   /** The sweep instance its results store gave it when it was first registered. */

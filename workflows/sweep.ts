@@ -296,7 +296,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       etaSeconds: meanMs === undefined ? undefined : (remaining * meanMs) / Math.max(1, st.maxRuns) / 1000,
       recentFailures: st.recentFailures.map((f) => ({ ...f, failureClass: f.failureClass as FailureClass | undefined })),
       fits: st.fits,
-      ...(spec.strategy ? { study: { spentGpuHours: st.studySpent ?? 0, budgetGpuHours: spec.strategy.budget.gpuHours, skipped, ...(st.studyStop ? { stop: st.studyStop } : {}), ...(st.studyCi !== undefined ? { ciWidth: st.studyCi } : {}) } } : {}),
+      ...(spec.strategy ? { study: { spentGpuHours: st.studySpent ?? 0, budgetGpuHours: spec.strategy.budget.gpuHours, skipped, ...(st.studyStop ? { stop: st.studyStop } : {}), ...(st.studyCi !== undefined ? { ciWidth: st.studyCi } : {}), ...(st.studyTarget ? { target: st.studyTarget } : {}) } } : {}),
       ...(st.refitError ? { refitError: st.refitError } : {}),
       continuedAsNew: st.continuedAsNew,
       ...(continuing ? { continuing } : {}),
@@ -584,6 +584,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     // chooses in, so it never overspends on its own estimates.
     const nb = await acts.proposeNext(spec.name, ledger.inFlightIds(), st.studySpent ?? 0, spec.strategy?.batch ?? st.maxRuns);
     if (nb.ciWidth !== undefined) st.studyCi = nb.ciWidth;
+    if (nb.target) st.studyTarget = nb.target;
     if (nb.stop !== undefined || !nb.picks.length) st.studyStop = nb.stop ?? 'nothing left to propose';
     if (chargeAtStart) ledger.propose(nb.picks);
     else {

@@ -93,6 +93,8 @@ export function sweepCurrentDetails(p: Progress): string {
     lines.push(
       '',
       `**Adaptive study:** ${p.study.spentGpuHours.toFixed(3)} of ${p.study.budgetGpuHours} GPU-hours spent` +
+        `${p.study.target?.value !== undefined ? ` - target ${p.study.target.value.toPrecision(4)}` : ''}` +
+        `${p.study.target?.ci ? ` [${p.study.target.ci.map((v) => v.toPrecision(4)).join(', ')}]` : ''}` +
         `${p.study.ciWidth !== undefined ? ` - target 95% interval width ${p.study.ciWidth.toPrecision(3)}` : ''}` +
         `${p.study.stop ? ` - done: ${p.study.stop}; ${p.study.skipped} cells skipped` : ''}`,
     );

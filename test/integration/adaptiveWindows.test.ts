@@ -68,6 +68,11 @@ describe('an adaptive study across continue-as-new and extend', () => {
     expect(summary.study?.spentGpuHours).toBeCloseTo(spent, 9);
     expect(spent).toBeLessThanOrEqual(SPEC.strategy!.budget.gpuHours + 1e-9);
     expect(summary.study?.skipped).toBe(cost.size - ran.length);
+    // The study reports its target: alpha's estimate and 95% interval, whose width is the one it stops on.
+    const target = summary.study?.target;
+    expect(Number.isFinite(target?.value)).toBe(true);
+    expect(target!.ci![0]).toBeLessThan(target!.ci![1]);
+    expect(target!.ci![1] - target!.ci![0]).toBeCloseTo(summary.study!.ciWidth!, 12);
     // Each run's summary (its line in the Web UI) says why the study chose it.
     for (const id of ran) {
       const d = await w.env.client.workflow.getHandle(`sweep/adapt-windows/${id}`).describe();
