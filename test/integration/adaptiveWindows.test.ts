@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobOutcome, LaunchRequest } from '../../activities/executors/types';
 import { estimateCell, expandGrid, SweepSpecSchema, type SweepSpec } from '../../spec';
-import { extendUpdate, progressQuery, type SweepSummary } from '../../contract';
+import { extendUpdate, pauseSignal, progressQuery, resumeSignal, type SweepSummary } from '../../contract';
 import { waitFor } from './helpers/harness';
 import { STUDY_GRID } from './helpers/studyGrid';
 import { startInstantWorker, type InstantWorker } from './helpers/instantWorker';
@@ -24,9 +24,11 @@ const SPEC = SweepSpecSchema.parse({
   strategy: { kind: 'adaptive', target: 'neuro', objective: 'exponent', parameter: 'alpha', budget: { gpuHours: 1.5 }, batch: 4 },
 });
 
-/** Every run succeeds at once, its score a noisy power law of its planner-estimated compute. */
+/** Every run succeeds at once, its score a noisy power law of its planner-estimated compute; in sweeps named `*-preempt`, every other cell's first attempt is preempted. */
 function outcome(req: LaunchRequest): JobOutcome {
   const e = estimateCell(SPEC, req.axes)!;
+  if (req.sweep.endsWith('-preempt') && req.attempt === 1 && Number.parseInt(req.runId.slice(-4), 16) % 2 === 0)
+    return { status: 'failed', failureClass: 'preempted', message: 'node drained', gpuSeconds: 0 };
   const noise = (Number.parseInt(req.runId.slice(-4), 16) % 7) / 700;
   const score = 1 - 0.6 * (e.totalFlops / 1e15) ** -0.08 + noise;
   return {
@@ -81,5 +83,42 @@ describe('an adaptive study across continue-as-new and extend', () => {
     const statuses: string[] = [];
     for await (const wf of w.env.client.workflow.list({ query: 'WorkflowId="sweep/adapt-windows"' })) statuses.push(wf.status.name);
     expect(statuses.filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('retries preempted attempts of its picks, and pauses and resumes, charging each run once', async () => {
+    const spec = SweepSpecSchema.parse({ ...SPEC, name: 'adapt-preempt', retry: { maxAttempts: 3, backoff: { initial: '1s', max: '1s', coefficient: 1 } } });
+    const handle = await w.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/adapt-preempt', args: [spec] });
+    await waitFor('the study to start spending', async () => ((await handle.query(progressQuery)).study?.spentGpuHours ?? 0) > 0, { timeoutMs: 60_000 });
+    await handle.signal(pauseSignal);
+    await waitFor('the paused sweep to have nothing in flight', async () => {
+      const q = await handle.query(progressQuery);
+      return q.paused && q.byState.running === 0 ? q : undefined;
+    }, { timeoutMs: 60_000 });
+    // Paused: nothing new launches.
+    const launchesOf = () => [...w.executor.launches.entries()].filter(([k]) => k.startsWith('adapt-preempt/'));
+    const before = launchesOf().length;
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(launchesOf().length).toBe(before);
+    await handle.signal(resumeSignal);
+    const summary = (await handle.result()) as SweepSummary;
+
+    const cost = new Map(expandGrid(spec).map((c) => [c.runId, estimateCell(spec, c.axes)!.gpuHours]));
+    const launched = launchesOf();
+    expect(launched.every(([, n]) => n === 1)).toBe(true);
+    const attemptsOf = new Map<string, number[]>();
+    for (const [k] of launched) {
+      const [id, a] = k.slice('adapt-preempt/'.length).split('#');
+      attemptsOf.set(id, [...(attemptsOf.get(id) ?? []), Number(a)]);
+    }
+    const preempted = [...attemptsOf].filter(([id]) => Number.parseInt(id.slice(-4), 16) % 2 === 0);
+    expect(preempted.length).toBeGreaterThan(0);
+    // A preempted pick ran again at attempt 2, and succeeded; the others ran once.
+    for (const [id, as] of attemptsOf) expect(as.sort()).toEqual(Number.parseInt(id.slice(-4), 16) % 2 === 0 ? [1, 2] : [1]);
+    expect(summary.byState.succeeded).toBe(attemptsOf.size);
+    expect(summary.byState.failed).toBe(0);
+    // A retry is the same run: the budget counts it once.
+    const spent = [...attemptsOf.keys()].reduce((t, id) => t + cost.get(id)!, 0);
+    expect(summary.study?.spentGpuHours).toBeCloseTo(spent, 9);
+    expect(summary.study?.skipped).toBe(cost.size - attemptsOf.size);
   }, 240_000);
 });
