@@ -4,6 +4,7 @@ import { LSE_PARAM_NAMES, paramVector, predictLog } from '../scaling/forms';
 import type { FitResult } from '../scaling/types';
 import { expandGrid, shortHash, SweepSpecSchema, type SweepSpec } from '../spec';
 import { studyCellCost, studyCellX } from '../spec/adaptive';
+import type { StudyTarget } from '../contract';
 import type { ResultsStore } from '../store/types';
 
 export interface NextBatch {
@@ -14,7 +15,7 @@ export interface NextBatch {
   /** The target's current 95% interval width, when the fit has one (for the sweep's details). */
   ciWidth?: number;
   /** The target's current estimate and 95% interval. */
-  target?: { value?: number; ci?: [number, number] };
+  target?: StudyTarget;
   mode?: string;
 }
 
@@ -63,8 +64,8 @@ export async function proposeNext(store: ResultsStore, sweep: string, inFlight: 
   // The interval first: a study that stops on its budget still reports the latest fit's.
   const estimate = fit && fit.form === fitSpec.form ? targetEstimate(fit, strategy) : undefined;
   const ciWidth = estimate?.ci ? estimate.ci[1] - estimate.ci[0] : undefined;
-  const value = estimate?.value !== undefined && Number.isFinite(estimate.value) ? estimate.value : undefined;
-  const current: NextBatch['target'] =
+  const value = Number.isFinite(estimate?.value) ? estimate!.value : undefined;
+  const current: StudyTarget | undefined =
     value !== undefined || estimate?.ci ? { ...(value !== undefined ? { value } : {}), ...(estimate?.ci ? { ci: estimate.ci } : {}) } : undefined;
   if (left <= 0) return { picks: [], stop: `budget of ${strategy.budget.gpuHours} GPU-hours spent`, ciWidth, target: current };
   if (strategy.stopWhen && ciWidth !== undefined && ciWidth <= strategy.stopWhen.ciWidth)

@@ -9,12 +9,15 @@ export interface CellEstimate {
   gpuHours: number;
 }
 
+/** The planner's sustained training FLOP/s of one GPU, unless a spec's `estimate` says otherwise. */
+export const DEFAULT_GPU_FLOPS_PER_SECOND = 1e14;
+
 const DEFAULT_ESTIMATE = {
   archAxis: 'arch',
   datasetAxis: 'dataset',
   samplesPerClassAxis: 'samples_per_class',
   epochsAxis: 'epochs',
-  gpuFlopsPerSecond: 1e14,
+  gpuFlopsPerSecond: DEFAULT_GPU_FLOPS_PER_SECOND,
 };
 
 /** Compute estimate of one cell, or undefined when its axes do not name a known architecture / dataset. */

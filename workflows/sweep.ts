@@ -168,13 +168,13 @@ function gridOrder(spec: SweepSpec, extensions: readonly Record<string, number>[
  */
 export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = {}): Promise<SweepSummary> {
   /** The update handlers, once the spec is validated (an update that came earlier waits for them). */
-  const updates = new Map<string, { handler: (...args: never[]) => unknown; validator?: (...args: never[]) => void }>();
+  const updates = new Map<string, { validate(args: unknown[]): void; run(args: unknown[]): unknown }>();
   const onUpdate = <Ret, Args extends unknown[]>(
     def: UpdateDefinition<Ret, Args>,
     handler: (...args: Args) => Ret | Promise<Ret>,
     options?: { validator: (...args: Args) => void },
   ) => {
-    updates.set(def.name, { handler: handler as (...args: never[]) => unknown, validator: options?.validator as ((...args: never[]) => void) | undefined });
+    updates.set(def.name, { validate: (args) => options?.validator(...(args as Args)), run: (args) => handler(...(args as Args)) });
     setHandler(def, handler, options);
   };
   // Until the spec is validated the sweep still answers `progress`, and updates wait for their
@@ -186,12 +186,12 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         await condition(() => updates.has(def.name));
         const real = updates.get(def.name)!;
         try {
-          (real.validator as ((...a: unknown[]) => void) | undefined)?.(...args);
+          real.validate(args);
         } catch (e) {
           // Thrown from a handler, only a Temporal failure fails the update (anything else fails the task).
           throw ApplicationFailure.nonRetryable((e as Error).message, 'InvalidUpdate');
         }
-        return (real.handler as (...a: unknown[]) => unknown)(...args);
+        return real.run(args);
       });
   if (!carried.state)
     setHandler(progressQuery, () => ({

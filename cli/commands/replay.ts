@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
+import { DEFAULT_GPU_FLOPS_PER_SECOND } from '../../spec/compute';
 import { loadFitSpec, SpecError } from '../../spec/load';
 import { CsvError, FitInputError, prepareFit } from '../../scaling';
 import {
@@ -31,7 +32,7 @@ export interface ReplayCommandOptions {
   fullBootstrap?: string;
   objective?: string;
   costPower?: string;
-  /** Sustained FLOP/s of one GPU, to read a budget given in GPU-hours (default: the planner's 1e14). */
+  /** Sustained FLOP/s of one GPU, to read a budget given in GPU-hours (default: the planner's). */
   gpuFlops?: string;
   json?: boolean;
   workers?: string;
@@ -127,7 +128,7 @@ export async function runReplayCommand(o: ReplayCommandOptions, io: ReplayComman
   const holdoutTop = o.holdoutTop === undefined ? 0.1 : Number(o.holdoutTop);
   if (!(holdoutTop >= 0 && holdoutTop < 1)) throw new UsageError(`--holdout-top must be a fraction in [0, 1), got "${o.holdoutTop}"`);
   const budgets = parseBudgets(o.budget ?? '0.1');
-  const gpuFlops = o.gpuFlops === undefined ? 1e14 : Number(o.gpuFlops);
+  const gpuFlops = o.gpuFlops === undefined ? DEFAULT_GPU_FLOPS_PER_SECOND : Number(o.gpuFlops);
   if (!(Number.isFinite(gpuFlops) && gpuFlops > 0)) throw new UsageError(`--gpu-flops must be a positive number of FLOP/s, got "${o.gpuFlops}"`);
   const options: ReplayOptions = {
     strategies,
@@ -187,7 +188,7 @@ export function registerReplayCommand(program: Command): void {
     .requiredOption('--spec <fit.yaml>', 'the fit spec whose selected points are the candidates')
     .option('--strategy <list>', `comma list of ${REPLAY_STRATEGIES.join(' | ')}`, 'adaptive,random,compute-ascending')
     .option('--budget <list>', "fraction(s) of the candidates' compute (0.1, 5%,10%,20%) or GPU-hours (40h, read at --gpu-flops)", '0.1')
-    .option('--gpu-flops <f>', 'sustained FLOP/s of one GPU, for a budget in GPU-hours (the planner\'s default)', '1e14')
+    .option('--gpu-flops <f>', 'sustained FLOP/s of one GPU, for a budget in GPU-hours (the planner\'s default)', String(DEFAULT_GPU_FLOPS_PER_SECOND))
     .option('--holdout-top <f>', 'hold out the most expensive fraction f as the target region', '0.1')
     .option('--batch <k>', 'runs per step (proposed together)', '8')
     .option('--seeds <n>', 'repeat each strategy with seeds 0..n-1 (medians reported)', '5')

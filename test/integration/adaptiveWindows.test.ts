@@ -24,10 +24,13 @@ const SPEC = SweepSpecSchema.parse({
   strategy: { kind: 'adaptive', target: 'neuro', objective: 'exponent', parameter: 'alpha', budget: { gpuHours: 1.5 }, batch: 4 },
 });
 
+/** In sweeps named `*-preempt`: the cells whose first attempt is preempted (every other one, by run id). */
+const preemptedFirst = (runId: string) => Number.parseInt(runId.slice(-4), 16) % 2 === 0;
+
 /** Every run succeeds at once, its score a noisy power law of its planner-estimated compute; in sweeps named `*-preempt`, every other cell's first attempt is preempted. */
 function outcome(req: LaunchRequest): JobOutcome {
   const e = estimateCell(SPEC, req.axes)!;
-  if (req.sweep.endsWith('-preempt') && req.attempt === 1 && Number.parseInt(req.runId.slice(-4), 16) % 2 === 0)
+  if (req.sweep.endsWith('-preempt') && req.attempt === 1 && preemptedFirst(req.runId))
     return { status: 'failed', failureClass: 'preempted', message: 'node drained', gpuSeconds: 0 };
   const noise = (Number.parseInt(req.runId.slice(-4), 16) % 7) / 700;
   const score = 1 - 0.6 * (e.totalFlops / 1e15) ** -0.08 + noise;
@@ -110,10 +113,10 @@ describe('an adaptive study across continue-as-new and extend', () => {
       const [id, a] = k.slice('adapt-preempt/'.length).split('#');
       attemptsOf.set(id, [...(attemptsOf.get(id) ?? []), Number(a)]);
     }
-    const preempted = [...attemptsOf].filter(([id]) => Number.parseInt(id.slice(-4), 16) % 2 === 0);
+    const preempted = [...attemptsOf].filter(([id]) => preemptedFirst(id));
     expect(preempted.length).toBeGreaterThan(0);
     // A preempted pick ran again at attempt 2, and succeeded; the others ran once.
-    for (const [id, as] of attemptsOf) expect(as.sort()).toEqual(Number.parseInt(id.slice(-4), 16) % 2 === 0 ? [1, 2] : [1]);
+    for (const [id, as] of attemptsOf) expect(as.sort()).toEqual(preemptedFirst(id) ? [1, 2] : [1]);
     expect(summary.byState.succeeded).toBe(attemptsOf.size);
     expect(summary.byState.failed).toBe(0);
     // A retry is the same run: the budget counts it once.
