@@ -265,6 +265,12 @@ export interface LedgerState {
   /** Cells a pass picked that have not started yet (at most one page). */
   reruns: Vetted[];
   passes: Pass[];
+  /**
+   * Runs a retry pass picked while they were still in flight (the store had their failure, their
+   * signal had not come): each reruns when that failure's signal arrives. At most the window.
+   * Absent in states carried before it existed.
+   */
+  awaiting?: Vetted[];
   /** A re-submitted sweep: the store says, page by page, which cells at the cursor run and at which attempt. */
   vetMain: boolean;
   recentFailures: Failure[];

@@ -28,6 +28,8 @@ export interface Start {
   reason?: string;
   /** An adaptive study's proposal: its estimated GPU-hours, charged to the budget when it starts. */
   cost?: number;
+  /** A pass's rerun (retryFailed, rescore) of a run that has run before in this sweep. */
+  rerun?: true;
 }
 
 /** A page of run ids the store must vet before they can start. */
@@ -37,6 +39,8 @@ export interface PageRequest {
   ids: string[];
   /** Where the pass (or the main vetting) goes on after this page. */
   next: number;
+  /** The pass the page is of (in this execution's memory: a pass replaced meanwhile is not it). */
+  of?: Pass;
 }
 
 export const PAGE = 200;
@@ -81,12 +85,15 @@ export class Ledger<C extends LedgerCell> {
   private proposals: (Start & { gpus: number })[] = [];
   /** Cells only an adaptive study's proposals start (the cursor never moves). */
   readonly proposalsOnly: boolean;
+  /** A retry pass also vets runs in flight, and reruns those whose failure it picked once their signal comes. */
+  private readonly awaitInFlight: boolean;
   constructor(
     readonly state: LedgerState,
     private order: readonly C[],
-    opts: { proposalsOnly?: boolean } = {},
+    opts: { proposalsOnly?: boolean; awaitInFlight?: boolean } = {},
   ) {
     this.proposalsOnly = !!opts.proposalsOnly;
+    this.awaitInFlight = !!opts.awaitInFlight;
     this.ahead = new Set(state.ahead);
     this.inFlight = new Map(state.inFlight.map((r) => [r.id, r.g]));
     this.indexOf = indexById(order);
@@ -134,7 +141,7 @@ export class Ledger<C extends LedgerCell> {
 
   /** Whether anything is left to start (or to vet before starting). */
   hasQueued(): boolean {
-    return this.state.reruns.length > 0 || this.proposals.length > 0 || this.state.passes.length > 0 || this.mainLeft();
+    return this.state.reruns.length > 0 || (this.state.awaiting?.length ?? 0) > 0 || this.proposals.length > 0 || this.state.passes.length > 0 || this.mainLeft();
   }
   private mainLeft(): boolean {
     if (this.proposalsOnly) return false;
@@ -150,12 +157,13 @@ export class Ledger<C extends LedgerCell> {
       let i = pass.at;
       for (; i < end && ids.length < PAGE; i++) {
         const id = this.order[i].runId;
-        if (this.inFlight.has(id)) continue;
+        // A run in flight may have failed already (the store has it; its signal is on its way).
+        if (this.inFlight.has(id) && !(this.awaitInFlight && pass.kind === 'retry')) continue;
         if (!this.proposalsOnly && i >= this.state.cursor && !this.ahead.has(i)) continue;
         if (pass.kind === 'rescore' && pass.runs && !pass.runs.includes(id)) continue;
         ids.push(id);
       }
-      return { pass: 0, ids, next: i };
+      return { pass: 0, ids, next: i, of: pass };
     }
     if (this.state.vetMain && !this.proposalsOnly && this.vettedMainUpTo < Math.min(this.order.length, this.state.cursor + AHEAD_SPAN)) {
       // Vet only as far as the look-ahead can reach, so a page is never wasted.
@@ -181,6 +189,14 @@ export class Ledger<C extends LedgerCell> {
     return Math.min(this.order.length, end);
   }
 
+  /**
+   * Whether a page is still its pass's: a retryFailed of the same class replaces the pass while
+   * the store vets the page, and the new pass, scanning from the start, must not take its cursor.
+   */
+  isCurrent(req: PageRequest): boolean {
+    return req.pass < 0 || this.state.passes[req.pass] === req.of;
+  }
+
   /** The store's answer for a page: the cells it starts (the rest of the page is skipped). */
   acceptPage(req: PageRequest, picks: (Vetted & { prior?: DoneState })[]): void {
     const wanted = new Set(req.ids);
@@ -197,7 +213,15 @@ export class Ledger<C extends LedgerCell> {
     const pass = this.state.passes[req.pass];
     if (!pass) return;
     for (const p of picks) {
-      if (!wanted.has(p.id) || this.inFlight.has(p.id) || this.state.reruns.some((r) => r.id === p.id)) continue;
+      if (!wanted.has(p.id) || this.state.reruns.some((r) => r.id === p.id)) continue;
+      if (this.inFlight.has(p.id)) {
+        // Its failure is in the store, its signal not here yet: it reruns when the signal comes.
+        if (this.awaitInFlight && pass.kind === 'retry') {
+          const awaiting = (this.state.awaiting ??= []);
+          if (!awaiting.some((w) => w.id === p.id)) awaiting.push({ id: p.id, a: p.a });
+        }
+        continue;
+      }
       // Picked runs are pending again: they leave the count of their old state.
       if (p.prior) this.state.done[p.prior] = Math.max(0, this.state.done[p.prior] - 1);
       this.forgetFailure(p.id);
@@ -245,7 +269,7 @@ export class Ledger<C extends LedgerCell> {
     const fits = (i: number) => this.order[i].gpus <= free;
     for (const r of this.state.reruns.slice(0, LOOKAHEAD)) {
       const i = this.indexOf.get(r.id);
-      if (i !== undefined && fits(i)) return { index: i, firstAttempt: r.a, ...(r.m ? { mode: r.m } : {}) };
+      if (i !== undefined && fits(i)) return { index: i, firstAttempt: r.a, ...(r.m ? { mode: r.m } : {}), rerun: true };
     }
     for (const p of this.proposals.slice(0, LOOKAHEAD)) if (fits(p.index)) return p;
     if (this.proposalsOnly) return undefined;
@@ -315,6 +339,16 @@ export class Ledger<C extends LedgerCell> {
    */
   finished(r: { runId: string; state: DoneState; failureClass?: string; message?: string; attempts: number }): boolean {
     if (!this.inFlight.delete(r.runId)) return false;
+    const w = this.state.awaiting?.findIndex((x) => x.id === r.runId) ?? -1;
+    if (w >= 0) {
+      const [pick] = this.state.awaiting!.splice(w, 1);
+      // The failure the pass picked (an earlier attempt than the rerun's first): pending again.
+      // A later one (a rerun that failed after the pass was asked for) is not retried twice.
+      if (r.state === 'failed' && r.attempts < pick.a) {
+        this.state.reruns.push(pick);
+        return true;
+      }
+    }
     this.state.done[r.state]++;
     this.forgetFailure(r.runId);
     if (r.state === 'failed') {
@@ -358,6 +392,7 @@ export class Ledger<C extends LedgerCell> {
   clearQueue(): void {
     this.state.reruns = [];
     this.state.passes = [];
+    if (this.state.awaiting) this.state.awaiting = [];
     this.proposals = [];
     this.state.cursor = this.order.length;
     this.ahead.clear();

@@ -12,6 +12,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   upsertMemo,
   upsertSearchAttributes,
@@ -91,6 +92,20 @@ const STORED_EXTENSIONS = 'stored-extensions';
 
 /** Patch: the sweep ends only once its handlers are done and nothing they queued is left. */
 const FINISH_AFTER_HANDLERS = 'finish-after-handlers';
+
+/** Patch: a retry pass vets runs in flight too, and reruns one whose failure it picked when its signal comes. */
+const PASSES_AWAIT_IN_FLIGHT = 'passes-await-in-flight';
+
+/** Patch: a page vetted for a pass that was replaced meanwhile is dropped (the new pass scans again). */
+const PAGE_OF_ITS_PASS = 'page-of-its-pass';
+
+/** Patch: no live refit starts when continue-as-new is due (it would hold the next execution's starts). */
+const NO_REFIT_BEFORE_CONTINUE = 'no-refit-before-continue';
+
+/** Patch: a rerun whose run's last execution has not closed yet (it has signalled) waits for it, then starts. */
+const RERUN_WAITS_FOR_CLOSE = 'rerun-waits-for-close';
+/** How long a rerun's start waits for its run's last execution to close (a second apart). */
+const RERUN_START_TRIES = 60;
 
 /** How long a cancelled sweep waits for its runs to stop their jobs. */
 const CANCEL_GRACE_MS = 5 * 60_000;
@@ -221,7 +236,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     throw ApplicationFailure.nonRetryable(`invalid sweep spec: ${(e as Error).message}`, 'InvalidSpec');
   }
   let st: CarriedState = !prior ? freshState(spec, Date.now()) : prior.v === 2 ? prior : fromV1(prior, order, adaptive);
-  let ledger = new Ledger(st, order, { proposalsOnly: adaptive });
+  const awaitInFlight = patched(PASSES_AWAIT_IN_FLIGHT);
+  let ledger = new Ledger(st, order, { proposalsOnly: adaptive, awaitInFlight });
   /**
    * How the runs that ended in this execution (and, for a state an earlier release carried, before
    * it) ended: memory only, never carried. Only the handlers of histories recorded before the
@@ -409,6 +425,10 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
           if (!Array.isArray(req.runs) || req.runs.length > MAX_IDS_IN_ANSWER)
             throw new Error(`runs: give at most ${MAX_IDS_IN_ANSWER} run ids of this sweep (or none, for every succeeded run)`);
           if (!(req.runs as unknown[]).every((r) => typeof r === 'string' && ledger.has(r))) throw new Error('runs: give run ids of this sweep');
+          // The queued passes' run ids are carried through continue-as-new: their total is bounded, not 8 x 1,000.
+          const queuedIds = st.passes.reduce((n, p) => n + (p.kind === 'rescore' && p.runs ? p.runs.length : 0), 0);
+          if (queuedIds + req.runs.length > MAX_IDS_IN_ANSWER)
+            throw new Error(`runs: ${queuedIds} run ids are queued for rescoring already; at most ${MAX_IDS_IN_ANSWER} in all: wait for them to start, or rescore every succeeded run (no runs)`);
         }
         if (req?.evaluate === undefined && !spec.evaluate) throw new Error('this sweep has no evaluate stage: give one');
         if (!ledger.canAddPass({ kind: 'rescore' })) throw new Error('too many reruns are queued already: wait for them to start');
@@ -486,23 +506,33 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       ...(s.mode === 'rescore' ? { mode: 'rescore' as const } : {}),
       firstAttempt: s.firstAttempt,
     };
-    return startChild(sweepRun, {
-      workflowId: runWorkflowId(spec.name, cell.runId),
-      args: [input],
-      // Runs outlive continue-as-new; they report back by signal to the sweep's workflow id.
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      typedSearchAttributes: sa,
-      staticSummary: runSummary(cell.axes, cell.resources, s.reason),
-      staticDetails: s.reason ? `**Chosen:** ${s.reason}\n\n${runDetails(input)}` : runDetails(input),
-    }).then(
-      () => undefined,
-      (err: unknown) => {
-        // Already running (e.g. from before a restart of the sweep): it will signal us.
-        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-        throw err;
-      },
-    );
+    const start = () =>
+      startChild(sweepRun, {
+        workflowId: runWorkflowId(spec.name, cell.runId),
+        args: [input],
+        // Runs outlive continue-as-new; they report back by signal to the sweep's workflow id.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        typedSearchAttributes: sa,
+        staticSummary: runSummary(cell.axes, cell.resources, s.reason),
+        staticDetails: s.reason ? `**Chosen:** ${s.reason}\n\n${runDetails(input)}` : runDetails(input),
+      });
+    // A rerun (retryFailed, rescore) follows its run's last execution, which signalled its end and
+    // may not have closed yet: its start waits for that close, never mistaking it for the rerun.
+    const startOnce = async (): Promise<void> => {
+      for (let tries = 1; ; tries++) {
+        try {
+          await start();
+          return;
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          // A first start: already running from before a restart of the sweep, it will signal us.
+          if (!s.rerun || tries >= RERUN_START_TRIES || !patched(RERUN_WAITS_FOR_CLOSE)) return;
+          await sleep(1000);
+        }
+      }
+    };
+    return startOnce();
   };
 
   /** Asks the store which cells of a page start (a pass's reruns, or a re-submitted sweep's cells at the cursor). */
@@ -514,7 +544,11 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         ? { kind: 'retry', before: pass.before, ...(pass.failureClass && isFailureClass(pass.failureClass) ? { failureClass: pass.failureClass } : {}) }
         : { kind: 'rescore', ...(pass.runs ? { runs: pass.runs } : {}) };
     const cells = page.ids.map((id) => ({ id, h: jobHash(ledger.cellOf(id)!) }));
-    ledger.acceptPage(page, cells.length ? await acts.vetCells(spec.name, vet, cells) : []);
+    const picks = cells.length ? await acts.vetCells(spec.name, vet, cells) : [];
+    // A retryFailed of the same class replaced the pass while the store vetted its page: the new
+    // pass scans from the start, and this page's cursor is not its own.
+    if (!ledger.isCurrent(page) && patched(PAGE_OF_ITS_PASS)) return;
+    ledger.acceptPage(page, picks);
   };
 
   const refitLoop = async (stage: 'point' | 'bootstrap') => {
@@ -642,7 +676,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       } else {
         // An earlier release's answer, replayed from its history: its per-run lists, read as that release's state.
         st = fromV1({ ...st, ...registrationAsV1(reg, rule, ledger) }, order, adaptive);
-        ledger = new Ledger(st, order, { proposalsOnly: adaptive });
+        ledger = new Ledger(st, order, { proposalsOnly: adaptive, awaitInFlight });
       }
       st.registered = true;
       st.instance = reg.instance;
@@ -682,7 +716,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
           await nextBatch();
           continue;
         }
-        maybeRefit();
+        // Not when continuing: the wait for the refit would hold every start; the next execution refits.
+        if (!(continueDue() && patched(NO_REFIT_BEFORE_CONTINUE))) maybeRefit();
         if (reconcileDue()) {
           await reconcile();
           continue;

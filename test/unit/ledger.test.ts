@@ -54,7 +54,7 @@ describe('ledger: the sweep window', () => {
     l.addPass({ kind: 'retry', before: 1000, at: 0 });
     const page = l.pageNeeded()!;
     // c2 and c4 are in flight; c5 and c6 have not started.
-    expect(page).toEqual({ pass: 0, ids: ['c0', 'c1', 'c3'], next: 5 });
+    expect(page).toMatchObject({ pass: 0, ids: ['c0', 'c1', 'c3'], next: 5 });
     l.acceptPage(page, [
       { id: 'c1', a: 2, prior: 'failed' },
       { id: 'c3', a: 2, prior: 'failed' },
@@ -63,9 +63,70 @@ describe('ledger: the sweep window', () => {
     expect(l.byState().failed).toBe(0);
     expect(l.snapshot().passes).toEqual([]);
     const s = l.nextStart({ paused: false, maxRuns: 10 })!;
-    expect(s).toEqual({ index: 1, firstAttempt: 2 });
+    expect(s).toEqual({ index: 1, firstAttempt: 2, rerun: true });
     l.started(s);
-    expect(l.nextStart({ paused: false, maxRuns: 10 })).toEqual({ index: 3, firstAttempt: 2 });
+    expect(l.nextStart({ paused: false, maxRuns: 10 })).toEqual({ index: 3, firstAttempt: 2, rerun: true });
+  });
+
+  it('a retry pass picks a run whose failure the store has before its signal comes, and reruns it when the signal does', () => {
+    const l = new Ledger(emptyLedger(), cells([1, 1, 1, 1]), { awaitInFlight: true });
+    fill(l, { paused: false, maxRuns: 4 });
+    l.finished({ runId: 'c0', state: 'failed', attempts: 1 });
+    l.addPass({ kind: 'retry', before: 1000, at: 0 });
+    // c1 has failed in the store, its signal is on its way; c2 and c3 still run.
+    const page = l.pageNeeded()!;
+    expect(page).toMatchObject({ pass: 0, ids: ['c0', 'c1', 'c2', 'c3'], next: 4 });
+    l.acceptPage(page, [
+      { id: 'c0', a: 2, prior: 'failed' },
+      { id: 'c1', a: 2, prior: 'failed' },
+    ]);
+    expect(l.snapshot().awaiting).toEqual([{ id: 'c1', a: 2 }]);
+    l.started(l.nextStart({ paused: false, maxRuns: 10 })!); // c0's rerun
+    expect(l.nextStart({ paused: false, maxRuns: 10 })).toBeUndefined();
+    // The signal of the failure the pass picked: pending again, not failed.
+    expect(l.finished({ runId: 'c1', state: 'failed', attempts: 1 })).toBe(true);
+    expect(l.byState()).toMatchObject({ failed: 0, pending: 1 });
+    expect(l.nextStart({ paused: false, maxRuns: 10 })).toEqual({ index: 1, firstAttempt: 2, rerun: true });
+    expect(l.snapshot().awaiting).toEqual([]);
+  });
+
+  it('an in-flight pick that ends otherwise (succeeded, or failed again at a later attempt) is counted as it ended, not rerun', () => {
+    const l = new Ledger(emptyLedger(), cells([1, 1, 1]), { awaitInFlight: true });
+    fill(l, open);
+    l.addPass({ kind: 'retry', before: 1000, at: 0 });
+    l.acceptPage(l.pageNeeded()!, [
+      { id: 'c0', a: 2, prior: 'failed' },
+      { id: 'c1', a: 3, prior: 'failed' },
+    ]);
+    expect(l.snapshot().awaiting).toHaveLength(2);
+    expect(l.finished({ runId: 'c0', state: 'succeeded', attempts: 2 })).toBe(true);
+    // c1's rerun (attempt 3) failed after the pass was asked for: not retried twice.
+    expect(l.finished({ runId: 'c1', state: 'failed', attempts: 3 })).toBe(true);
+    expect(l.byState()).toMatchObject({ succeeded: 1, failed: 1, running: 1, pending: 0 });
+    expect(l.hasQueued()).toBe(false);
+    expect(l.snapshot().awaiting).toEqual([]);
+  });
+
+  it('a page vetted for a pass that a new retryFailed replaced meanwhile is no longer its pass', () => {
+    const l = new Ledger(emptyLedger(), cells([1, 1, 1]));
+    fill(l, open);
+    for (const id of ['c0', 'c1', 'c2']) l.finished({ runId: id, state: 'failed', attempts: 1 });
+    l.addPass({ kind: 'retry', before: 1000, at: 0 });
+    const page = l.pageNeeded()!;
+    expect(l.isCurrent(page)).toBe(true);
+    l.addPass({ kind: 'retry', before: 2000, at: 0 }); // same class: replaces it
+    expect(l.isCurrent(page)).toBe(false);
+    // The new pass still scans from the start.
+    expect(l.pageNeeded()).toMatchObject({ pass: 0, ids: ['c0', 'c1', 'c2'] });
+    expect(l.isCurrent({ pass: -1, ids: [], next: 0 })).toBe(true);
+  });
+
+  it("without the in-flight rule (an earlier release's histories) a pass skips runs in flight", () => {
+    const l = new Ledger(emptyLedger(), cells([1, 1]));
+    fill(l, open);
+    l.finished({ runId: 'c0', state: 'failed', attempts: 1 });
+    l.addPass({ kind: 'retry', before: 1000, at: 0 });
+    expect(l.pageNeeded()!.ids).toEqual(['c0']);
   });
 
   it('a re-submitted sweep starts only the cells the store vets, and passes over the rest', () => {
