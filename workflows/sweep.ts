@@ -90,6 +90,9 @@ const STUDY_CHARGED_AT_START = 'study-charged-at-start';
 /** Patch: an `extend` writes the grown grid into the stored spec. */
 const STORED_EXTENSIONS = 'stored-extensions';
 
+/** Patch: an `extend` stores the grown grid before the sweep takes it (a failed write changes neither), one at a time. */
+const EXTEND_STORED_FIRST = 'extend-stored-first';
+
 /** Patch: the sweep ends only once its handlers are done and nothing they queued is left. */
 const FINISH_AFTER_HANDLERS = 'finish-after-handlers';
 
@@ -251,6 +254,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   /** The final refit and report are running: nothing new may be queued (it would be dropped). */
   let finalizing = false;
   let refitting = false;
+  /** An extend is writing its grid to the store. */
+  let extending = false;
   /** Updates still at work (an update may call an activity): the sweep does not end under one. */
   let updatesRunning = 0;
   let startsThisExecution = 0;
@@ -438,23 +443,48 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   onUpdate(
     extendUpdate,
     ({ axes }) => {
-      const before = axisLengths(spec.grid);
-      const grid: Record<string, AxisValue[]> = { ...spec.grid };
-      for (const [axis, values] of Object.entries(axes)) grid[axis] = [...grid[axis], ...values.filter((v) => !grid[axis].includes(v))];
-      spec = { ...spec, grid };
-      const oldLength = order.length;
-      order = gridOrder(spec, [...st.extensions, before]);
-      ledger.extend(order, before);
-      maxCellGpus = order.reduce((m, c) => Math.max(m, c.gpus), 0);
-      const added = order.slice(oldLength);
-      const answer = { added: added.slice(0, MAX_IDS_IN_ANSWER).map((c) => c.runId), count: added.length };
-      if (!patched(STORED_EXTENSIONS)) return answer;
-      // Into the store too: an adaptive study proposes from the stored spec (it waits for this).
+      const grow = () => {
+        const grid: Record<string, AxisValue[]> = { ...spec.grid };
+        for (const [axis, values] of Object.entries(axes)) grid[axis] = [...grid[axis], ...values.filter((v) => !grid[axis].includes(v))];
+        return grid;
+      };
+      const apply = (grid: Record<string, AxisValue[]>) => {
+        const before = axisLengths(spec.grid);
+        spec = { ...spec, grid };
+        const oldLength = order.length;
+        order = gridOrder(spec, [...st.extensions, before]);
+        ledger.extend(order, before);
+        maxCellGpus = order.reduce((m, c) => Math.max(m, c.gpus), 0);
+        const added = order.slice(oldLength);
+        return { added: added.slice(0, MAX_IDS_IN_ANSWER).map((c) => c.runId), count: added.length };
+      };
+      if (!patched(STORED_EXTENSIONS)) return apply(grow());
+      if (!patched(EXTEND_STORED_FIRST)) {
+        const grid = grow();
+        const answer = apply(grid);
+        return counting(async () => {
+          await condition(() => !!st.registered);
+          await specActs.recordGrid(spec.name, grid);
+          return answer;
+        });
+      }
+      // The grown grid goes into the store first (an adaptive study proposes from the stored spec),
+      // then into the sweep: a failed write leaves both as they were. One extend at a time, each
+      // growing the grid as it is then, so the store always ends with the sweep's grid.
       return counting(async () => {
         // After the sweep's registration (which stores the spec it has then), never racing it.
-        await condition(() => !!st.registered);
-        await specActs.recordGrid(spec.name, grid);
-        return answer;
+        await condition(() => !!st.registered && !extending);
+        extending = true;
+        try {
+          const grid = grow();
+          if (gridSize({ grid }) > spec.maxGridSize)
+            throw ApplicationFailure.nonRetryable(`the grid would have ${gridSize({ grid })} cells, over maxGridSize ${spec.maxGridSize}`, 'InvalidUpdate');
+          if (gridSize({ grid }) === order.length) return { added: [], count: 0 };
+          await specActs.recordGrid(spec.name, grid);
+          return apply(grid);
+        } finally {
+          extending = false;
+        }
       });
     },
     {

@@ -6,6 +6,7 @@
  * being dropped by it. Each window is forced: an activity interceptor holds `validateSpec` or
  * `refit` until the test lets it go.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extendUpdate, progressQuery, retryFailedUpdate, setConcurrencyUpdate, type SweepSummary } from '../../contract';
@@ -17,7 +18,7 @@ const spec = (name: string, cells: number) => instantSweepSpec(name, cells, 2);
 
 describe("the sweep's handler windows", () => {
   let w: InstantWorker;
-  const gates = { validateSpec: new ActivityGate(), refit: new ActivityGate() };
+  const gates = { validateSpec: new ActivityGate(), refit: new ActivityGate(), recordGrid: new ActivityGate() };
 
   beforeAll(async () => {
     w = await startInstantWorker({ outcome: failEveryNth(4), workerOptions: { interceptors: { activity: [holdAt(gates)] } } });
@@ -71,5 +72,26 @@ describe("the sweep's handler windows", () => {
     const summary = (await handle.result()) as SweepSummary;
     expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: 8, failed: 0, cancelled: 0 });
     for (const id of answer.rerun) expect(w.executor.launches.get(`late-retry/${id}#2`)).toBe(1);
+  }, 120_000);
+
+  it('an extend whose grid the store cannot take changes nothing: the update fails, the sweep keeps its grid', async () => {
+    // The first live refit is held, so the sweep is still running when the extend comes.
+    gates.refit.armed = true;
+    const handle = await w.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/extend-unstored', args: [spec('extend-unstored', 4)] });
+    await waitFor('a refit to be held', () => gates.refit.held > 0, { timeoutMs: 60_000 });
+    gates.recordGrid.failWith = ApplicationFailure.nonRetryable('the store is read-only', 'StoreReadOnly');
+    const err = await handle.executeUpdate(extendUpdate, { args: [{ axes: { x: [5, 6] } }] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((await handle.query(progressQuery)).total).toBe(4);
+    gates.recordGrid.failWith = undefined;
+    gates.refit.release();
+    const summary = (await handle.result()) as SweepSummary;
+    expect(summary.total).toBe(4);
+    expect(summary.byState).toEqual({ pending: 0, running: 0, succeeded: 3, failed: 1, cancelled: 0 });
+    expect(((await w.store.getSweep('extend-unstored'))?.spec as { grid: { x: number[] } }).grid.x).toEqual([1, 2, 3, 4]);
+    expect([...w.executor.launches.keys()].filter((k) => k.startsWith('extend-unstored/'))).toHaveLength(4);
   }, 120_000);
 });

@@ -8,14 +8,17 @@ import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from
 import type { JobOutcome, LaunchRequest } from '../../../activities/executors/types';
 import { SweepSpecSchema } from '../../../spec';
 
-/** Holds every call of one activity type while armed, and says how many it holds. */
+/** Holds every call of one activity type while armed (or fails it), and says how many it holds. */
 export class ActivityGate {
   armed = false;
+  /** While set, every call fails with it instead (a store that cannot take a write). */
+  failWith?: Error;
   private waiters: (() => void)[] = [];
   get held(): number {
     return this.waiters.length;
   }
   async pass(): Promise<void> {
+    if (this.failWith) throw this.failWith;
     if (this.armed) await new Promise<void>((r) => this.waiters.push(r));
   }
   release(): void {
