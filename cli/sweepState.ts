@@ -92,6 +92,8 @@ interface StoredSweep {
   cells?: Cell[];
   maxRuns: number;
   maxGpus?: number;
+  /** An adaptive study: the cells it never started are skipped once it has stopped, not pending. */
+  adaptive?: { budgetGpuHours: number };
 }
 
 async function storedSweep(reader: StoreReader, name: string): Promise<StoredSweep | undefined> {
@@ -113,19 +115,24 @@ async function storedSweep(reader: StoreReader, name: string): Promise<StoredSwe
     cells,
     maxRuns: parsed.success ? parsed.data.concurrency.maxRuns : 0,
     maxGpus: parsed.success ? parsed.data.concurrency.maxGpus : undefined,
+    ...(parsed.success && parsed.data.strategy?.kind === 'adaptive' ? { adaptive: { budgetGpuHours: parsed.data.strategy.budget.gpuHours } } : {}),
   };
 }
 
-/** Fits of an ended sweep: the final summary if it completed, else the store's latest versions. */
-async function endedFits(handle: WorkflowHandle, outcome: SweepOutcome, reader: StoreReader, name: string): Promise<FitSummary[]> {
-  if (outcome.status === 'COMPLETED') {
-    try {
-      const summary = (await handle.result()) as SweepSummary;
-      if (Array.isArray(summary?.fits)) return summary.fits;
-    } catch {
-      /* fall through to the store */
-    }
+/** The summary a completed sweep returned (undefined for any other outcome, or a summary of another shape). */
+async function completedSummary(handle: WorkflowHandle, outcome: SweepOutcome): Promise<SweepSummary | undefined> {
+  if (outcome.status !== 'COMPLETED') return undefined;
+  try {
+    const summary = (await handle.result()) as SweepSummary;
+    return summary && typeof summary === 'object' ? summary : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+/** Fits of an ended sweep: the final summary if it completed, else the store's latest versions. */
+async function endedFits(summary: SweepSummary | undefined, reader: StoreReader, name: string): Promise<FitSummary[]> {
+  if (Array.isArray(summary?.fits)) return summary.fits;
   const rows = await (await reader.open()).latestFits(name);
   if (!rows.length) return [];
   const { summarizeFit } = await import('../activities/refit');
@@ -140,12 +147,21 @@ async function endedFits(handle: WorkflowHandle, outcome: SweepOutcome, reader: 
   return out;
 }
 
-function progressFromStore(name: string, s: StoredSweep, fits: FitSummary[]): Progress {
+/**
+ * Progress from the store, of a sweep that has ended (or whose worker does not answer): an
+ * adaptive study that ended never runs the cells it did not start, so they are skipped, with the
+ * budget it spent as its summary says.
+ */
+function progressFromStore(name: string, s: StoredSweep, fits: FitSummary[], ended: boolean, summary?: SweepSummary): Progress {
   const byState: Record<RunStatus, number> = { pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
   for (const r of s.runs) byState[r.state]++;
   const known = new Set(s.runs.map((r) => r.runId));
   const unstarted = s.cells ? s.cells.filter((c) => !known.has(c.runId)).length : 0;
-  byState.pending += unstarted;
+  const skipped = s.adaptive && ended ? unstarted : 0;
+  byState.pending += unstarted - skipped;
+  const study: Progress['study'] = s.adaptive
+    ? { ...(summary?.study ?? { spentGpuHours: NaN, budgetGpuHours: s.adaptive.budgetGpuHours }), skipped }
+    : undefined;
   const failures = s.runs
     .filter((r) => r.state === 'failed')
     .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))
@@ -162,6 +178,7 @@ function progressFromStore(name: string, s: StoredSweep, fits: FitSummary[]): Pr
     gpuHours: s.runs.reduce((sum, r) => sum + r.gpuSeconds, 0) / 3600,
     recentFailures: failures,
     fits,
+    ...(study ? { study } : {}),
     continuedAsNew: 0,
   };
 }
@@ -190,7 +207,11 @@ export async function sweepView(client: Client, sweepId: string, reader: StoreRe
     if (p) return { desc, outcome, progress: p, source: 'workflow' };
   }
   const stored = await storedSweep(reader, name);
-  if (stored) return { desc, outcome, progress: progressFromStore(name, stored, await endedFits(handle, outcome, reader, name)), source: 'store' };
+  if (stored) {
+    const summary = await completedSummary(handle, outcome);
+    const progress = progressFromStore(name, stored, await endedFits(summary, reader, name), outcome.status !== 'RUNNING', summary);
+    return { desc, outcome, progress, source: 'store' };
+  }
   // Not in this store: a worker elsewhere may still replay it for a query.
   if (outcome.status !== 'RUNNING') {
     const p = await tryQuery(client, () => handle.query(progressQuery));
@@ -207,21 +228,27 @@ export async function sweepRuns(
   client: Client,
   sweepId: string,
   reader: StoreReader,
-  state?: RunStatus,
+  state?: RunStatus | 'skipped',
 ): Promise<{ page: RunsPage; outcome: SweepOutcome; source: 'workflow' | 'store' }> {
   const handle = client.workflow.getHandle(sweepId);
   const outcome = sweepOutcome(await handle.describe());
   const name = sweepNameOf(sweepId);
   const stored = await storedSweep(reader, name);
   if (!stored) {
-    const page = await tryQuery(client, () => handle.query(runsQuery, { state, limit: 100_000 }));
+    // The query lists no skipped cell: only the store knows them.
+    const page = state === 'skipped' ? undefined : await tryQuery(client, () => handle.query(runsQuery, { state, limit: 100_000 }));
     if (page) return { page, outcome, source: 'workflow' };
     throw new Error(noRecordMessage(sweepId, outcome));
   }
   const known = new Set(stored.runs.map((r) => r.runId));
+  // An adaptive study that has stopped (its sweep ended, or its study is done) never starts the rest.
+  const studyStopped =
+    !!stored.adaptive &&
+    (outcome.status !== 'RUNNING' || (await tryQuery(client, () => handle.query(progressQuery)))?.study?.stop !== undefined);
+  const unstartedState = studyStopped ? ('skipped' as const) : ('pending' as const);
   const all: RunsPage['runs'] = [
     ...stored.runs.map((r) => ({ runId: r.runId, axes: r.axes, state: r.state, attempts: r.attempts, failureClass: r.failureClass, message: r.message })),
-    ...(stored.cells ?? []).filter((c) => !known.has(c.runId)).map((c) => ({ runId: c.runId, axes: c.axes, state: 'pending' as const, attempts: 0 })),
+    ...(stored.cells ?? []).filter((c) => !known.has(c.runId)).map((c) => ({ runId: c.runId, axes: c.axes, state: unstartedState, attempts: 0 })),
   ];
   const runs = state ? all.filter((r) => r.state === state) : all;
   return { page: { total: runs.length, runs }, outcome, source: 'store' };

@@ -111,7 +111,8 @@ export interface RunsPage {
   total: number;
   /** Set when `runs` lists only part of `total` (see above). */
   note?: string;
-  runs: { runId: string; axes: Record<string, AxisValue>; state: RunStatus; attempts: number; failureClass?: FailureClass; message?: string }[];
+  /** `skipped`: a cell an adaptive study that has stopped never started (`sweep runs` only; the query lists no such cell). */
+  runs: { runId: string; axes: Record<string, AxisValue>; state: RunStatus | 'skipped'; attempts: number; failureClass?: FailureClass; message?: string }[];
 }
 
 export interface SweepSummary {

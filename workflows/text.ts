@@ -89,15 +89,7 @@ export function sweepCurrentDetails(p: Progress): string {
   ];
   if (p.fits.length) lines.push('', '**Fitted laws**', '', ...p.fits.map((f) => `- ${fitLine(f)}`));
   if (p.refitError) lines.push('', `**Refit:** ${p.refitError}`);
-  if (p.study)
-    lines.push(
-      '',
-      `**Adaptive study:** ${p.study.spentGpuHours.toFixed(3)} of ${p.study.budgetGpuHours} GPU-hours spent` +
-        `${p.study.target?.value !== undefined ? ` - target ${p.study.target.value.toPrecision(4)}` : ''}` +
-        `${p.study.target?.ci ? ` [${p.study.target.ci.map((v) => v.toPrecision(4)).join(', ')}]` : ''}` +
-        `${p.study.ciWidth !== undefined ? ` - target 95% interval width ${p.study.ciWidth.toPrecision(3)}` : ''}` +
-        `${p.study.stop ? ` - done: ${p.study.stop}; ${p.study.skipped} cells skipped` : ''}`,
-    );
+  if (p.study) lines.push('', `**Adaptive study:** ${studyLine(p.study)}`);
   if (p.recentFailures.length)
     lines.push(
       '',
@@ -106,4 +98,16 @@ export function sweepCurrentDetails(p: Progress): string {
       ...p.recentFailures.slice(-5).map((f) => `- \`${f.runId}\`: ${f.failureClass ?? 'unknown'} - ${f.message ?? ''}`),
     );
   return lines.join('\n');
+}
+
+/** An adaptive study in one line (the sweep's details, `sweep status`): budget spent, the target's interval, why it stopped. */
+export function studyLine(study: NonNullable<Progress['study']>): string {
+  return (
+    // Spent is unknown for a study read back from the store after it failed or was terminated.
+    `${Number.isFinite(study.spentGpuHours) ? `${study.spentGpuHours.toFixed(3)} of ${study.budgetGpuHours} GPU-hours spent` : `budget ${study.budgetGpuHours} GPU-hours`}` +
+    `${study.target?.value !== undefined ? ` - target ${study.target.value.toPrecision(4)}` : ''}` +
+    `${study.target?.ci ? ` [${study.target.ci.map((v) => v.toPrecision(4)).join(', ')}]` : ''}` +
+    `${study.ciWidth !== undefined ? ` - target 95% interval width ${study.ciWidth.toPrecision(3)}` : ''}` +
+    `${study.stop ? ` - done: ${study.stop}; ${study.skipped} cells skipped` : ''}`
+  );
 }

@@ -35,8 +35,11 @@ import {
   sweepView,
   type SweepOutcome,
 } from '../sweepState';
+import { studyLine } from '../../workflows/text';
 
 const STATES: RunStatus[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
+/** What `sweep runs --state` takes: a run's states, and an adaptive study's skipped cells. */
+const RUN_LIST_STATES = [...STATES, 'skipped'] as const;
 
 /** Accepts "demo" or "sweep/demo". */
 export const toSweepId = (nameOrId: string) => (nameOrId.startsWith('sweep/') ? nameOrId : sweepWorkflowId(nameOrId));
@@ -55,6 +58,7 @@ export function formatProgress(p: Progress): string {
       `${p.paused ? ' (paused)' : ''}${p.cancelling ? ' (cancelling)' : ''}`,
     `GPU-hours ${p.gpuHours.toFixed(3)} - ETA ${eta} - concurrency ${p.maxRuns}${p.maxGpus !== undefined ? ` runs / ${p.maxGpus} GPUs` : ' runs'}`,
   ];
+  if (p.study) lines.push(`adaptive study: ${studyLine(p.study)}${!p.study.stop && p.study.skipped ? `; ${p.study.skipped} cells skipped` : ''}`);
   for (const f of p.fits) lines.push(`fit ${fitStatusLine(f)}`);
   for (const f of p.recentFailures.slice(-5))
     lines.push(`failed ${f.runId}: ${f.failureClass ?? 'unknown'} - ${f.message ?? ''}`);
@@ -306,16 +310,16 @@ export function registerControlCommands(program: Command): void {
     .command('runs')
     .description('runs of a sweep with their state, attempts and failure class (ended sweeps: from the results store)')
     .argument('<sweep>', 'sweep name or workflow id')
-    .option('--state <state>', `only runs in this state (${STATES.join(', ')})`)
+    .option('--state <state>', `only runs in this state (${RUN_LIST_STATES.join(', ')}; skipped: cells an adaptive study that stopped never ran)`)
     .option('--json', 'machine-readable output')
     .action(async (name: string, o: { state?: string; json?: boolean }) => {
-      if (o.state && !STATES.includes(o.state as RunStatus))
-        throw new UsageError(`--state must be one of ${STATES.join(', ')} (got "${o.state}")`);
+      if (o.state && !(RUN_LIST_STATES as readonly string[]).includes(o.state))
+        throw new UsageError(`--state must be one of ${RUN_LIST_STATES.join(', ')} (got "${o.state}")`);
       await withSweepClient(name, async (client) => {
         const id = toSweepId(name);
         const reader = new StoreReader();
         try {
-          const { page } = await sweepRuns(client, id, reader, o.state as RunStatus | undefined);
+          const { page } = await sweepRuns(client, id, reader, o.state as (typeof RUN_LIST_STATES)[number] | undefined);
           if (o.json) {
             console.log(JSON.stringify(page, null, 2));
             return;
@@ -329,7 +333,7 @@ export function registerControlCommands(program: Command): void {
             t.push([r.runId, r.state, r.attempts, r.failureClass ?? '', (r.message ?? '').slice(0, 120)]);
           console.log(t.toString());
           console.log(`${page.total} runs`);
-          printLinks(id, o.state);
+          printLinks(id, o.state === 'skipped' ? undefined : o.state); // a skipped cell has no workflow to list
         } finally {
           await reader.close();
         }

@@ -6,6 +6,7 @@
 import { TypedSearchAttributes } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { fitStatusLine, sweepOutcome } from '../../cli/sweepState';
+import { studyLine } from '../../workflows/text';
 import { connectWithRetry, TemporalUnreachableError } from '../../worker/connect';
 import { RunState } from '../../contract';
 
@@ -73,5 +74,16 @@ describe('waiting for a server that is still starting', () => {
       }, { totalMs: 5_000, intervalMs: 10 }),
     ).rejects.toThrow('PERMISSION_DENIED');
     expect(calls).toBe(1);
+  });
+});
+
+describe('the adaptive study line of `sweep status` and the Web UI', () => {
+  it('gives the budget spent, the target with its interval, and once done why and how many cells it skipped', () => {
+    const running = studyLine({ spentGpuHours: 0.1234, budgetGpuHours: 0.5, skipped: 0, ciWidth: 0.0456, target: { value: 0.18123, ci: [0.151, 0.1966] } });
+    expect(running).toBe('0.123 of 0.5 GPU-hours spent - target 0.1812 [0.1510, 0.1966] - target 95% interval width 0.0456');
+    const done = studyLine({ spentGpuHours: 0.49, budgetGpuHours: 0.5, skipped: 17, stop: 'budget spent' });
+    expect(done).toBe('0.490 of 0.5 GPU-hours spent - done: budget spent; 17 cells skipped');
+    // Read back from the store after the sweep failed: what it spent is not known.
+    expect(studyLine({ spentGpuHours: NaN, budgetGpuHours: 2, skipped: 3 })).toBe('budget 2 GPU-hours');
   });
 });

@@ -6,6 +6,8 @@ import { progressQuery } from '../../contract';
 import { startHarness, type Harness } from './helpers/harness';
 import { STUDY_GRID } from './helpers/studyGrid';
 import { readLaunches } from './helpers/launchLog';
+import { StoreReader, sweepRuns, sweepView } from '../../cli/sweepState';
+import { formatProgress } from '../../cli/commands/control';
 
 // An adaptive study over the synthetic trainer's grid (its costs come from the planner's
 // estimates): it runs batches the propose activity picks, within the budget, never a cell twice.
@@ -71,6 +73,16 @@ describe('an adaptive study', () => {
     expect(await first.staticDetails()).toMatch(/\*\*Chosen:\*\* /);
     const p = await handle.query(progressQuery);
     expect(p.study?.budgetGpuHours).toBe(0.5);
+    // `sweep runs` and `sweep status` read the ended study from the store: the cells it never ran are skipped, not pending.
+    const reader = new StoreReader(h.store);
+    const { page } = await sweepRuns(h.env.client, 'sweep/adapt', reader);
+    expect(page.runs.filter((r) => r.state === 'skipped').map((r) => r.runId).sort()).toEqual(cells.map((c) => c.runId).filter((id) => !ran.includes(id)).sort());
+    expect(page.runs.filter((r) => r.state === 'pending')).toEqual([]);
+    const view = await sweepView(h.env.client, 'sweep/adapt', reader);
+    expect(view.source).toBe('store');
+    expect(view.progress.byState.pending).toBe(0);
+    expect(view.progress.study).toMatchObject({ skipped: cells.length - ran.length, budgetGpuHours: 0.5 });
+    expect(formatProgress(view.progress)).toContain(`${cells.length - ran.length} cells skipped`);
     // The target's fits weight each point by the share of the grid it stands for (as the replay's;
     // a power law's one x: untrimmed).
     const neuro = (await h.store.latestFits('adapt')).find((f) => f.name === 'neuro')?.fit as FitResult | undefined;
