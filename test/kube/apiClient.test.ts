@@ -9,7 +9,7 @@ import { ApiException } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildJob, KubernetesExecutor } from '../../activities/executors/kubernetes';
 import { ApiConnections, MAX_ANSWER_BYTES, requestJson, watchStream, type WatchEvent } from '../../activities/executors/kubernetes/apiClient';
-import { statusOf } from '../../activities/executors/kubernetes/apiRetry';
+import { concurrencyLimit, statusOf } from '../../activities/executors/kubernetes/apiRetry';
 import { startKubeSim, type KubeSim } from '../../sim/kube-sim';
 import { ObjectStore } from '../../sim/kube-sim/store';
 import type { Pod } from '../../sim/kube-sim/types';
@@ -175,6 +175,33 @@ describe('the informer\'s watch stream', () => {
     }
   });
 
+  it('waits before each chunk while `before` holds it (requests queued), then hands over every event, in order', async () => {
+    const lines = [1, 2, 3, 4].map((i) => `${JSON.stringify({ type: 'ADDED', object: { metadata: { name: `p${i}` } } })}\n`).join('');
+    const srv = await hostile((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(lines.slice(0, 40));
+      setTimeout(() => res.end(lines.slice(40)), 20);
+    });
+    const conns = new ApiConnections(1);
+    const events: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let asked = 0;
+    try {
+      const done = watchStream(srv.kc, conns, '/api/v1/namespaces/default/pods', {}, (e) => events.push((e.object as { metadata: { name: string } }).metadata.name), new AbortController().signal, () => (asked++ === 0 ? held : undefined));
+      await new Promise((r) => setTimeout(r, 150));
+      // The whole stream has been sent; nothing is handed over while the first chunk waits.
+      expect(asked).toBe(1);
+      expect(events).toEqual([]);
+      release();
+      await done;
+      expect(events).toEqual(['p1', 'p2', 'p3', 'p4']);
+    } finally {
+      conns.destroy();
+      await srv.close();
+    }
+  });
+
   it('fails the stream on a line that is not an event (client-node\'s Watch skipped it: an event lost)', async () => {
     const srv = await hostile((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -321,4 +348,37 @@ describe('kube-sim store indexes', () => {
     }
     expect(history.filter((j) => j.finished?.type === 'Complete').length).toBeGreaterThan(500);
   }, 90_000);
+});
+
+describe("the executor's request limit", () => {
+  it('says when calls queue for a slot: drained() waits until none does, or at most maxWaitMs', async () => {
+    const limit = concurrencyLimit(1);
+    expect(limit.drained!(1000)).toBeUndefined();
+    const gates: (() => void)[] = [];
+    const call = () => limit(() => new Promise<void>((r) => gates.push(r)));
+    const a = call();
+    // One running, none queued: nothing to wait for.
+    expect(limit.drained!(1000)).toBeUndefined();
+    const b = call();
+    const c = call();
+    let drained = false;
+    const wait = limit.drained!(60_000)!.then(() => (drained = true));
+    gates.shift()!(); // a ends, b starts, c still queued
+    await a;
+    await new Promise((r) => setTimeout(r, 10));
+    expect(drained).toBe(false);
+    gates.shift()!(); // b ends, c starts: the queue is empty
+    await b;
+    await wait;
+    expect(drained).toBe(true);
+    // While calls stay queued, a wait ends after maxWaitMs regardless.
+    const d = call();
+    const t0 = Date.now();
+    await limit.drained!(50);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
+    gates.shift()!();
+    await c;
+    gates.shift()!();
+    await d;
+  });
 });

@@ -179,6 +179,30 @@ describe('the API budget', () => {
     expect(s.lists.scoped).toBe(0);
   });
 
+  it('a long, quiet attempt is re-checked ever more rarely: a few Job reads, no pod list, not a poll', async () => {
+    await start();
+    // 40 s simulated = 4 s wall; quiet re-checks from 100 ms, doubling to 800 ms while they find nothing missed.
+    const [req] = requests('quiet', 1, [40, 40]);
+    const ex = new KubernetesExecutor({
+      kubeConfig: kubeConfigFrom(sim!.kubeconfig),
+      retry: { initialDelayMs: 10, maxDelayMs: 200, attempts: 30, budgetMs: 30_000 },
+      watch: { ...testWatch, quietRecheckMs: 100, quietRecheckMaxMs: 800 },
+    });
+    executors.push(ex);
+    const t0 = Date.now();
+    expectClean([req], await runAll(ex, [req]));
+    const wallMs = Date.now() - t0;
+    const s = sim!.api.stats;
+    const reads = s.byVerb['get jobs'] ?? 0;
+    // A poll every 100 ms would have read the Job about wallMs / 100 times (40), with a pod list each.
+    expect(wallMs).toBeGreaterThan(3500);
+    expect(reads).toBeGreaterThanOrEqual(3);
+    expect(reads).toBeLessThanOrEqual(Math.ceil(wallMs / 800) + 4);
+    expect(reads).toBeLessThan(wallMs / 100 / 3);
+    // The Job was as the cache had it each time: its pods were not listed.
+    expect(s.lists.scoped).toBe(0);
+  });
+
   it('a fresh executor (a restarted worker) waits for its cache to sync: it adopts the running attempt without a Job read', async () => {
     await start();
     const reqs = requests('fresh', 1);

@@ -183,6 +183,7 @@ export interface WatchEvent<O = unknown> {
 
 /**
  * A watch (`?watch=true`) of `path`: each event line parsed and handed to `onEvent` in order,
+ * each chunk after `before` (when it returns a promise) has resolved,
  * until the server ends the stream (resolves) or it fails (rejects; a refused watch with an
  * ApiException of its status). A line that is not an event, or longer than MAX_ANSWER_BYTES,
  * fails the stream: the informer reconnects from the last resourceVersion it applied, so an event
@@ -195,6 +196,7 @@ export async function watchStream(
   query: Record<string, string | number | boolean | undefined>,
   onEvent: (ev: WatchEvent) => void,
   signal: AbortSignal,
+  before?: () => Promise<void> | undefined,
 ): Promise<void> {
   const { url, dispatcher, headers } = await authenticated(kc, conns, 'watches', path, HttpMethod.GET);
   url.searchParams.set('watch', 'true');
@@ -220,6 +222,8 @@ export async function watchStream(
   };
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      const wait = before?.();
+      if (wait) await wait;
       let start = 0;
       for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
         const part = chunk.subarray(start, nl);

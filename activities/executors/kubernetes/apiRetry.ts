@@ -30,13 +30,17 @@ export interface RetryOptions {
   limit?: Limit;
 }
 
-export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
+export type Limit = (<T>(fn: () => Promise<T>) => Promise<T>) & {
+  /** Undefined if no call waits for a slot; else resolves once none does, or after `maxWaitMs`. */
+  drained?: (maxWaitMs: number) => Promise<void> | undefined;
+};
 
 /** At most `n` calls running at once; the others wait, first come first served. */
 export function concurrencyLimit(n: number): Limit {
   let running = 0;
   const queue: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
+  let drainWaiters: (() => void)[] = [];
+  const limit: Limit = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (running >= n) await new Promise<void>((r) => queue.push(r));
     else running++;
     try {
@@ -45,8 +49,24 @@ export function concurrencyLimit(n: number): Limit {
       const next = queue.shift();
       if (next) next();
       else running--;
+      if (queue.length === 0 && drainWaiters.length) {
+        const w = drainWaiters;
+        drainWaiters = [];
+        for (const r of w) r();
+      }
     }
   };
+  limit.drained = (maxWaitMs) => {
+    if (queue.length === 0) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, maxWaitMs);
+      drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  };
+  return limit;
 }
 
 /** The API's Status body of an ApiException (the client keeps it as text). */

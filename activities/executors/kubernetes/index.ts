@@ -31,7 +31,7 @@ export interface KubernetesExecutorOptions {
   kubeConfig?: KubeConfig;
   retry?: RetryOptions;
   /** Watch tuning (tests shorten the timers): the shared informer's and each attempt's. */
-  watch?: Pick<WatchAttemptOptions, 'tickMs' | 'quietRecheckMs' | 'settleMs' | 'syncTimeoutMs'> &
+  watch?: Pick<WatchAttemptOptions, 'tickMs' | 'quietRecheckMs' | 'quietRecheckMaxMs' | 'settleMs' | 'syncTimeoutMs'> &
     Pick<InformerOptions, 'watchTimeoutSeconds' | 'backoffInitialMs' | 'backoffMaxMs' | 'halfOpenGraceMs' | 'lingerMs'>;
   /**
    * Most API requests in flight at once (watches aside; default 64), and so the most kept-alive
@@ -240,6 +240,7 @@ export class KubernetesExecutor implements Executor {
       nodes,
       tickMs: w.tickMs,
       quietRecheckMs: w.quietRecheckMs,
+      quietRecheckMaxMs: w.quietRecheckMaxMs,
       settleMs: w.settleMs,
       syncTimeoutMs: w.syncTimeoutMs,
     });

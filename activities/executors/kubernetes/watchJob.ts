@@ -18,10 +18,14 @@ export interface WatchAttemptOptions {
   onPhase: (p: JobPhase) => void;
   signal: AbortSignal;
   /**
-   * Events of the attempt quiet this long: re-check its Job (one GET, and its pods' list) directly,
-   * in case the informer missed something (default 5 min).
+   * Events of the attempt quiet this long: re-check its Job directly (one GET; its pods' list too
+   * if the Job has changed unseen), in case the informer missed something (default 5 min). Each
+   * re-check that finds nothing missed doubles the wait, up to quietRecheckMaxMs; an event of the
+   * attempt sets it back. So a long quiet job costs a few GETs (logarithmic in its length), not a poll.
    */
   quietRecheckMs?: number;
+  /** Longest wait between quiet re-checks (default 1 h). */
+  quietRecheckMaxMs?: number;
   /**
    * The Job says it is over but the pod stream has not caught up with it: how long to wait for the
    * pod's own event before listing the attempt's pods directly (default 5 s).
@@ -62,6 +66,9 @@ const rvOf = (o: { metadata?: { resourceVersion?: string } } | undefined) => {
 export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttemptResult> {
   const tickMs = o.tickMs ?? 1000;
   const quietMs = o.quietRecheckMs ?? 5 * 60_000;
+  const quietMaxMs = Math.max(quietMs, o.quietRecheckMaxMs ?? 60 * 60_000);
+  /** The quiet wait now: doubled by each re-check that found the cache right, reset by an event. */
+  let quietFor = quietMs;
   const settleMs = o.settleMs ?? 5000;
   const retry: RetryOptions = { ...o.retry, signal: o.signal };
   const inf = o.informer;
@@ -74,6 +81,9 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
   let live = new Map<string, V1Pod>();
   let gone = new Map<string, V1Pod>();
   let recheckedAt = Date.now();
+  /** Last event of the attempt from the informer's streams (not from our own re-checks). */
+  let heardAt = recheckedAt;
+  let rechecking = false;
   let finishedSince: number | undefined;
   let settledListFor: string | undefined;
   let unschedulableSince: number | undefined;
@@ -83,6 +93,10 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
   let dirty = true;
   const poke = () => {
     dirty = true;
+    if (!rechecking) {
+      heardAt = Date.now();
+      quietFor = quietMs;
+    }
     wake?.();
   };
 
@@ -109,19 +123,31 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
     gone = new Map([...(e?.gone ?? [])].filter(([, p]) => ours(p)));
   };
 
-  /** One direct read of the Job (and its pods), into the shared cache. */
-  const recheck = async () => {
+  /**
+   * One direct read of the Job, into the shared cache, and of its pods unless `podsIfChanged` and
+   * the Job is as the cache has it. Says whether it found the cache behind.
+   */
+  const recheck = async (podsIfChanged = false): Promise<boolean> => {
     recheckedAt = Date.now();
+    rechecking = true;
     try {
-      const j = await withApiRetry(`read job ${o.jobName}`, () => o.batch.readNamespacedJob({ name: o.jobName, namespace: o.namespace }), retry);
-      inf.seedJob(j);
-      missingConfirmed = false;
-    } catch (e) {
-      if (apiCode(e) !== 404) throw e;
-      // Never seen: it was never created (or already garbage collected). Seen: someone deleted it.
-      missingConfirmed = true;
+      const cached = inf.entry(o.jobName)?.job?.metadata?.resourceVersion;
+      let changed = true;
+      try {
+        const j = await withApiRetry(`read job ${o.jobName}`, () => o.batch.readNamespacedJob({ name: o.jobName, namespace: o.namespace }), retry);
+        changed = cached === undefined || j.metadata?.resourceVersion !== cached;
+        inf.seedJob(j);
+        missingConfirmed = false;
+      } catch (e) {
+        if (apiCode(e) !== 404) throw e;
+        // Never seen: it was never created (or already garbage collected). Seen: someone deleted it.
+        missingConfirmed = true;
+      }
+      if (changed || !podsIfChanged) await listPods();
+      return changed;
+    } finally {
+      rechecking = false;
     }
-    await listPods();
   };
 
   const listPods = async () => {
@@ -188,9 +214,10 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
     if (!job && !jobSeen && !jobGone && !missingConfirmed) {
       await recheck();
       load();
-    } else if (now0 - Math.max(recheckedAt, inf.entry(o.jobName)?.changedAt ?? 0) >= quietMs) {
+    } else if (now0 - Math.max(recheckedAt, heardAt) >= quietFor) {
       // Quiet for long: the informer may have missed something (it should not): look directly, once.
-      await recheck();
+      const missed = await recheck(true);
+      quietFor = missed ? quietMs : Math.min(quietMaxMs, quietFor * 2);
       load();
     }
     let { pod, podGone } = current();
@@ -273,7 +300,7 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
         return { verdict, job, pod: g.result ?? g.pod, pods: g.pods };
       }
       if (dirty) continue;
-      const quietAt = Math.max(recheckedAt, inf.entry(o.jobName)?.changedAt ?? 0) + quietMs;
+      const quietAt = Math.max(recheckedAt, heardAt) + quietFor;
       const until = Math.min(nextDeadline, quietAt);
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.min(2 ** 31 - 1, Math.max(0, until - Date.now())));
