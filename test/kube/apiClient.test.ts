@@ -351,7 +351,7 @@ describe('kube-sim store indexes', () => {
 });
 
 describe("the executor's request limit", () => {
-  it('says when calls queue for a slot: drained() waits until none does, or at most maxWaitMs', async () => {
+  it('says when calls queue for a slot: drained() waits until every queued and running call has ended, or at most maxWaitMs', async () => {
     const limit = concurrencyLimit(1);
     expect(limit.drained!(1000)).toBeUndefined();
     const gates: (() => void)[] = [];
@@ -367,18 +367,23 @@ describe("the executor's request limit", () => {
     await a;
     await new Promise((r) => setTimeout(r, 10));
     expect(drained).toBe(false);
-    gates.shift()!(); // b ends, c starts: the queue is empty
+    gates.shift()!(); // b ends, c starts: the queue is empty, c still runs
     await b;
+    await new Promise((r) => setTimeout(r, 10));
+    expect(drained).toBe(false);
+    gates.shift()!(); // c ends: nothing queued or running
+    await c;
     await wait;
     expect(drained).toBe(true);
     // While calls stay queued, a wait ends after maxWaitMs regardless.
     const d = call();
+    const e = call();
     const t0 = Date.now();
     await limit.drained!(50);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
     gates.shift()!();
-    await c;
-    gates.shift()!();
     await d;
+    gates.shift()!();
+    await e;
   });
 });

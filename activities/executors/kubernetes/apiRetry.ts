@@ -31,7 +31,10 @@ export interface RetryOptions {
 }
 
 export type Limit = (<T>(fn: () => Promise<T>) => Promise<T>) & {
-  /** Undefined if no call waits for a slot; else resolves once none does, or after `maxWaitMs`. */
+  /**
+   * Undefined if no call waits for a slot; else resolves once every call queued or running has
+   * ended (the burst and its tail), or after `maxWaitMs`.
+   */
   drained?: (maxWaitMs: number) => Promise<void> | undefined;
 };
 
@@ -49,7 +52,7 @@ export function concurrencyLimit(n: number): Limit {
       const next = queue.shift();
       if (next) next();
       else running--;
-      if (queue.length === 0 && drainWaiters.length) {
+      if (running === 0 && drainWaiters.length) {
         const w = drainWaiters;
         drainWaiters = [];
         for (const r of w) r();

@@ -373,7 +373,7 @@ export class NamespaceInformer {
 
   /**
    * Before each chunk of a watch stream: while the executor's API requests queue for a connection
-   * (a burst of creates), the stream waits for the queue, at most WATCH_YIELD_MS a chunk. One thread parses
+   * (a burst of creates), the stream waits for the burst to end, at most WATCH_YIELD_MS a chunk. One thread parses
    * both; the creates' latency is what a launch waits on, an event's is only how soon a change
    * is seen (bench/cluster, 2,100 creates at once: the burst took about a fifth less wall time).
    * The events wait in the stream (backpressure), in order, none dropped.
