@@ -107,8 +107,8 @@ const NO_REFIT_BEFORE_CONTINUE = 'no-refit-before-continue';
 
 /** Patch: a rerun whose run's last execution has not closed yet (it has signalled) waits for it, then starts. */
 const RERUN_WAITS_FOR_CLOSE = 'rerun-waits-for-close';
-/** How long a rerun's start waits for its run's last execution to close (a second apart). */
-const RERUN_START_TRIES = 60;
+/** Longest wait between a waiting rerun's starts (1 s, doubling). */
+const RERUN_START_MAX_DELAY_MS = 10_000;
 
 /** How long a cancelled sweep waits for its runs to stop their jobs. */
 const CANCEL_GRACE_MS = 5 * 60_000;
@@ -347,6 +347,15 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   });
 
   // ---- write side: signals and updates ------------------------------------------------
+  const queuedRescoreIds = () => st.passes.reduce((n, p) => n + (p.kind === 'rescore' && p.runs ? p.runs.length : 0), 0);
+  /** A pass, from an update handler: a full queue (updates accepted together) fails the update, not the sweep. */
+  const queuePass = (pass: Parameters<typeof ledger.addPass>[0]) => {
+    try {
+      ledger.addPass(pass);
+    } catch (e) {
+      throw ApplicationFailure.nonRetryable((e as Error).message, 'InvalidUpdate');
+    }
+  };
   const applyFinished = (r: RunFinished) => {
     if (!ledger.finished(r)) return;
     endedHere.set(r.runId, { s: r.state, a: r.attempts, c: r.failureClass });
@@ -397,7 +406,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         // A run the store has as failed has ended, even if its signal has not reached us yet: the pass
         // will pick it, so the answer counts it too.
         const sel = await acts.selectRuns(spec.name, { state: 'failed', failureClass: opts.failureClass, before }, MAX_IDS_IN_ANSWER);
-        if (sel.count) ledger.addPass({ kind: 'retry', ...(opts.failureClass ? { failureClass: opts.failureClass } : {}), before, at: 0 });
+        if (sel.count) queuePass({ kind: 'retry', ...(opts.failureClass ? { failureClass: opts.failureClass } : {}), before, at: 0 });
         return { rerun: sel.runIds, count: sel.count };
       }),
     {
@@ -420,7 +429,10 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
           return { rescoring: rerun, count, evaluator: evaluatorHashOf(spec.evaluate) };
         }
         const sel = await acts.selectRuns(spec.name, { state: 'succeeded', runs: req?.runs }, MAX_IDS_IN_ANSWER);
-        if (sel.count) ledger.addPass({ kind: 'rescore', ...(req?.runs ? { runs: req.runs } : {}), at: 0 });
+        // Checked again: other updates may have queued passes while the store answered.
+        if (req?.runs && queuedRescoreIds() + req.runs.length > MAX_IDS_IN_ANSWER)
+          throw ApplicationFailure.nonRetryable(`runs: at most ${MAX_IDS_IN_ANSWER} run ids queued for rescoring in all: wait for them to start`, 'InvalidUpdate');
+        if (sel.count) queuePass({ kind: 'rescore', ...(req?.runs ? { runs: req.runs } : {}), at: 0 });
         return { rescoring: sel.runIds, count: sel.count, evaluator: evaluatorHashOf(spec.evaluate) };
       }),
     {
@@ -431,7 +443,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
             throw new Error(`runs: give at most ${MAX_IDS_IN_ANSWER} run ids of this sweep (or none, for every succeeded run)`);
           if (!(req.runs as unknown[]).every((r) => typeof r === 'string' && ledger.has(r))) throw new Error('runs: give run ids of this sweep');
           // The queued passes' run ids are carried through continue-as-new: their total is bounded, not 8 x 1,000.
-          const queuedIds = st.passes.reduce((n, p) => n + (p.kind === 'rescore' && p.runs ? p.runs.length : 0), 0);
+          const queuedIds = queuedRescoreIds();
           if (queuedIds + req.runs.length > MAX_IDS_IN_ANSWER)
             throw new Error(`runs: ${queuedIds} run ids are queued for rescoring already; at most ${MAX_IDS_IN_ANSWER} in all: wait for them to start, or rescore every succeeded run (no runs)`);
         }
@@ -472,8 +484,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       // then into the sweep: a failed write leaves both as they were. One extend at a time, each
       // growing the grid as it is then, so the store always ends with the sweep's grid.
       return counting(async () => {
-        // After the sweep's registration (which stores the spec it has then), never racing it.
-        await condition(() => !!st.registered && !extending);
+        // After the sweep's registration (which stores the spec it has then), never racing it. A
+        // condition wakes every waiter whose test holds at once: each looks again before it takes the turn.
+        while (!st.registered || extending) await condition(() => !!st.registered && !extending);
         extending = true;
         try {
           const grid = grow();
@@ -547,22 +560,43 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         staticSummary: runSummary(cell.axes, cell.resources, s.reason),
         staticDetails: s.reason ? `**Chosen:** ${s.reason}\n\n${runDetails(input)}` : runDetails(input),
       });
-    // A rerun (retryFailed, rescore) follows its run's last execution, which signalled its end and
-    // may not have closed yet: its start waits for that close, never mistaking it for the rerun.
-    const startOnce = async (): Promise<void> => {
-      for (let tries = 1; ; tries++) {
+    return start().then(
+      () => undefined,
+      (err: unknown) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        // A first start: already running from before a restart of the sweep, it will signal us.
+        if (!s.rerun || !patched(RERUN_WAITS_FOR_CLOSE)) return;
+        // A rerun (retryFailed, rescore) follows its run's last execution, which has signalled its
+        // end but not closed yet: its start waits for that close, off the main loop.
+        void startWhenClosed(cell.runId, start);
+      },
+    );
+  };
+
+  /** Reruns whose start waits for their run's last execution to close (continue-as-new waits for them). */
+  const startingReruns = new Set<string>();
+  const startWhenClosed = async (runId: string, start: () => Promise<unknown>) => {
+    startingReruns.add(runId);
+    try {
+      for (let delayMs = 1000; ; delayMs = Math.min(RERUN_START_MAX_DELAY_MS, delayMs * 2)) {
+        await sleep(delayMs);
+        if (cancelling) {
+          ledger.finished({ runId, state: 'cancelled', attempts: 0 });
+          return;
+        }
         try {
           await start();
           return;
         } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          // A first start: already running from before a restart of the sweep, it will signal us.
-          if (!s.rerun || tries >= RERUN_START_TRIES || !patched(RERUN_WAITS_FOR_CLOSE)) return;
-          await sleep(1000);
+          if (err instanceof WorkflowExecutionAlreadyStartedError) continue;
+          // Not startable at all: the run fails, it does not sit in flight with no workflow.
+          applyFinished({ runId, state: 'failed', attempts: 0, failureClass: 'unknown', message: `its rerun could not start: ${failureMessage(err)}`.slice(0, 300), gpuSeconds: 0, durationMs: 0 });
+          return;
         }
       }
-    };
-    return startOnce();
+    } finally {
+      startingReruns.delete(runId);
+    }
   };
 
   /** Asks the store which cells of a page start (a pass's reruns, or a re-submitted sweep's cells at the cursor). */
@@ -667,7 +701,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   const reconcile = async () => {
     lastReconcileAt = Date.now();
     const now = ledger.inFlightIds();
-    const overdue = now.filter((id) => inFlightAtLastReconcile.has(id));
+    // A rerun waiting to start has no workflow of its own yet: its old one, closed, is not its end.
+    const overdue = now.filter((id) => inFlightAtLastReconcile.has(id) && !startingReruns.has(id));
     inFlightAtLastReconcile = new Set(now);
     if (!overdue.length) return;
     try {
@@ -754,7 +789,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         }
         if (continueDue()) {
           continuing = true;
-          await condition(() => !refitting && allHandlersFinished());
+          await condition(() => !refitting && allHandlersFinished() && startingReruns.size === 0);
           continuing = false;
           // A cancel that arrived while we waited is handled here, not lost in the next execution.
           if (cancelling) continue;

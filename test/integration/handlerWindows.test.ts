@@ -74,6 +74,36 @@ describe("the sweep's handler windows", () => {
     for (const id of answer.rerun) expect(w.executor.launches.get(`late-retry/${id}#2`)).toBe(1);
   }, 120_000);
 
+  it('extends sent together take turns: each grows the grid the last one left, in the store and in the sweep', async () => {
+    gates.refit.armed = true;
+    const handle = await w.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/extend-turns', args: [spec('extend-turns', 4)] });
+    await waitFor('a refit to be held', () => gates.refit.held > 0, { timeoutMs: 60_000 });
+    const gate = gates.recordGrid;
+    gate.armed = true;
+    const a = handle.executeUpdate(extendUpdate, { args: [{ axes: { x: [5] } }] });
+    await waitFor("the first extend's write to be held", () => gate.held === 1);
+    const b = handle.executeUpdate(extendUpdate, { args: [{ axes: { x: [6] } }] });
+    const c = handle.executeUpdate(extendUpdate, { args: [{ axes: { x: [7] } }] });
+    await new Promise((r) => setTimeout(r, 500));
+    // The others wait for their turn: one write at a time.
+    expect(gate.held).toBe(1);
+    for (let turn = 0; turn < 3; turn++) {
+      await waitFor(`write ${turn + 1} to be held`, () => gate.held === 1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(gate.held).toBe(1);
+      gate.releaseOne();
+    }
+    gate.release();
+    const answers = await Promise.all([a, b, c]);
+    expect(answers.map((x) => x.count)).toEqual([1, 1, 1]);
+    expect((await handle.query(progressQuery)).total).toBe(7);
+    expect(((await w.store.getSweep('extend-turns'))?.spec as { grid: { x: number[] } }).grid.x).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    gates.refit.release();
+    const summary = (await handle.result()) as SweepSummary;
+    expect(summary.total).toBe(7);
+    expect(summary.byState.succeeded + summary.byState.failed).toBe(7);
+  }, 120_000);
+
   it('an extend whose grid the store cannot take changes nothing: the update fails, the sweep keeps its grid', async () => {
     // The first live refit is held, so the sweep is still running when the extend comes.
     gates.refit.armed = true;

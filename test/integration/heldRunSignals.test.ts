@@ -57,12 +57,12 @@ describe('a retryFailed around a run that is ending', () => {
     expect(answer).toEqual({ rerun: [x4], count: 1 });
     // The pass's page is asked for while x=4 is still in flight; then the sweep takes the answer.
     await waitFor('the pass to vet its page', () => gates.vetCells.held > 0);
-    const before = (await eventTypes(handle)).length;
     gates.vetCells.release();
-    await waitFor('the sweep to take the vetted page', async () => {
-      const ev = (await eventTypes(handle)).slice(before);
-      const done = ev.indexOf('activityTaskCompletedEventAttributes');
-      return done >= 0 && ev.indexOf('workflowTaskCompletedEventAttributes', done) > done;
+    await waitFor('the sweep to take the vetted page (vetCells completed, then a workflow task)', async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const vetIds = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'vetCells').map((e) => String(e.eventId)));
+      const done = events.findIndex((e) => vetIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')));
+      return done >= 0 && events.slice(done + 1).some((e) => e.workflowTaskCompletedEventAttributes);
     });
     expect((await handle.query(progressQuery)).byState).toMatchObject({ running: 1, failed: 0 });
     await w.env.client.workflow.getHandle(runWorkflowId(name, x4)).signal(testReleaseSignal);

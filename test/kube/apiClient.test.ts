@@ -9,7 +9,7 @@ import { ApiException } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildJob, KubernetesExecutor } from '../../activities/executors/kubernetes';
 import { ApiConnections, MAX_ANSWER_BYTES, requestJson, watchStream, type WatchEvent } from '../../activities/executors/kubernetes/apiClient';
-import { concurrencyLimit, statusOf } from '../../activities/executors/kubernetes/apiRetry';
+import { concurrencyLimit, holdDuringBursts, statusOf } from '../../activities/executors/kubernetes/apiRetry';
 import { startKubeSim, type KubeSim } from '../../sim/kube-sim';
 import { ObjectStore } from '../../sim/kube-sim/store';
 import type { Pod } from '../../sim/kube-sim/types';
@@ -359,8 +359,10 @@ describe("the executor's request limit", () => {
     const a = call();
     // One running, none queued: nothing to wait for.
     expect(limit.drained!(1000)).toBeUndefined();
+    expect(limit.queued!()).toBe(false);
     const b = call();
     const c = call();
+    expect(limit.queued!()).toBe(true);
     let drained = false;
     const wait = limit.drained!(60_000)!.then(() => (drained = true));
     gates.shift()!(); // a ends, b starts, c still queued
@@ -385,5 +387,37 @@ describe("the executor's request limit", () => {
     await d;
     gates.shift()!();
     await e;
+  });
+});
+
+describe('a watch stream held during a burst', () => {
+  it('waits while calls queue, at most maxHoldMs in all per burst, then reads freely until the queue empties', async () => {
+    const limit = concurrencyLimit(1);
+    let t = 0;
+    const before = holdDuringBursts(limit, 3000, () => t);
+    expect(before()).toBeUndefined(); // nothing queued
+    const gates: (() => void)[] = [];
+    const calls = [1, 2, 3].map(() => limit(() => new Promise<void>((r) => gates.push(r))));
+    expect(before()).toBeInstanceOf(Promise); // a burst: hold
+    t = 2999;
+    expect(before()).toBeInstanceOf(Promise); // still within its 3 s
+    t = 3000;
+    expect(before()).toBeUndefined(); // the burst outlasted its hold: read freely
+    t = 10_000;
+    expect(before()).toBeUndefined(); // the same burst: still free
+    const tick = () => new Promise((r) => setTimeout(r, 10));
+    /** Ends the running call; the next queued one starts. */
+    const endOne = async () => {
+      gates.shift()!();
+      await tick();
+    };
+    await endOne();
+    await endOne();
+    expect(before()).toBeUndefined(); // one running, none queued: free, and the hold starts over
+    const more = [4, 5].map(() => limit(() => new Promise<void>((r) => gates.push(r))));
+    expect(before()).toBeInstanceOf(Promise); // a new burst: held again
+    for (let i = 0; i < 3; i++) await endOne();
+    await Promise.all([...calls, ...more]);
+    expect(limit.queued!()).toBe(false);
   });
 });

@@ -36,13 +36,15 @@ export type Limit = (<T>(fn: () => Promise<T>) => Promise<T>) & {
    * ended (the burst and its tail), or after `maxWaitMs`.
    */
   drained?: (maxWaitMs: number) => Promise<void> | undefined;
+  /** Whether any call waits for a slot. */
+  queued?: () => boolean;
 };
 
 /** At most `n` calls running at once; the others wait, first come first served. */
 export function concurrencyLimit(n: number): Limit {
   let running = 0;
   const queue: (() => void)[] = [];
-  let drainWaiters: (() => void)[] = [];
+  const drainWaiters = new Set<() => void>();
   const limit: Limit = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (running >= n) await new Promise<void>((r) => queue.push(r));
     else running++;
@@ -52,24 +54,50 @@ export function concurrencyLimit(n: number): Limit {
       const next = queue.shift();
       if (next) next();
       else running--;
-      if (running === 0 && drainWaiters.length) {
-        const w = drainWaiters;
-        drainWaiters = [];
+      if (running === 0 && drainWaiters.size) {
+        const w = [...drainWaiters];
+        drainWaiters.clear();
         for (const r of w) r();
       }
     }
   };
+  limit.queued = () => queue.length > 0;
   limit.drained = (maxWaitMs) => {
     if (queue.length === 0) return undefined;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, maxWaitMs);
-      drainWaiters.push(() => {
+      const done = () => {
         clearTimeout(timer);
+        drainWaiters.delete(done);
         resolve();
-      });
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      timer.unref();
+      drainWaiters.add(done);
     });
   };
   return limit;
+}
+
+/**
+ * A watch stream's wait before each chunk (watchStream's `before`): while calls of `limit` queue
+ * for a slot (a burst of creates), wait for the burst to end (every queued and running call), at
+ * most `maxHoldMs` in all per burst: past that (a queue that never empties) read freely until a
+ * chunk finds the queue empty again. One thread parses both; the creates' latency is what a
+ * launch waits on, an event's only how soon a change is seen (bench/cluster, 2,100 creates at
+ * once: the burst took about a fifth less wall time). The events wait in the stream
+ * (backpressure), in order, none dropped. One per stream.
+ */
+export function holdDuringBursts(limit: Limit | undefined, maxHoldMs: number, now: () => number = Date.now): () => Promise<void> | undefined {
+  let heldSince: number | undefined;
+  return () => {
+    if (!limit?.queued?.()) {
+      heldSince = undefined;
+      return undefined;
+    }
+    heldSince ??= now();
+    const left = maxHoldMs - (now() - heldSince);
+    return left > 0 ? limit.drained?.(left) : undefined;
+  };
 }
 
 /** The API's Status body of an ApiException (the client keeps it as text). */

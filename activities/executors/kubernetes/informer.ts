@@ -1,15 +1,15 @@
 import type { BatchV1Api, CoreV1Api, KubeConfig, V1Job, V1Pod } from '@kubernetes/client-node';
 import { log } from '../../logger';
 import { watchStream, type ApiConnections } from './apiClient';
-import { apiCode, withApiRetry, type RetryOptions } from './apiRetry';
+import { apiCode, holdDuringBursts, withApiRetry, type RetryOptions } from './apiRetry';
 import { LABELS, MANAGED_BY } from './jobBuilder';
 
 /** Label selector of everything the executor creates (Jobs and, through their template, pods). */
 export const MANAGED_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
 /** The job controller's label on every pod of a Job. */
 const JOB_NAME_LABEL = 'job-name';
-/** Longest a watch stream's chunk waits for the executor's queued requests (yieldToRequests). */
-const WATCH_YIELD_MS = 1000;
+/** Longest a watch stream waits, in all, for one burst of the executor's requests (holdDuringBursts). */
+const WATCH_HOLD_MS = 3000;
 
 export interface InformerOptions {
   /** Server-side watch timeout; the watch is re-opened from the last resourceVersion (default 300 s). */
@@ -371,15 +371,6 @@ export class NamespaceInformer {
     }
   }
 
-  /**
-   * Before each chunk of a watch stream: while the executor's API requests queue for a connection
-   * (a burst of creates), the stream waits for the burst to end, at most WATCH_YIELD_MS a chunk. One thread parses
-   * both; the creates' latency is what a launch waits on, an event's is only how soon a change
-   * is seen (bench/cluster, 2,100 creates at once: the burst took about a fifth less wall time).
-   * The events wait in the stream (backpressure), in order, none dropped.
-   */
-  private readonly yieldToRequests = () => this.opts.retry?.limit?.drained?.(WATCH_YIELD_MS);
-
   /** Watch until the stream ends; says how (410 Gone, an error, or a clean close). */
   private async watchOnce(kind: Kind, path: string, timeoutSeconds: number): Promise<{ gone?: boolean; error?: unknown; events: number }> {
     const signal = this.ctl.signal;
@@ -430,7 +421,7 @@ export class NamespaceInformer {
         finish(err ? { error: err } : {});
       };
       this.stats.watchesOpened++;
-      watchStream(this.kc, this.conns, path, { labelSelector: MANAGED_SELECTOR, resourceVersion: this.rv[kind], allowWatchBookmarks: true, timeoutSeconds }, onEvent, req.signal, this.yieldToRequests).then(
+      watchStream(this.kc, this.conns, path, { labelSelector: MANAGED_SELECTOR, resourceVersion: this.rv[kind], allowWatchBookmarks: true, timeoutSeconds }, onEvent, req.signal, holdDuringBursts(this.opts.retry?.limit, WATCH_HOLD_MS)).then(
         () => onDone(null),
         (e: unknown) => onDone(e),
       );

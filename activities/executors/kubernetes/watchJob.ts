@@ -18,10 +18,10 @@ export interface WatchAttemptOptions {
   onPhase: (p: JobPhase) => void;
   signal: AbortSignal;
   /**
-   * Events of the attempt quiet this long: re-check its Job directly (one GET; its pods' list too
-   * if the Job has changed unseen), in case the informer missed something (default 5 min). Each
-   * re-check that finds nothing missed doubles the wait, up to quietRecheckMaxMs; an event of the
-   * attempt sets it back. So a long quiet job costs a few GETs (logarithmic in its length), not a poll.
+   * Events of the attempt quiet this long: re-check its Job and pods directly (a GET and a list),
+   * in case the informer missed something (default 5 min). Each quiet re-check doubles the wait,
+   * up to quietRecheckMaxMs; an event of the attempt sets it back. So a long quiet job costs a few
+   * reads (logarithmic in its length), not a poll.
    */
   quietRecheckMs?: number;
   /** Longest wait between quiet re-checks (default 1 h). */
@@ -123,19 +123,13 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
     gone = new Map([...(e?.gone ?? [])].filter(([, p]) => ours(p)));
   };
 
-  /**
-   * One direct read of the Job, into the shared cache, and of its pods unless `podsIfChanged` and
-   * the Job is as the cache has it. Says whether it found the cache behind.
-   */
-  const recheck = async (podsIfChanged = false): Promise<boolean> => {
+  /** One direct read of the Job and its pods (a pod changes without its Job: image pull, scheduling), into the shared cache. */
+  const recheck = async (): Promise<void> => {
     recheckedAt = Date.now();
     rechecking = true;
     try {
-      const cached = inf.entry(o.jobName)?.job?.metadata?.resourceVersion;
-      let changed = true;
       try {
         const j = await withApiRetry(`read job ${o.jobName}`, () => o.batch.readNamespacedJob({ name: o.jobName, namespace: o.namespace }), retry);
-        changed = cached === undefined || j.metadata?.resourceVersion !== cached;
         inf.seedJob(j);
         missingConfirmed = false;
       } catch (e) {
@@ -143,8 +137,7 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
         // Never seen: it was never created (or already garbage collected). Seen: someone deleted it.
         missingConfirmed = true;
       }
-      if (changed || !podsIfChanged) await listPods();
-      return changed;
+      await listPods();
     } finally {
       rechecking = false;
     }
@@ -216,8 +209,9 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
       load();
     } else if (now0 - Math.max(recheckedAt, heardAt) >= quietFor) {
       // Quiet for long: the informer may have missed something (it should not): look directly, once.
-      const missed = await recheck(true);
-      quietFor = missed ? quietMs : Math.min(quietMaxMs, quietFor * 2);
+      await recheck();
+      // Each quiet look waits twice as long as the last, until an event of the attempt comes.
+      quietFor = Math.min(quietMaxMs, quietFor * 2);
       load();
     }
     let { pod, podGone } = current();

@@ -21,6 +21,10 @@ export class ActivityGate {
     if (this.failWith) throw this.failWith;
     if (this.armed) await new Promise<void>((r) => this.waiters.push(r));
   }
+  /** Lets the oldest held call go on; the gate stays armed. */
+  releaseOne(): void {
+    this.waiters.shift()?.();
+  }
   release(): void {
     this.armed = false;
     for (const w of this.waiters.splice(0)) w();
