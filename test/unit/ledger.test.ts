@@ -90,6 +90,20 @@ describe('ledger: the sweep window', () => {
     expect(l.snapshot().awaiting).toEqual([]);
   });
 
+  it('a pick awaiting its signal is carried through continue-as-new, and reruns in the next execution', () => {
+    const l = new Ledger(emptyLedger(), cells([1, 1]), { awaitInFlight: true });
+    fill(l, open);
+    l.addPass({ kind: 'retry', before: 1000, at: 0 });
+    l.acceptPage(l.pageNeeded()!, [{ id: 'c1', a: 2, prior: 'failed' }]);
+    // What continue-as-new carries is plain JSON.
+    const carried = JSON.parse(JSON.stringify(l.snapshot()));
+    expect(carried.awaiting).toEqual([{ id: 'c1', a: 2 }]);
+    const next = new Ledger(carried, cells([1, 1]), { awaitInFlight: true });
+    expect(next.finished({ runId: 'c1', state: 'failed', attempts: 1 })).toBe(true);
+    expect(next.nextStart(open)).toEqual({ index: 1, firstAttempt: 2, rerun: true });
+    expect(next.byState()).toMatchObject({ failed: 0, running: 1, pending: 1 });
+  });
+
   it('an in-flight pick that ends otherwise (succeeded, or failed again at a later attempt) is counted as it ended, not rerun', () => {
     const l = new Ledger(emptyLedger(), cells([1, 1, 1]), { awaitInFlight: true });
     fill(l, open);
