@@ -594,6 +594,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
           return;
         }
       }
+    } catch {
+      // Only the sleep throws here: the sweep itself is being cancelled, and the rerun never starts.
+      ledger.finished({ runId, state: 'cancelled', attempts: 0 });
     } finally {
       startingReruns.delete(runId);
     }
