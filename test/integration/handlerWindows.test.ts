@@ -7,7 +7,7 @@
  * `refit` until the test lets it go.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extendUpdate, progressQuery, retryFailedUpdate, setConcurrencyUpdate, type SweepSummary } from '../../contract';
 import { ActivityGate, failEveryNth, holdAt, instantSweepSpec } from './helpers/gates';
@@ -74,7 +74,7 @@ describe("the sweep's handler windows", () => {
     for (const id of answer.rerun) expect(w.executor.launches.get(`late-retry/${id}#2`)).toBe(1);
   }, 120_000);
 
-  it('extends sent together take turns: each grows the grid the last one left, in the store and in the sweep', async () => {
+  it('extends sent while one is writing take turns: each grows the grid the last one left, in the store and in the sweep', async () => {
     gates.refit.armed = true;
     const handle = await w.env.client.workflow.start('sweep', { taskQueue: 'scaling-sweeps', workflowId: 'sweep/extend-turns', args: [spec('extend-turns', 4)] });
     await waitFor('a refit to be held', () => gates.refit.held > 0, { timeoutMs: 60_000 });
@@ -82,8 +82,9 @@ describe("the sweep's handler windows", () => {
     gate.armed = true;
     const a = handle.executeUpdate(extendUpdate, { args: [{ axes: { x: [5] } }] });
     await waitFor("the first extend's write to be held", () => gate.held === 1);
-    const b = handle.executeUpdate(extendUpdate, { args: [{ axes: { x: [6] } }] });
-    const c = handle.executeUpdate(extendUpdate, { args: [{ axes: { x: [7] } }] });
+    // Accepted one after the other (updates sent at once may reach the sweep in either order).
+    const b = (await handle.startUpdate(extendUpdate, { args: [{ axes: { x: [6] } }], waitForStage: WorkflowUpdateStage.ACCEPTED })).result();
+    const c = (await handle.startUpdate(extendUpdate, { args: [{ axes: { x: [7] } }], waitForStage: WorkflowUpdateStage.ACCEPTED })).result();
     await new Promise((r) => setTimeout(r, 500));
     // The others wait for their turn: one write at a time.
     expect(gate.held).toBe(1);

@@ -189,6 +189,7 @@ describe('the informer\'s watch stream', () => {
     let asked = 0;
     try {
       const done = watchStream(srv.kc, conns, '/api/v1/namespaces/default/pods', {}, (e) => events.push((e.object as { metadata: { name: string } }).metadata.name), new AbortController().signal, () => (asked++ === 0 ? held : undefined));
+      for (const until = Date.now() + 10_000; asked === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, 150));
       // The whole stream has been sent; nothing is handed over while the first chunk waits.
       expect(asked).toBe(1);
