@@ -141,7 +141,8 @@ export class Ledger<C extends LedgerCell> {
 
   /** Whether anything is left to start (or to vet before starting). */
   hasQueued(): boolean {
-    return this.state.reruns.length > 0 || (this.state.awaiting?.length ?? 0) > 0 || this.proposals.length > 0 || this.state.passes.length > 0 || this.mainLeft();
+    // (An awaiting pick is in flight: it is not queued until its signal comes.)
+    return this.state.reruns.length > 0 || this.proposals.length > 0 || this.state.passes.length > 0 || this.mainLeft();
   }
   private mainLeft(): boolean {
     if (this.proposalsOnly) return false;

@@ -490,9 +490,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         extending = true;
         try {
           const grid = grow();
-          if (gridSize({ grid }) > spec.maxGridSize)
-            throw ApplicationFailure.nonRetryable(`the grid would have ${gridSize({ grid })} cells, over maxGridSize ${spec.maxGridSize}`, 'InvalidUpdate');
-          if (gridSize({ grid }) === order.length) return { added: [], count: 0 };
+          const size = gridSize({ grid });
+          if (size > spec.maxGridSize) throw ApplicationFailure.nonRetryable(`the grid would have ${size} cells, over maxGridSize ${spec.maxGridSize}`, 'InvalidUpdate');
+          if (size === order.length) return { added: [], count: 0 };
           await specActs.recordGrid(spec.name, grid);
           return apply(grid);
         } finally {

@@ -35,9 +35,9 @@ export type Limit = (<T>(fn: () => Promise<T>) => Promise<T>) & {
    * Undefined if no call waits for a slot; else resolves once every call queued or running has
    * ended (the burst and its tail), or after `maxWaitMs`.
    */
-  drained?: (maxWaitMs: number) => Promise<void> | undefined;
+  drained: (maxWaitMs: number) => Promise<void> | undefined;
   /** Whether any call waits for a slot. */
-  queued?: () => boolean;
+  queued: () => boolean;
 };
 
 /** At most `n` calls running at once; the others wait, first come first served. */
@@ -45,7 +45,7 @@ export function concurrencyLimit(n: number): Limit {
   let running = 0;
   const queue: (() => void)[] = [];
   const drainWaiters = new Set<() => void>();
-  const limit: Limit = async <T>(fn: () => Promise<T>): Promise<T> => {
+  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (running >= n) await new Promise<void>((r) => queue.push(r));
     else running++;
     try {
@@ -61,9 +61,9 @@ export function concurrencyLimit(n: number): Limit {
       }
     }
   };
-  limit.queued = () => queue.length > 0;
-  limit.drained = (maxWaitMs) => {
-    if (queue.length === 0) return undefined;
+  const queued = () => queue.length > 0;
+  const drained = (maxWaitMs: number): Promise<void> | undefined => {
+    if (!queued()) return undefined;
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -75,7 +75,7 @@ export function concurrencyLimit(n: number): Limit {
       drainWaiters.add(done);
     });
   };
-  return limit;
+  return Object.assign(run, { queued, drained });
 }
 
 /**
@@ -90,13 +90,13 @@ export function concurrencyLimit(n: number): Limit {
 export function holdDuringBursts(limit: Limit | undefined, maxHoldMs: number, now: () => number = Date.now): () => Promise<void> | undefined {
   let heldSince: number | undefined;
   return () => {
-    if (!limit?.queued?.()) {
+    if (!limit?.queued()) {
       heldSince = undefined;
       return undefined;
     }
     heldSince ??= now();
     const left = maxHoldMs - (now() - heldSince);
-    return left > 0 ? limit.drained?.(left) : undefined;
+    return left > 0 ? limit.drained(left) : undefined;
   };
 }
 
