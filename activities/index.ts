@@ -315,7 +315,7 @@ export function createActivities(deps: ActivityDeps) {
      * Records the sweep and says what this submission reuses: the runs already succeeded with
      * the same job definition are skipped; every other run the store knows really runs again,
      * at its next attempt number, instead of replaying a stale outcome. Gives a sweep that this
-     * store has never seen a new instance, so no attempt of another sweep of its name is adopted.
+     * store has not seen before a new instance, so no attempt of another sweep of its name is adopted.
      */
     async registerSweep(
       spec: SweepSpec,

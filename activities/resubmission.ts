@@ -16,7 +16,7 @@ export interface RerunEntry {
 
 /** What (re-)submitting a sweep to a results store will do, before anything starts. */
 export interface ResubmissionPlan {
-  /** The sweep instance: the store's, or a new one for a sweep this store has never seen. */
+  /** The sweep instance: the store's, or a new one for a sweep this store has not seen before. */
   instance: string;
   newInstance: boolean;
   /** Succeeded runs whose job definition is unchanged: their results are kept, they do not run. */
@@ -35,7 +35,7 @@ export const newInstanceId = () => randomUUID().replace(/-/g, '').slice(0, 12);
  * Compares a spec with what the store already holds for a sweep of its name. A result is kept
  * only if its run succeeded with the same job definition (image, command, args, env,
  * resources); every other run the store knows runs again at its next attempt number. A store
- * that has never seen the sweep gives it a new instance, so nothing of another sweep of the
+ * that has not seen the sweep before gives it a new instance, so nothing of another sweep of the
  * same name (an old registry entry, a Job still on the cluster) is ever adopted.
  */
 export async function planResubmission(store: ResultsStore, spec: SweepSpec, rule: ResubmitRule = {}): Promise<ResubmissionPlan> {

@@ -134,7 +134,7 @@ export async function watchAttempt(o: WatchAttemptOptions): Promise<WatchAttempt
         missingConfirmed = false;
       } catch (e) {
         if (apiCode(e) !== 404) throw e;
-        // Never seen: it was never created (or already garbage collected). Seen: someone deleted it.
+        // Never seen: it was not created (or is already garbage collected). Seen: someone deleted it.
         missingConfirmed = true;
       }
       await listPods();

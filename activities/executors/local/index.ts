@@ -457,7 +457,7 @@ export class LocalExecutor implements Executor {
     const dir = this.attemptDir(req);
     const launch = readJson<LaunchRecord>(join(dir, 'launch.json'));
     if (!launch) {
-      return { status: 'failed', failureClass: 'node-lost', message: 'attempt was never launched on this machine', gpuSeconds: 0 };
+      return { status: 'failed', failureClass: 'node-lost', message: 'attempt was not launched on this machine', gpuSeconds: 0 };
     }
     // Times are the records' mtimes (portable, ms resolution); an old record's text stamp is the fallback.
     const parsedStart = Date.parse(launch.startedAt ?? '');
