@@ -45,6 +45,13 @@ export interface RunFinished {
   message?: string;
   gpuSeconds: number;
   durationMs: number;
+  /**
+   * The sweep instance and job definition (jobHash) the run ran: a sweep takes no other's end (a
+   * terminated sweep's run still going when a sweep of the same name starts). Absent from runs of
+   * releases before them, and from the reconcile's records.
+   */
+  instance?: string;
+  jobHash?: string;
 }
 
 export interface RunOutcome extends RunFinished {

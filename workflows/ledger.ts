@@ -364,6 +364,18 @@ export class Ledger<C extends LedgerCell> {
     return true;
   }
 
+  /**
+   * A run in flight whose end came from an execution this sweep did not start: in flight no more,
+   * it starts again first in the queue, as a rerun from attempt `a`.
+   */
+  restart(id: string, a: number): boolean {
+    if (!this.inFlight.delete(id)) return false;
+    const w = this.state.awaiting?.findIndex((x) => x.id === id) ?? -1;
+    if (w >= 0) this.state.awaiting!.splice(w, 1);
+    this.state.reruns.unshift({ id, a });
+    return true;
+  }
+
   /** A failure that no longer stands (the run runs again) leaves the recent list. */
   private forgetFailure(id: string): void {
     const i = this.state.recentFailures.findIndex((f) => f.runId === id);

@@ -107,6 +107,12 @@ const NO_REFIT_BEFORE_CONTINUE = 'no-refit-before-continue';
 
 /** Patch: a rerun whose run's last execution has not closed yet (it has signalled) waits for it, then starts. */
 const RERUN_WAITS_FOR_CLOSE = 'rerun-waits-for-close';
+/**
+ * The end of another sweep's execution of a run in flight here (another instance, or another job
+ * definition: a terminated sweep's run still going when this one met it open at its start) is not
+ * this run's end: the run starts again once that execution closes. Before, it counted as this one's.
+ */
+const FOREIGN_FINISH = 'foreign-finish';
 /** Longest wait between a waiting rerun's starts (1 s, doubling). */
 const RERUN_START_MAX_DELAY_MS = 10_000;
 
@@ -356,7 +362,19 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       throw ApplicationFailure.nonRetryable((e as Error).message, 'InvalidUpdate');
     }
   };
+  const cellHash = (cell: Cell) => jobHashOf(firstStageJob(spec), cell.resources);
+  /** A signal from a run this sweep did not start: another instance's, or of another job definition. */
+  const foreign = (r: RunFinished) => {
+    const cell = ledger.cellOf(r.runId);
+    return (r.instance !== undefined && r.instance !== (st.instance ?? '')) || (r.jobHash !== undefined && cell !== undefined && r.jobHash !== cellHash(cell));
+  };
   const applyFinished = (r: RunFinished) => {
+    if (ledger.isInFlight(r.runId) && foreign(r) && patched(FOREIGN_FINISH)) {
+      // Ours starts when that one closes (a rerun meets it open and waits); its attempts, in our
+      // store when the instance is ours, keep their numbers.
+      ledger.restart(r.runId, r.instance === st.instance ? r.attempts + 1 : 1);
+      return;
+    }
     if (!ledger.finished(r)) return;
     endedHere.set(r.runId, { s: r.state, a: r.attempts, c: r.failureClass });
     st.gpuSeconds += r.gpuSeconds;
@@ -522,7 +540,6 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   );
 
   // ---- helpers ----------------------------------------------------------------------
-  const jobHash = (cell: Cell) => jobHashOf(firstStageJob(spec), cell.resources);
   const launch = (s: Start) => {
     const cell = order[s.index];
     const sa: SearchAttributePair[] = [
@@ -539,7 +556,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     const input: RunInput = {
       sweep: spec.name,
       instance: st.instance ?? '',
-      jobHash: jobHash(cell),
+      jobHash: cellHash(cell),
       parentWorkflowId: sweepId,
       runId: cell.runId,
       axes: cell.axes,
@@ -610,7 +627,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       : pass.kind === 'retry'
         ? { kind: 'retry', before: pass.before, ...(pass.failureClass && isFailureClass(pass.failureClass) ? { failureClass: pass.failureClass } : {}) }
         : { kind: 'rescore', ...(pass.runs ? { runs: pass.runs } : {}) };
-    const cells = page.ids.map((id) => ({ id, h: jobHash(ledger.cellOf(id)!) }));
+    const cells = page.ids.map((id) => ({ id, h: cellHash(ledger.cellOf(id)!) }));
     const picks = cells.length ? await acts.vetCells(spec.name, vet, cells) : [];
     // A retryFailed of the same class replaced the pass while the store vetted its page: the new
     // pass scans from the start, and this page's cursor is not its own.

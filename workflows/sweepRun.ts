@@ -81,6 +81,8 @@ export async function sweepRun(input: RunInput): Promise<RunOutcome> {
       message: last.message,
       gpuSeconds,
       durationMs: Date.now() - started,
+      instance: input.instance,
+      jobHash: input.jobHash,
       attemptClasses: classes,
     };
     const { attemptClasses: _omit, ...signal } = outcome;

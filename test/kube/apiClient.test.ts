@@ -62,6 +62,13 @@ describe('kept-alive API connections', () => {
     const viaProxy = conns.dispatcher('requests', origin, new https.Agent({ ca: 'CA-1' }), 'http://proxy.example:3128');
     expect(viaProxy).toBeInstanceOf(ProxyAgent);
     expect(conns.size).toBe(5);
+    // Certificates read afresh for each request (new Buffers, same bytes) share a pool; other bytes do not.
+    const f = conns.dispatcher('requests', origin, new https.Agent({ ca: [Buffer.from('CA-3')], servername: 'api' }), undefined);
+    const g = conns.dispatcher('requests', origin, new https.Agent({ ca: [Buffer.from('CA-3')], servername: 'api' }), undefined);
+    const h = conns.dispatcher('requests', origin, new https.Agent({ ca: [Buffer.from('CA-4')], servername: 'api' }), undefined);
+    expect(f).toBe(g);
+    expect(new Set([a, c, f, h]).size).toBe(4);
+    expect(conns.size).toBe(7);
     expect(() => conns.dispatcher('requests', origin, undefined, 'socks5://proxy.example:1080')).toThrow(/proxy-url socks5:\/\/proxy\.example:1080/);
     conns.destroy();
     expect(conns.size).toBe(0);

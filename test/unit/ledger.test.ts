@@ -45,6 +45,17 @@ describe('ledger: the sweep window', () => {
     expect(l.snapshot().recentFailures).toEqual([{ runId: 'c0', attempts: 2, failureClass: 'oom' }]);
   });
 
+  it('a run in flight whose end was another execution\'s starts again first, as a rerun from the attempt given, carried through continue-as-new', () => {
+    const l = new Ledger(emptyLedger(), cells([1, 1, 1, 1]));
+    expect(fill(l, { paused: false, maxRuns: 2 })).toEqual([0, 1]);
+    expect(l.restart('c1', 2)).toBe(true);
+    expect(l.restart('c1', 2)).toBe(false);
+    expect(l.restart('c3', 1)).toBe(false); // not in flight
+    expect(l.byState()).toMatchObject({ pending: 3, running: 1, succeeded: 0 });
+    const next = new Ledger(l.snapshot(), cells([1, 1, 1, 1]));
+    expect(next.nextStart({ paused: false, maxRuns: 2 })).toEqual({ index: 1, firstAttempt: 2, rerun: true });
+  });
+
   it('a retry pass pages through started cells only, and its picks rerun first at their next attempt', () => {
     const l = new Ledger(emptyLedger(), cells([1, 1, 1, 1, 1, 1, 1]));
     fill(l, { paused: false, maxRuns: 5 });

@@ -72,8 +72,23 @@ export class ApiConnections {
 /** The agent options that make up a TLS identity, as undici's connect takes them. */
 const TLS_OPTIONS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername', 'ciphers', 'secureProtocol'] as const;
 
-/** The TLS options that make two connections interchangeable, hashed (certificates can be long). */
+/** The last identity hashed: the KubeConfig builds the same options for every request, in new objects. */
+let lastIdentity: { values: unknown[]; key: string } | undefined;
+
+const sameOption = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameOption(x, b[i]));
+  return false;
+};
+
+/**
+ * The TLS options that make two connections interchangeable, hashed (certificates can be long).
+ * Equal to the last ones (compared, not hashed: a hash per request was 2 % of a burst's CPU), the last key.
+ */
 function identityKey(options: Record<string, unknown>): string {
+  const values = TLS_OPTIONS.map((k) => options[k]);
+  if (lastIdentity && values.every((v, i) => sameOption(v, lastIdentity!.values[i]))) return lastIdentity.key;
   const h = createHash('sha256');
   for (const k of TLS_OPTIONS) {
     const v = options[k];
@@ -81,7 +96,9 @@ function identityKey(options: Record<string, unknown>): string {
     if (v === undefined) continue;
     for (const part of Array.isArray(v) ? v : [v]) h.update(Buffer.isBuffer(part) ? part : String(part)).update('\u0001');
   }
-  return h.digest('hex');
+  const key = h.digest('hex');
+  lastIdentity = { values, key };
+  return key;
 }
 
 /** client-node's HttpLibrary on the pools: the generated clients' requests, authenticated by the KubeConfig before they get here. */
