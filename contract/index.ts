@@ -279,6 +279,12 @@ export interface LedgerState {
    * Absent in states carried before it existed.
    */
   awaiting?: Vetted[];
+  /**
+   * Runs in flight whose first start met an execution already open (a run from before this sweep
+   * started, or restarted): only their end may be another sweep's. At most the window. Absent in
+   * states carried before it existed (then every run in flight then counts as one).
+   */
+  metOpen?: string[];
   /** A re-submitted sweep: the store says, page by page, which cells at the cursor run and at which attempt. */
   vetMain: boolean;
   recentFailures: Failure[];

@@ -96,6 +96,8 @@ export class Ledger<C extends LedgerCell> {
     this.awaitInFlight = !!opts.awaitInFlight;
     this.ahead = new Set(state.ahead);
     this.inFlight = new Map(state.inFlight.map((r) => [r.id, r.g]));
+    // Carried from before the field: whether those runs' starts met an open execution is not known.
+    state.metOpen ??= state.inFlight.map((r) => r.id);
     this.indexOf = indexById(order);
     this.vettedMainUpTo = state.cursor;
   }
@@ -340,6 +342,7 @@ export class Ledger<C extends LedgerCell> {
    */
   finished(r: { runId: string; state: DoneState; failureClass?: string; message?: string; attempts: number }): boolean {
     if (!this.inFlight.delete(r.runId)) return false;
+    this.forgetMetOpen(r.runId);
     const w = this.state.awaiting?.findIndex((x) => x.id === r.runId) ?? -1;
     if (w >= 0) {
       const [pick] = this.state.awaiting!.splice(w, 1);
@@ -370,10 +373,26 @@ export class Ledger<C extends LedgerCell> {
    */
   restart(id: string, a: number): boolean {
     if (!this.inFlight.delete(id)) return false;
+    this.forgetMetOpen(id);
     const w = this.state.awaiting?.findIndex((x) => x.id === id) ?? -1;
     if (w >= 0) this.state.awaiting!.splice(w, 1);
     this.state.reruns.unshift({ id, a });
     return true;
+  }
+
+  /** The start of a run in flight met an execution already open: its end may be another sweep's. */
+  metOpen(id: string): void {
+    if (this.inFlight.has(id) && !this.state.metOpen!.includes(id)) this.state.metOpen!.push(id);
+  }
+
+  /** Whether the start of a run in flight met an execution already open (else the run is this sweep's own). */
+  startMetOpen(id: string): boolean {
+    return this.state.metOpen!.includes(id);
+  }
+
+  private forgetMetOpen(id: string): void {
+    const i = this.state.metOpen!.indexOf(id);
+    if (i >= 0) this.state.metOpen!.splice(i, 1);
   }
 
   /** A failure that no longer stands (the run runs again) leaves the recent list. */

@@ -370,9 +370,10 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
   };
   const applyFinished = (r: RunFinished) => {
     if (ledger.isInFlight(r.runId) && foreign(r) && patched(FOREIGN_FINISH)) {
-      // Ours starts when that one closes (a rerun meets it open and waits); its attempts, in our
-      // store when the instance is ours, keep their numbers.
-      ledger.restart(r.runId, r.instance === st.instance ? r.attempts + 1 : 1);
+      // Our start met that execution open: ours starts when it closes (a rerun meets it open and
+      // waits); its attempts, in our store when the instance is ours, keep their numbers. Else our
+      // own run is going (started once that one closed), and its own end will come.
+      if (ledger.startMetOpen(r.runId)) ledger.restart(r.runId, r.instance === st.instance ? r.attempts + 1 : 1);
       return;
     }
     if (!ledger.finished(r)) return;
@@ -581,7 +582,9 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
       () => undefined,
       (err: unknown) => {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        // A first start: already running from before a restart of the sweep, it will signal us.
+        // A first start: already running from before a restart of the sweep, it will signal us
+        // (or, another sweep's run, it will not count: see FOREIGN_FINISH).
+        if (!s.rerun) ledger.metOpen(cell.runId);
         if (!s.rerun || !patched(RERUN_WAITS_FOR_CLOSE)) return;
         // A rerun (retryFailed, rescore) follows its run's last execution, which has signalled its
         // end but not closed yet: its start waits for that close, off the main loop.

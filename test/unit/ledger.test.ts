@@ -48,12 +48,28 @@ describe('ledger: the sweep window', () => {
   it('a run in flight whose end was another execution\'s starts again first, as a rerun from the attempt given, carried through continue-as-new', () => {
     const l = new Ledger(emptyLedger(), cells([1, 1, 1, 1]));
     expect(fill(l, { paused: false, maxRuns: 2 })).toEqual([0, 1]);
+    l.metOpen('c1');
+    l.metOpen('c3'); // not in flight: not recorded
+    expect([l.startMetOpen('c0'), l.startMetOpen('c1'), l.startMetOpen('c3')]).toEqual([false, true, false]);
     expect(l.restart('c1', 2)).toBe(true);
+    expect(l.startMetOpen('c1')).toBe(false);
     expect(l.restart('c1', 2)).toBe(false);
     expect(l.restart('c3', 1)).toBe(false); // not in flight
     expect(l.byState()).toMatchObject({ pending: 3, running: 1, succeeded: 0 });
     const next = new Ledger(l.snapshot(), cells([1, 1, 1, 1]));
     expect(next.nextStart({ paused: false, maxRuns: 2 })).toEqual({ index: 1, firstAttempt: 2, rerun: true });
+  });
+
+  it('a state carried from before metOpen counts every run then in flight as met open; a run that ends is forgotten', () => {
+    const l = new Ledger(emptyLedger(), cells([1, 1, 1]));
+    fill(l, open);
+    const carried = { ...l.snapshot() };
+    delete carried.metOpen;
+    const next = new Ledger(carried, cells([1, 1, 1]));
+    expect(['c0', 'c1', 'c2'].map((id) => next.startMetOpen(id))).toEqual([true, true, true]);
+    next.finished({ runId: 'c0', state: 'succeeded', attempts: 1 });
+    expect(next.startMetOpen('c0')).toBe(false);
+    expect(next.snapshot().metOpen).toEqual(['c1', 'c2']);
   });
 
   it('a retry pass pages through started cells only, and its picks rerun first at their next attempt', () => {
