@@ -343,9 +343,8 @@ export class Ledger<C extends LedgerCell> {
   finished(r: { runId: string; state: DoneState; failureClass?: string; message?: string; attempts: number }): boolean {
     if (!this.inFlight.delete(r.runId)) return false;
     this.forgetMetOpen(r.runId);
-    const w = this.state.awaiting?.findIndex((x) => x.id === r.runId) ?? -1;
-    if (w >= 0) {
-      const [pick] = this.state.awaiting!.splice(w, 1);
+    const pick = this.takeAwaiting(r.runId);
+    if (pick) {
       // The failure the pass picked (an earlier attempt than the rerun's first): pending again.
       // A later one (a rerun that failed after the pass was asked for) is not retried twice.
       if (r.state === 'failed' && r.attempts < pick.a) {
@@ -374,8 +373,7 @@ export class Ledger<C extends LedgerCell> {
   restart(id: string, a: number): boolean {
     if (!this.inFlight.delete(id)) return false;
     this.forgetMetOpen(id);
-    const w = this.state.awaiting?.findIndex((x) => x.id === id) ?? -1;
-    if (w >= 0) this.state.awaiting!.splice(w, 1);
+    this.takeAwaiting(id);
     this.state.reruns.unshift({ id, a });
     return true;
   }
@@ -388,6 +386,12 @@ export class Ledger<C extends LedgerCell> {
   /** Whether the start of a run in flight met an execution already open (else the run is this sweep's own). */
   startMetOpen(id: string): boolean {
     return this.state.metOpen!.includes(id);
+  }
+
+  /** The pick awaiting this run's signal, taken off the list. */
+  private takeAwaiting(id: string): Vetted | undefined {
+    const w = this.state.awaiting?.findIndex((x) => x.id === id) ?? -1;
+    return w >= 0 ? this.state.awaiting!.splice(w, 1)[0] : undefined;
   }
 
   private forgetMetOpen(id: string): void {

@@ -363,17 +363,19 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     }
   };
   const cellHash = (cell: Cell) => jobHashOf(firstStageJob(spec), cell.resources);
+  /** The instance this sweep's runs carry ('' until the store registered it). */
+  const ownInstance = () => st.instance ?? '';
   /** A signal from a run this sweep did not start: another instance's, or of another job definition. */
   const foreign = (r: RunFinished) => {
     const cell = ledger.cellOf(r.runId);
-    return (r.instance !== undefined && r.instance !== (st.instance ?? '')) || (r.jobHash !== undefined && cell !== undefined && r.jobHash !== cellHash(cell));
+    return (r.instance !== undefined && r.instance !== ownInstance()) || (r.jobHash !== undefined && cell !== undefined && r.jobHash !== cellHash(cell));
   };
   const applyFinished = (r: RunFinished) => {
     if (ledger.isInFlight(r.runId) && foreign(r) && patched(FOREIGN_FINISH)) {
       // Our start met that execution open: ours starts when it closes (a rerun meets it open and
       // waits); its attempts, in our store when the instance is ours, keep their numbers. Else our
       // own run is going (started once that one closed), and its own end will come.
-      if (ledger.startMetOpen(r.runId)) ledger.restart(r.runId, r.instance === st.instance ? r.attempts + 1 : 1);
+      if (ledger.startMetOpen(r.runId)) ledger.restart(r.runId, r.instance === ownInstance() ? r.attempts + 1 : 1);
       return;
     }
     if (!ledger.finished(r)) return;
@@ -556,7 +558,7 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
     ];
     const input: RunInput = {
       sweep: spec.name,
-      instance: st.instance ?? '',
+      instance: ownInstance(),
       jobHash: cellHash(cell),
       parentWorkflowId: sweepId,
       runId: cell.runId,
@@ -584,8 +586,8 @@ export async function sweep(rawSpec: SweepSpecInput, carried: SweepInputState = 
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         // A first start: already running from before a restart of the sweep, it will signal us
         // (or, another sweep's run, it will not count: see FOREIGN_FINISH).
-        if (!s.rerun) ledger.metOpen(cell.runId);
-        if (!s.rerun || !patched(RERUN_WAITS_FOR_CLOSE)) return;
+        if (!s.rerun) return ledger.metOpen(cell.runId);
+        if (!patched(RERUN_WAITS_FOR_CLOSE)) return;
         // A rerun (retryFailed, rescore) follows its run's last execution, which has signalled its
         // end but not closed yet: its start waits for that close, off the main loop.
         void startWhenClosed(cell.runId, start);

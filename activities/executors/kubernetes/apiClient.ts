@@ -30,6 +30,8 @@ import { Pool, ProxyAgent, type Dispatcher } from 'undici';
  */
 export class ApiConnections {
   private readonly dispatchers = new Map<string, Dispatcher>();
+  /** The last TLS identity hashed: the KubeConfig builds the same options for every request, in new objects. */
+  private lastIdentity?: TlsIdentity;
 
   /** `maxSockets`: the executor's in-flight limit, so its queue, not the pool's, decides the order. */
   constructor(private readonly maxSockets: number) {}
@@ -43,7 +45,8 @@ export class ApiConnections {
   dispatcher(use: 'requests' | 'watches', origin: string, fresh: http.Agent | https.Agent | undefined, proxyUrl: string | undefined): Dispatcher {
     const options = fresh instanceof http.Agent ? (fresh as http.Agent & { options: Record<string, unknown> }).options : {};
     fresh?.destroy();
-    const key = `${use}\u0000${origin}\u0000${proxyUrl ?? ''}\u0000${identityKey(options)}`;
+    this.lastIdentity = identityKey(options, this.lastIdentity);
+    const key = `${use}\u0000${origin}\u0000${proxyUrl ?? ''}\u0000${this.lastIdentity.key}`;
     let d = this.dispatchers.get(key);
     if (!d) {
       const tls = Object.fromEntries(TLS_OPTIONS.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
@@ -72,8 +75,11 @@ export class ApiConnections {
 /** The agent options that make up a TLS identity, as undici's connect takes them. */
 const TLS_OPTIONS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername', 'ciphers', 'secureProtocol'] as const;
 
-/** The last identity hashed: the KubeConfig builds the same options for every request, in new objects. */
-let lastIdentity: { values: unknown[]; key: string } | undefined;
+/** A TLS identity: its option values (in TLS_OPTIONS order) and their hash. */
+interface TlsIdentity {
+  values: unknown[];
+  key: string;
+}
 
 const sameOption = (a: unknown, b: unknown): boolean => {
   if (a === b) return true;
@@ -86,19 +92,17 @@ const sameOption = (a: unknown, b: unknown): boolean => {
  * The TLS options that make two connections interchangeable, hashed (certificates can be long).
  * Equal to the last ones (compared, not hashed: a hash per request was 2 % of a burst's CPU), the last key.
  */
-function identityKey(options: Record<string, unknown>): string {
+function identityKey(options: Record<string, unknown>, last: TlsIdentity | undefined): TlsIdentity {
   const values = TLS_OPTIONS.map((k) => options[k]);
-  if (lastIdentity && values.every((v, i) => sameOption(v, lastIdentity!.values[i]))) return lastIdentity.key;
+  if (last && values.every((v, i) => sameOption(v, last.values[i]))) return last;
   const h = createHash('sha256');
-  for (const k of TLS_OPTIONS) {
-    const v = options[k];
+  for (const [i, k] of TLS_OPTIONS.entries()) {
+    const v = values[i];
     h.update(`\u0000${k}=`);
     if (v === undefined) continue;
     for (const part of Array.isArray(v) ? v : [v]) h.update(Buffer.isBuffer(part) ? part : String(part)).update('\u0001');
   }
-  const key = h.digest('hex');
-  lastIdentity = { values, key };
-  return key;
+  return { values, key: h.digest('hex') };
 }
 
 /** client-node's HttpLibrary on the pools: the generated clients' requests, authenticated by the KubeConfig before they get here. */
